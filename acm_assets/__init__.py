@@ -1,0 +1,1 @@
+"""Asset Condition Monitoring for industrial equipment, as a Dagster code location."""

@@ -1,0 +1,1 @@
+"""Software-defined assets: ingest, training and scoring groups, and their checks."""

@@ -1,0 +1,1 @@
+"""Benchmarks printed as JSON: `python -m acm_assets.bench <name>`."""

@@ -1,0 +1,1 @@
+"""Detector library: pure numpy / pandas / scikit-learn. No Dagster here."""
