@@ -1,0 +1,219 @@
+"""Strict reader for historian CSV exports: every cell is read as text first, so each conversion (the
+timestamp, every number, every missing marker) is explicit and every failure is counted or raised.
+
+Shapes handled: UTF-8 with or without a byte-order mark, quoted fields (numbers included), blank lines,
+a trailing delimiter (an unnamed, empty last column), and multi-row headers: rows right after the tag
+name row whose timestamp cell does not parse and whose cells are all non-numeric text (descriptions,
+units) become `TagInfo` metadata, never data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from acm_assets.ingest.cleaning import INDEX_NAME, CleanedFrame, clean_frame
+from acm_assets.ingest.errors import IngestError
+from acm_assets.ingest.report import IngestReport
+from acm_assets.ingest.tags import TagInfo
+from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_SHARE, match_formats, parse_timestamps
+
+TIMESTAMP_COLUMN_NAMES = frozenset({"ts", "timestamp", "entrydatetime", "time", "datetime", "date"})
+MISSING_VALUES = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "null", "none"})
+MAX_HEADER_ROWS = 5
+
+
+@dataclass
+class HistorianExport:
+    """`frame`: parsed rows in file order (UTC index, float64 tags); `tags`: metadata from the header."""
+
+    frame: pd.DataFrame
+    tags: dict[str, TagInfo]
+    report: IngestReport
+
+    def clean(self, **options) -> CleanedFrame:
+        """`clean_frame` on this export, continuing its report (options as for `clean_frame`)."""
+        return clean_frame(self.frame, source=self.report.source, report=self.report, **options)
+
+
+def read_historian_csv(
+    path,
+    *,
+    timestamp_formats: Iterable[str] | None = None,
+    timezone: str = "UTC",
+    timestamp_column: str | None = None,
+    missing_values: Iterable[str] = (),
+    encoding: str = "utf-8",
+    max_invalid_share: float = MAX_INVALID_SHARE,
+) -> HistorianExport:
+    """Read one export strictly.
+
+    `timestamp_formats` (default `DEFAULT_TIMESTAMP_FORMATS`) are tried per row; `timezone` is the
+    zone the export's wall-clock times are in. `missing_values` adds markers (case-insensitive) to
+    `MISSING_VALUES`, e.g. a historian's "I/O Timeout". A numeric tag holding any other text raises.
+    """
+    source = str(path)
+    formats = tuple(DEFAULT_TIMESTAMP_FORMATS if timestamp_formats is None else timestamp_formats)
+    markers = MISSING_VALUES | {marker.strip().lower() for marker in missing_values}
+    cells = _read_cells(Path(path), encoding, source)
+    cells = _named_columns(cells, source)
+    ts_column = timestamp_column or _timestamp_column(cells, formats, source)
+    if ts_column not in cells.columns:
+        raise IngestError(f"{source}: timestamp column {ts_column!r} not found; columns: {list(cells.columns)}")
+
+    header_rows = _header_row_count(cells, ts_column, formats, markers)
+    tags = _tag_info(cells.iloc[:header_rows], ts_column)
+    data = cells.iloc[header_rows:]
+    if data.empty:
+        raise IngestError(f"{source}: the file has a header ({header_rows + 1} rows) but no data rows")
+
+    parsed = parse_timestamps(
+        data[ts_column],
+        source=f"{source} (column {ts_column!r})",
+        formats=formats,
+        timezone=timezone,
+        max_invalid_share=max_invalid_share,
+    )
+    valid = parsed.values.notna()
+    values, text_columns = _numeric_tags(data.loc[valid].drop(columns=ts_column), markers, source)
+    if not values:
+        raise IngestError(
+            f"{source}: no numeric tags (columns besides {ts_column!r}: {list(data.columns.drop(ts_column))})"
+        )
+    index = pd.DatetimeIndex(parsed.values[valid], name=INDEX_NAME)
+    frame = pd.DataFrame({tag: column.to_numpy() for tag, column in values.items()}, index=index)
+    report = IngestReport(
+        source=source,
+        rows_in=len(data),
+        rows_out=len(frame),
+        dropped_rows={
+            "unparseable_timestamps": int(parsed.unparseable.sum()),
+            "nonexistent_local_times": int(parsed.nonexistent.sum()),
+        },
+        dropped_tags=text_columns,
+        tags={tag: info for tag, info in tags.items() if tag in values},
+        timezone=timezone,
+        timestamp_column=ts_column,
+        header_rows=header_rows + 1,
+        timestamp_formats=parsed.formats,
+    )
+    return HistorianExport(frame=frame, tags=report.tags, report=report)
+
+
+def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
+    """All cells as stripped text, indexed by 1-based file line (blank lines dropped after numbering)."""
+    # The byte-order mark is optional in UTF-8 exports.
+    codec = "utf-8-sig" if re.fullmatch(r"utf-?8", encoding, flags=re.IGNORECASE) else encoding
+    try:
+        cells = pd.read_csv(path, header=None, dtype=str, na_filter=False, encoding=codec, skip_blank_lines=False)
+    except FileNotFoundError as exc:
+        raise IngestError(f"{source}: file not found") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise IngestError(f"{source}: the file is empty") from exc
+    except pd.errors.ParserError as exc:
+        raise IngestError(f"{source}: malformed CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{source}: not valid {encoding} text ({exc.reason} at byte {exc.start}); pass the export's encoding"
+        ) from exc
+    cells.index = cells.index + 1
+    cells = cells.apply(lambda column: column.str.strip())
+    cells = cells[cells.ne("").any(axis=1)]
+    if cells.empty:
+        raise IngestError(f"{source}: the file is empty")
+    return cells
+
+
+def _named_columns(cells: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Data rows with the header row's names; an unnamed, empty column (trailing delimiter) is no tag."""
+    header, body = cells.iloc[0], cells.iloc[1:]
+    cells = cells.loc[:, header.ne("") | body.ne("").any()]
+    names = cells.iloc[0]
+    if names.eq("").any():
+        numbers = [int(column) + 1 for column in names.index[names.eq("")]]
+        raise IngestError(f"{source}: columns {numbers} have values but no name in the header row")
+    if names.duplicated().any():
+        duplicates = sorted(set(names[names.duplicated()]))
+        raise IngestError(f"{source}: duplicate column names in the header row: {duplicates}")
+    if len(cells) == 1:
+        raise IngestError(f"{source}: the file has a header row but no data rows")
+    return cells.iloc[1:].set_axis(names.tolist(), axis=1)
+
+
+def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str) -> str:
+    """By name first (TS, Timestamp, EntryDateTime, Date Time ... in any case), else the first column
+    most of whose values parse with the formats."""
+    for name in cells.columns:
+        if re.sub(r"[^a-z]", "", name.lower()) in TIMESTAMP_COLUMN_NAMES:
+            return name
+    for name in cells.columns:
+        wall, utc, _ = match_formats(cells[name], formats)
+        if (wall.notna() | utc.notna()).mean() > 0.5:
+            return name
+    raise IngestError(
+        f"{source}: no timestamp column: no column is named like {sorted(TIMESTAMP_COLUMN_NAMES)} and"
+        f" none parses with formats {list(formats)}; columns: {list(cells.columns)}"
+    )
+
+
+def _header_row_count(cells: pd.DataFrame, ts_column: str, formats: tuple[str, ...], markers) -> int:
+    """Leading rows whose timestamp does not parse and whose other cells are text, none a number."""
+    head = cells.iloc[:MAX_HEADER_ROWS]
+    wall, utc, _ = match_formats(head[ts_column], formats)
+    others = head.drop(columns=ts_column)
+    numeric = others.apply(lambda column: pd.to_numeric(column, errors="coerce")).notna()
+    text = ~numeric & ~others.apply(lambda column: column.str.lower().isin(markers))
+    is_header = (wall.isna() & utc.isna() & ~numeric.any(axis=1) & text.any(axis=1)).to_numpy()
+    return int(np.argmin(np.append(is_header, False)))
+
+
+def _tag_info(header: pd.DataFrame, ts_column: str) -> dict[str, TagInfo]:
+    """Roles of the extra header rows: by the label in the timestamp column (Description, Units, EU ...),
+    else by position (first unlabelled row: description, second: units)."""
+    positional = iter(("description", "units"))
+    roles = []
+    for line, label in header[ts_column].items():
+        key = label.lower()
+        if "desc" in key:
+            roles.append("description")
+        elif "unit" in key or key in {"eu", "uom"}:
+            roles.append("units")
+        else:
+            roles.append(label or next(positional, f"line {line}"))
+    tags = {}
+    for tag in header.columns.drop(ts_column):
+        fields = {role: value for role, value in zip(roles, header[tag]) if value}
+        tags[tag] = TagInfo(
+            name=tag,
+            description=fields.pop("description", None),
+            units=fields.pop("units", None),
+            attributes=fields,
+        )
+    return tags
+
+
+def _numeric_tags(data: pd.DataFrame, markers, source: str) -> tuple[dict[str, pd.Series], dict[str, str]]:
+    """float64 per tag; text-only columns are reported, a number column holding other text raises."""
+    values, text_columns = {}, {}
+    for tag in data.columns:
+        column = data[tag]
+        missing = column.str.lower().isin(markers)
+        numbers = pd.to_numeric(column.where(~missing), errors="coerce").astype("float64")
+        bad = numbers.isna() & ~missing
+        if not bad.any():
+            values[tag] = numbers
+        elif numbers.notna().any():
+            examples = ", ".join(f"{value!r} (line {line})" for line, value in column[bad].head(3).items())
+            raise IngestError(
+                f"{source}: tag {tag!r} changes type: {int(bad.sum())} values are neither numbers nor missing"
+                f" markers ({sorted(markers)}); examples: {examples}"
+            )
+        else:
+            examples = ", ".join(repr(value) for value in column[bad].unique()[:3])
+            text_columns[tag] = f"not numeric: text values only (e.g. {examples})"
+    return values, text_columns

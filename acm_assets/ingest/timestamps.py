@@ -1,0 +1,131 @@
+"""Strict, per-row timestamp parsing against an explicit list of formats.
+
+Every row tries the formats in order and takes the first that matches (one vectorised
+`pandas.to_datetime(format=..., errors="coerce")` pass per format over the rows still unparsed), so a
+file mixing `05-06-2012 14:00` and `5/21/2012 14:00` parses completely. No format is guessed from the
+first row and no day-first reading is ever tried unless a source lists one.
+
+Time zones: a source declares its IANA zone (default UTC); values are stored as UTC. ISO 8601 values
+with an explicit offset (`Z`, `+02:00`) are converted by that offset whatever the declared zone.
+Daylight-saving edges, decided here once:
+- ambiguous wall-clock times (the repeated hour when clocks fall back) are read as the first,
+  summer-time instant; a later row repeating the same wall-clock time is the second, standard-time
+  instant. Historians that write the repeated hour twice therefore keep both hours, in file order.
+- nonexistent wall-clock times (inside the spring-forward gap) cannot have been recorded by a correct
+  clock: they count as invalid timestamps (`nonexistent_local_times`) under the same 0.5% budget as
+  unparseable ones, rather than being shifted onto a neighbour's timestamp.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from acm_assets.ingest.errors import IngestError
+
+ISO8601 = "ISO8601"
+DEFAULT_TIMESTAMP_FORMATS: tuple[str, ...] = tuple(
+    f"%m{sep}%d{sep}%Y {time}"
+    for sep in ("/", "-")
+    for time in ("%H:%M", "%H:%M:%S", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p")
+) + (ISO8601,)
+MAX_INVALID_SHARE = 0.005
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}"
+_ISO_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+@dataclass
+class ParsedTimestamps:
+    """UTC timestamps aligned to the input (NaT where invalid) and why each invalid row is invalid."""
+
+    values: pd.Series
+    unparseable: pd.Series
+    nonexistent: pd.Series
+    formats: dict[str, int]
+
+
+def match_formats(values: pd.Series, formats=DEFAULT_TIMESTAMP_FORMATS) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per-row format detection: (naive wall-clock times, naive UTC times of rows with an explicit
+    offset, the format that matched each row). Unmatched rows are NaT / None."""
+    text = values.astype("string").str.strip()
+    wall = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    utc = wall.copy()
+    matched = pd.Series(None, index=values.index, dtype="object")
+    for fmt in formats:
+        todo = matched.isna() & text.notna()
+        if fmt == ISO8601:
+            todo &= text.str.contains(_ISO_DATE, regex=True)
+            offset = todo & text.str.contains(_ISO_OFFSET, regex=True)
+            local = todo & ~offset
+            utc[offset] = pd.to_datetime(text[offset], format=fmt, utc=True, errors="coerce").dt.tz_localize(None)
+            wall[local] = pd.to_datetime(text[local], format=fmt, errors="coerce")
+        else:
+            wall[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        matched[todo & (wall.notna() | utc.notna())] = fmt
+    return wall, utc, matched
+
+
+def check_timezone(timezone: str, *, source: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise IngestError(f"{source}: unknown time zone {timezone!r} (use an IANA name such as 'UTC')") from exc
+    return timezone
+
+
+def to_utc_series(wall: pd.Series, utc: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
+    """Localise wall-clock times in `timezone` by the DST rules in the module docstring; return
+    (UTC timestamps, mask of nonexistent local times)."""
+    first_occurrence = ~wall.duplicated(keep="first").to_numpy()
+    local = pd.DatetimeIndex(wall).tz_localize(timezone, ambiguous=first_occurrence, nonexistent="NaT")
+    result = pd.Series(local.tz_convert("UTC"), index=wall.index)
+    nonexistent = result.isna() & wall.notna()
+    has_offset = utc.notna()
+    result[has_offset] = utc[has_offset].dt.tz_localize("UTC")
+    return result, nonexistent
+
+
+def parse_timestamps(
+    values: pd.Series,
+    *,
+    source: str,
+    formats=None,
+    timezone: str = "UTC",
+    max_invalid_share: float = MAX_INVALID_SHARE,
+) -> ParsedTimestamps:
+    """Parse strictly: raise IngestError if no row or more than `max_invalid_share` of the rows are
+    invalid. `values` is indexed by file line number (used in messages); `source` names the file/column."""
+    formats = tuple(DEFAULT_TIMESTAMP_FORMATS if formats is None else formats)
+    check_timezone(timezone, source=source)
+    wall, utc, matched = match_formats(values, formats)
+    parsed, nonexistent = to_utc_series(wall, utc, timezone)
+    unparseable = matched.isna()
+    invalid = unparseable | nonexistent
+    total, bad = len(values), int(invalid.sum())
+    if total and bad == total:
+        raise IngestError(
+            f"{source}: none of the {total} timestamps parses with formats {list(formats)}"
+            f" in time zone {timezone}; examples: {_examples(values, invalid)}"
+        )
+    if bad > max_invalid_share * total:
+        raise IngestError(
+            f"{source}: {bad} of {total} timestamps ({bad / total:.2%}) are invalid, more than the"
+            f" {max_invalid_share:.1%} allowed ({int(unparseable.sum())} match none of {list(formats)},"
+            f" {int(nonexistent.sum())} do not exist in {timezone}); examples: {_examples(values, invalid)}"
+        )
+    counts = matched.value_counts()
+    return ParsedTimestamps(
+        values=parsed,
+        unparseable=unparseable,
+        nonexistent=nonexistent,
+        formats={fmt: int(counts[fmt]) for fmt in formats if fmt in counts},
+    )
+
+
+def _examples(values: pd.Series, mask: pd.Series, count: int = 3) -> str:
+    bad = values[mask].head(count)
+    return ", ".join(f"{value!r} (line {line})" for line, value in bad.items())
