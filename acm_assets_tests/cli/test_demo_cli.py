@@ -1,0 +1,54 @@
+import pandas as pd
+import pytest
+
+from acm_assets.cli.main import main
+from acm_assets.database import create_engine, default_database_url
+from acm_assets.ingest.demo_data import load_demo_history
+from acm_assets.ingest.errors import IngestError
+from acm_assets.ingest.historian import HistorianStore
+from acm_assets.ingest.simulator import EQUIPMENT_TYPES, FAULT_TYPES
+
+
+@pytest.fixture
+def store(database_url):
+    engine = create_engine(database_url)
+    yield HistorianStore(engine)
+    engine.dispose()
+
+
+def test_demo_history_is_idempotent(store):
+    first = load_demo_history(store, days=21)
+    assert [load.equipment.code for load in first] == list(EQUIPMENT_TYPES)
+    for load in first:
+        assert load.result.inserted == load.simulation.frame.size and load.result.updated == 0
+        assert sorted(load.simulation.faults["type"]) == sorted(FAULT_TYPES)
+        assert (load.simulation.faults["start"] >= load.simulation.frame.index[0] + pd.Timedelta(days=14)).all()
+    second = load_demo_history(store, days=21)
+    assert all(load.result.inserted == 0 and load.result.updated == 0 for load in second)
+    assert [e.code for e in store.list_equipment()] == list(EQUIPMENT_TYPES)
+    back = store.read_window("GAS_TURBINE", drop_constant=False).frame
+    assert back.equals(first[2].simulation.frame.set_axis(back.index))
+
+
+def test_demo_refuses_to_write_into_real_equipment(store):
+    store.create_tables()
+    store.add_equipment("COND_PUMP", tags={"PUMP.REAL_TAG": {}})
+    with pytest.raises(IngestError, match="equipment 'COND_PUMP' \\(EquipID 1\\) exists with tags other than"):
+        load_demo_history(store, days=21)
+
+
+def test_acm_demo_fills_the_embedded_database(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"database: {default_database_url()}"
+    assert "FD_FAN (EquipID 1): 26208 rows x 10 tags, 2024-01-01 00:00 .. 2024-06-30 23:50 UTC" in out
+    assert "points 262080 inserted, 0 unchanged, 0 updated" in out
+    assert out.count("injected faults (7):") == 3 and "bearing_degradation" in out
+    engine = create_engine(default_database_url())
+    summary = HistorianStore(engine).data_summary()
+    engine.dispose()
+    assert {code: points for code, (points, _, _) in summary.items()} == {
+        "FD_FAN": 26208 * 10,
+        "COND_PUMP": 26208 * 11,
+        "GAS_TURBINE": 26208 * 12,
+    }
