@@ -112,11 +112,18 @@ def _validated(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     if frame.columns.has_duplicates:
         duplicates = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise IngestError(f"{source}: duplicate tag names {duplicates}")
+    if frame.columns.empty:
+        raise IngestError(f"{source}: the frame has no tag columns")
     not_numeric = [str(tag) for tag in frame.columns if not is_numeric_dtype(frame[tag])]
     if not_numeric:
         raise IngestError(f"{source}: tags are not numeric: {not_numeric}")
     index = frame.index.tz_localize("UTC") if frame.index.tz is None else frame.index.tz_convert("UTC")
     frame = frame.astype("float64").set_axis(index.rename(INDEX_NAME), axis=0)
+    infinite = np.isinf(frame)
+    if infinite.any().any():
+        tags = infinite.any()
+        first = frame.index[infinite.any(axis=1)][0].isoformat()
+        raise IngestError(f"{source}: infinite values in tags {list(tags.index[tags])} (first at {first})")
     return frame
 
 

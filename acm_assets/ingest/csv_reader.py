@@ -26,6 +26,7 @@ from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_
 TIMESTAMP_COLUMN_NAMES = frozenset({"ts", "timestamp", "entrydatetime", "time", "datetime", "date"})
 MISSING_VALUES = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "null", "none"})
 MAX_HEADER_ROWS = 5
+DETECTION_ROWS = 1000
 
 
 @dataclass
@@ -67,7 +68,7 @@ def read_historian_csv(
         raise IngestError(f"{source}: timestamp column {ts_column!r} not found; columns: {list(cells.columns)}")
 
     header_rows = _header_row_count(cells, ts_column, formats, markers)
-    tags = _tag_info(cells.iloc[:header_rows], ts_column)
+    tags = _tag_info(cells.iloc[:header_rows].apply(lambda column: column.str.strip()), ts_column)
     data = cells.iloc[header_rows:]
     if data.empty:
         raise IngestError(f"{source}: the file has a header ({header_rows + 1} rows) but no data rows")
@@ -106,7 +107,7 @@ def read_historian_csv(
 
 
 def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
-    """All cells as stripped text, indexed by 1-based file line (blank lines dropped after numbering)."""
+    """All cells as text, indexed by 1-based file line (blank lines dropped after numbering)."""
     # The byte-order mark is optional in UTF-8 exports.
     codec = "utf-8-sig" if re.fullmatch(r"utf-?8", encoding, flags=re.IGNORECASE) else encoding
     try:
@@ -122,8 +123,9 @@ def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
             f"{source}: not valid {encoding} text ({exc.reason} at byte {exc.start}); pass the export's encoding"
         ) from exc
     cells.index = cells.index + 1
-    cells = cells.apply(lambda column: column.str.strip())
-    cells = cells[cells.ne("").any(axis=1)]
+    cells.iloc[0] = cells.iloc[0].str.strip()
+    maybe_blank = cells[0].eq("")
+    cells = cells.drop(index=cells.index[maybe_blank][cells[maybe_blank].eq("").all(axis=1)])
     if cells.empty:
         raise IngestError(f"{source}: the file is empty")
     return cells
@@ -131,8 +133,9 @@ def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
 
 def _named_columns(cells: pd.DataFrame, source: str) -> pd.DataFrame:
     """Data rows with the header row's names; an unnamed, empty column (trailing delimiter) is no tag."""
-    header, body = cells.iloc[0], cells.iloc[1:]
-    cells = cells.loc[:, header.ne("") | body.ne("").any()]
+    unnamed = cells.columns[cells.iloc[0].eq("")]
+    empty = [column for column in unnamed if cells[column].iloc[1:].str.strip().eq("").all()]
+    cells = cells.drop(columns=empty)
     names = cells.iloc[0]
     if names.eq("").any():
         numbers = [int(column) + 1 for column in names.index[names.eq("")]]
@@ -147,12 +150,13 @@ def _named_columns(cells: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str) -> str:
     """By name first (TS, Timestamp, EntryDateTime, Date Time ... in any case), else the first column
-    most of whose values parse with the formats."""
+    most of whose values parse with the formats (judged on the first DETECTION_ROWS rows)."""
     for name in cells.columns:
         if re.sub(r"[^a-z]", "", name.lower()) in TIMESTAMP_COLUMN_NAMES:
             return name
+    sample = cells.head(DETECTION_ROWS)
     for name in cells.columns:
-        wall, utc, _ = match_formats(cells[name], formats)
+        wall, utc, _ = match_formats(sample[name], formats)
         if (wall.notna() | utc.notna()).mean() > 0.5:
             return name
     raise IngestError(
@@ -163,7 +167,7 @@ def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str
 
 def _header_row_count(cells: pd.DataFrame, ts_column: str, formats: tuple[str, ...], markers) -> int:
     """Leading rows whose timestamp does not parse and whose other cells are text, none a number."""
-    head = cells.iloc[:MAX_HEADER_ROWS]
+    head = cells.iloc[:MAX_HEADER_ROWS].apply(lambda column: column.str.strip())
     wall, utc, _ = match_formats(head[ts_column], formats)
     others = head.drop(columns=ts_column)
     numeric = others.apply(lambda column: pd.to_numeric(column, errors="coerce")).notna()
@@ -198,22 +202,22 @@ def _tag_info(header: pd.DataFrame, ts_column: str) -> dict[str, TagInfo]:
 
 
 def _numeric_tags(data: pd.DataFrame, markers, source: str) -> tuple[dict[str, pd.Series], dict[str, str]]:
-    """float64 per tag; text-only columns are reported, a number column holding other text raises."""
+    """float64 per tag; text-only columns are reported, a number column holding other text raises.
+    Only the cells that are not numbers get the (slower) text treatment."""
     values, text_columns = {}, {}
     for tag in data.columns:
-        column = data[tag]
-        missing = column.str.lower().isin(markers)
-        numbers = pd.to_numeric(column.where(~missing), errors="coerce").astype("float64")
-        bad = numbers.isna() & ~missing
-        if not bad.any():
+        numbers = pd.to_numeric(data[tag], errors="coerce").astype("float64")
+        failed = data[tag][numbers.isna()].str.strip()
+        bad = failed[~failed.str.lower().isin(markers)]
+        if bad.empty:
             values[tag] = numbers
         elif numbers.notna().any():
-            examples = ", ".join(f"{value!r} (line {line})" for line, value in column[bad].head(3).items())
+            examples = ", ".join(f"{value!r} (line {line})" for line, value in bad.head(3).items())
             raise IngestError(
-                f"{source}: tag {tag!r} changes type: {int(bad.sum())} values are neither numbers nor missing"
+                f"{source}: tag {tag!r} changes type: {len(bad)} values are neither numbers nor missing"
                 f" markers ({sorted(markers)}); examples: {examples}"
             )
         else:
-            examples = ", ".join(repr(value) for value in column[bad].unique()[:3])
+            examples = ", ".join(repr(value) for value in bad.unique()[:3])
             text_columns[tag] = f"not numeric: text values only (e.g. {examples})"
     return values, text_columns

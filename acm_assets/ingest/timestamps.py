@@ -51,22 +51,33 @@ class ParsedTimestamps:
 def match_formats(values: pd.Series, formats=DEFAULT_TIMESTAMP_FORMATS) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per-row format detection: (naive wall-clock times, naive UTC times of rows with an explicit
     offset, the format that matched each row). Unmatched rows are NaT / None."""
-    text = values.astype("string").str.strip()
-    wall = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    text = values.astype(object).str.strip()
+    wall = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     utc = wall.copy()
-    matched = pd.Series(None, index=values.index, dtype="object")
+    matched = np.full(len(text), None, dtype=object)
+    pending = text.notna().to_numpy()
     for fmt in formats:
-        todo = matched.isna() & text.notna()
+        positions = np.flatnonzero(pending)
+        if not len(positions):
+            break
+        rows = text.iloc[positions]
         if fmt == ISO8601:
-            todo &= text.str.contains(_ISO_DATE, regex=True)
-            offset = todo & text.str.contains(_ISO_OFFSET, regex=True)
-            local = todo & ~offset
-            utc[offset] = pd.to_datetime(text[offset], format=fmt, utc=True, errors="coerce").dt.tz_localize(None)
-            wall[local] = pd.to_datetime(text[local], format=fmt, errors="coerce")
+            iso = rows.str.match(_ISO_DATE).to_numpy(dtype=bool)
+            positions, rows = positions[iso], rows[iso]
+            offset = rows.str.contains(_ISO_OFFSET).to_numpy(dtype=bool)
+            aware = pd.to_datetime(rows[offset], format=fmt, utc=True, errors="coerce")
+            utc[positions[offset]] = aware.dt.tz_localize(None).to_numpy()
+            wall[positions[~offset]] = pd.to_datetime(rows[~offset], format=fmt, errors="coerce").to_numpy()
         else:
-            wall[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        matched[todo & (wall.notna() | utc.notna())] = fmt
-    return wall, utc, matched
+            wall[positions] = pd.to_datetime(rows, format=fmt, errors="coerce").to_numpy()
+        hits = positions[~(np.isnat(wall[positions]) & np.isnat(utc[positions]))]
+        matched[hits] = fmt
+        pending[hits] = False
+    return (
+        pd.Series(wall, index=values.index),
+        pd.Series(utc, index=values.index),
+        pd.Series(matched, index=values.index, dtype=object),
+    )
 
 
 def check_timezone(timezone: str, *, source: str) -> str:

@@ -159,6 +159,8 @@ def test_input_frame_and_report_are_not_modified():
         (pd.DataFrame({"a": [1.0]}), "DatetimeIndex"),
         (_frame(["2024-01-01", None], a=[1.0, 2.0]), "no timestamp"),
         (_frame(["2024-01-01", "2024-01-02"], a=["x", "y"]), "not numeric: ['a']"),
+        (_frame(["2024-01-01"], a=[1.0]).drop(columns="a"), "no tag columns"),
+        (_frame(["2024-01-01", "2024-01-02"], a=[1.0, np.inf]), "infinite values in tags ['a'] (first at 2024-01-02"),
         (_frame(["2030-01-01"], a=[1.0]), "no rows left"),
         (_frame(["2024-01-01", "2024-01-02"], a=[1.0, 1.0]), "no usable tags"),
     ],
