@@ -143,6 +143,29 @@ def test_declared_time_zone_is_stored_as_utc(write):
     assert export.report.timezone == "America/Chicago"
 
 
+def test_local_export_across_the_fall_back_hour_keeps_every_row(write):
+    times = ["0:00", "0:30", "1:00", "1:30", "1:00", "1:30", "2:00", "2:30"]
+    text = _lines("TS,A", *[f"11/4/2012 {time},{value}" for value, time in enumerate(times)])
+    cleaned = read_historian_csv(write(text), timezone="America/Chicago").clean()
+    assert cleaned.report.dropped_rows["duplicate_timestamps"] == 0
+    assert cleaned.frame["A"].tolist() == list(range(8))
+    assert cleaned.report.cadence == pd.Timedelta("30min") and cleaned.report.gaps == []
+    assert cleaned.frame.index[0] == pd.Timestamp("2012-11-04 05:00", tz="UTC")
+
+
+def test_surrounding_spaces_are_ignored(write):
+    export = read_historian_csv(write(_lines(" TS , A ", " 5/21/2012 14:00 , 2.5 ", "5/21/2012 14:30,  #N/A ")))
+    assert list(export.frame.columns) == ["A"]
+    assert export.frame["A"].iloc[0] == 2.5 and np.isnan(export.frame["A"].iloc[1])
+
+
+def test_a_data_row_with_a_bad_timestamp_is_not_a_header_row(write):
+    rows = [f"1/{1 + i // 24}/2020 {i % 24}:00,{i}" for i in range(240)]
+    export = read_historian_csv(write(_lines("TS,A", "(no time),5", *rows)))
+    assert export.report.header_rows == 1
+    assert export.report.dropped_rows["unparseable_timestamps"] == 1 and len(export.frame) == 240
+
+
 def test_blank_lines_and_a_trailing_delimiter_are_not_data(write):
     export = read_historian_csv(write(_lines("TS,A,B,", "", "5/21/2012 14:00,1,2,", "", "5/21/2012 14:30,3,4,")))
     assert list(export.frame.columns) == ["A", "B"] and len(export.frame) == 2
