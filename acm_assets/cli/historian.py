@@ -40,6 +40,13 @@ def register(commands) -> None:
     imports.add_argument(
         "--timezone", default="UTC", help="zone of the export's wall-clock timestamps (default: UTC)"
     )
+    imports.add_argument(
+        "--timestamp-format",
+        action="append",
+        dest="timestamp_formats",
+        metavar="FORMAT",
+        help="strptime format of the timestamps, repeatable; replaces the default month-first/ISO list",
+    )
     add_database_option(imports)
     imports.set_defaults(handler=_import_csv)
 
@@ -104,7 +111,7 @@ def _import_csv(args) -> int:
         store.get_equipment(args.equip)
         cleaned = []
         for path in args.files:
-            export = read_historian_csv(path, timezone=args.timezone)
+            export = read_historian_csv(path, timezone=args.timezone, timestamp_formats=args.timestamp_formats)
             # max_gap_cadences=1 fills nothing: the historian keeps what was recorded.
             cleaned.append((path, export, export.clean(drop_constant=False, max_gap_cadences=1)))
         for path, export, clean in cleaned:

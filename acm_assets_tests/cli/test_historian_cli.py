@@ -68,6 +68,29 @@ def test_import_csv_is_idempotent(capsys, database_url, tmp_path):
     assert len(stored) == 5  # the two-hour gap is not filled in the historian
 
 
+def test_import_csv_takes_declared_timestamp_formats_and_zone(capsys, sqlite_url, tmp_path):
+    export = tmp_path / "day_first.csv"
+    export.write_text("Time,A\n21/05/2012 14:00,1.5\n21/05/2012 14:30,2.5\n")
+    assert _run(capsys, "equipment", "add", "P1", "--database-url", sqlite_url)[0] == 0
+    status, _, err = _run(capsys, "import-csv", "--equip", "P1", str(export), "--database-url", sqlite_url)
+    assert status == 2 and "day_first.csv" in err
+    status, out, err = _run(
+        capsys,
+        "import-csv",
+        "--equip",
+        "P1",
+        str(export),
+        "--timestamp-format",
+        "%d/%m/%Y %H:%M",
+        "--timezone",
+        "Europe/Berlin",
+        "--database-url",
+        sqlite_url,
+    )
+    assert status == 0, err
+    assert "2012-05-21 12:00 .. 2012-05-21 12:30 UTC" in out and "2 points inserted" in out
+
+
 def test_import_csv_errors_are_one_line_with_status_2(capsys, sqlite_url, tmp_path):
     good = tmp_path / "good.csv"
     good.write_text(EXPORT)
