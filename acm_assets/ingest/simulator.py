@@ -405,8 +405,9 @@ def _default_faults(model, state_codes, index, after, dt_h, rng) -> list[FaultSp
         after = index[0] + (index[-1] - index[0]) * 2 / 3
     first = int(index.searchsorted(after))
     blocks = _running_blocks(state_codes)
-    margin, gap = (int(np.ceil(h / dt_h)) for h in (_FAULT_MARGIN_H, _FAULT_GAP_H))
+    margin = int(np.ceil(_FAULT_MARGIN_H / dt_h))
     for scale in (1.0, 0.5, 0.25, 0.125, 0.0625):
+        gap = max(int(np.ceil(_FAULT_GAP_H * scale / dt_h)), 2)
         windows = _place(blocks, first, margin, gap, scale, dt_h)
         if windows is not None:
             break
