@@ -81,6 +81,7 @@ def match_formats(values: pd.Series, formats=DEFAULT_TIMESTAMP_FORMATS) -> tuple
 
 
 def check_timezone(timezone: str, *, source: str) -> str:
+    """A misspelt zone fails before any parsing, naming the source that declared it."""
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
