@@ -1,0 +1,84 @@
+"""The production `ModelRegistry` table on SQLAlchemy Core, exactly as it exists on customer servers.
+
+SQL Server needs explicit types (the generic ones would render TEXT/IMAGE-era or length-less types), so every
+column carries its mssql variant. No extra columns: integrity data and the commit marker live in the JSON.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql
+
+from acm_assets.database import redact
+from acm_assets.registry.errors import RegistrySchemaError, describe_database_error
+
+TABLE_NAME = "ModelRegistry"
+MODEL_TYPE_LENGTH = 16
+
+metadata = sa.MetaData()
+
+model_registry = sa.Table(
+    TABLE_NAME,
+    metadata,
+    sa.Column("ModelType", sa.String(MODEL_TYPE_LENGTH), nullable=False),
+    sa.Column("EquipID", sa.Integer, nullable=False, autoincrement=False),
+    sa.Column("Version", sa.Integer, nullable=False, autoincrement=False),
+    sa.Column("EntryDateTime", sa.DateTime().with_variant(mssql.DATETIME2(), "mssql")),
+    sa.Column("ParamsJSON", sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")),
+    sa.Column("StatsJSON", sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")),
+    sa.Column(
+        "RunID",
+        sa.Uuid(as_uuid=False).with_variant(mssql.UNIQUEIDENTIFIER(as_uuid=False), "mssql"),
+        nullable=True,
+    ),
+    sa.Column("ModelBytes", sa.LargeBinary().with_variant(mssql.VARBINARY("max"), "mssql")),
+    sa.PrimaryKeyConstraint("EquipID", "Version", "ModelType", name="PK_ModelRegistry"),
+)
+
+# What each column must reflect as on an existing table: a generic SQLAlchemy type family.
+_EXPECTED_FAMILIES: dict[str, tuple[type, ...]] = {
+    "ModelType": (sa.String,),
+    "EquipID": (sa.Integer,),
+    "Version": (sa.Integer,),
+    "EntryDateTime": (sa.DateTime,),
+    "ParamsJSON": (sa.String, sa.Text),
+    "StatsJSON": (sa.String, sa.Text),
+    "RunID": (sa.Uuid, sa.String),
+    "ModelBytes": (sa.LargeBinary, sa.VARBINARY, sa.BINARY),
+}
+
+
+def create_registry_table(engine: sa.Engine) -> bool:
+    """Create `ModelRegistry` where it is missing (and nothing else); True when it was created."""
+    with engine.begin() as conn:
+        if sa.inspect(conn).has_table(TABLE_NAME):
+            return False
+        model_registry.create(conn)
+    return True
+
+
+def check_registry_table(engine: sa.Engine) -> None:
+    """Fail clearly when the table is missing or its columns cannot hold what the registry writes."""
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            if not inspector.has_table(TABLE_NAME):
+                raise RegistrySchemaError(
+                    f"table {TABLE_NAME} does not exist in {redact(engine.url)}: run `acm registry init`"
+                )
+            columns = {column["name"].lower(): column for column in inspector.get_columns(TABLE_NAME)}
+    except sa.exc.DBAPIError as exc:
+        raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
+    problems = []
+    for name, families in _EXPECTED_FAMILIES.items():
+        column = columns.get(name.lower())
+        if column is None:
+            problems.append(f"column {name} is missing")
+        elif not isinstance(column["type"], families):
+            problems.append(f"column {name} is {column['type']!r}, expected {families[0].__name__}")
+        elif name == "ModelType" and (column["type"].length or 0) < MODEL_TYPE_LENGTH:
+            problems.append(f"column ModelType holds {column['type'].length} characters, expected {MODEL_TYPE_LENGTH}")
+    if problems:
+        raise RegistrySchemaError(
+            f"table {TABLE_NAME} in {redact(engine.url)} is incompatible: " + "; ".join(problems)
+        )

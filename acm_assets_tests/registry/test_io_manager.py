@@ -1,0 +1,198 @@
+"""Dagster-level version semantics through dg.materialize on a real instance, on SQLite and PostgreSQL."""
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from acm_assets.registry.equipment import EquipmentResolver
+from acm_assets.registry.errors import IntegrityError, RegistryError, RegistrySchemaError, VersionNotFoundError
+from acm_assets.registry.io_manager import ModelRegistryIOManager
+from acm_assets.registry.schema import model_registry
+from acm_assets_tests.registry import stand_in
+from acm_assets_tests.registry.stand_in import IO_MANAGER_KEY, MODEL_TYPES, scores, training_assets
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+@pytest.fixture
+def instance():
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("equipment", ["FD_FAN", "PUMP_A", "NOT_REGISTERED"])
+    return instance
+
+
+def train(instance, url, assets=training_assets, partition="FD_FAN", raise_on_error=True, **config):
+    return dg.materialize(
+        assets,
+        partition_key=partition,
+        instance=instance,
+        resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=url, **config)},
+        raise_on_error=raise_on_error,
+    )
+
+
+def score(instance, url, partition=None, tags=None, **config):
+    return dg.materialize(
+        [scores, *training_assets],
+        selection=[scores],
+        partition_key=partition,
+        instance=instance,
+        tags=tags,
+        resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=url, **config)},
+    )
+
+
+def metadata_of(result, asset_name):
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == asset_name]
+    return {key: getattr(value, "value", value) for key, value in event.materialization.metadata.items()}
+
+
+def test_training_run_writes_one_complete_version_with_run_id(instance, registry_url, store, fd_fan):
+    result = train(instance, registry_url)
+    assert store.latest_version(fd_fan) == 1
+    manifest = store.manifest(fd_fan)
+    assert manifest["saved_models"] == sorted(MODEL_TYPES)
+    assert manifest["carried_forward"] == {}
+    assert manifest["equip"] == "FD_FAN"
+    assert (manifest["train_rows"], manifest["train_sensors"], manifest["config_signature"]) == (
+        1440,
+        ["flow", "temp"],
+        "sig-abc",
+    )
+    assert manifest["models"]["ar1_params"]["params"] == {"weight": 2.0}
+    with store.engine.connect() as conn:
+        run_ids = set(conn.execute(sa.select(model_registry.c.RunID)).scalars())
+    assert run_ids == {result.run_id}
+    loaded = store.load(fd_fan, "pca_model")
+    assert (loaded.value.run_id, loaded.value.weight, loaded.version) == (result.run_id, 3.0, 1)
+
+
+def test_every_materialization_shows_registry_metadata(instance, registry_url, store, fd_fan):
+    train(instance, registry_url)
+    result = train(instance, registry_url, assets=[stand_in.ar1_params])
+    shown = metadata_of(result, "ar1_params")
+    stored = store.load(fd_fan, "ar1_params")
+    assert shown["model_version"] == 2
+    assert shown["model_sha256"] == stored.sha256
+    assert shown["model_bytes"] == stored.stats["bytes"] > 0
+    assert shown["train_rows"] == 1440
+    assert shown["config_signature"] == "sig-abc"
+    assert shown["carried_forward"] == ["feature_medians@v1", "pca_model@v1"]
+    assert shown["version_complete"] is True
+
+
+def test_partial_run_is_never_visible(instance, registry_url, store, fd_fan, monkeypatch):
+    monkeypatch.setenv("ACM_TEST_FAIL_ASSETS", "pca_model")
+    result = train(instance, registry_url, raise_on_error=False)
+    assert not result.success
+    with pytest.raises(VersionNotFoundError, match="FD_FAN"):
+        store.latest_version(fd_fan)
+    (info,) = store.versions(fd_fan.equip_id)
+    assert not info.complete and set(info.model_types) == {"feature_medians", "ar1_params"}
+    with pytest.raises(VersionNotFoundError, match="equipment FD_FAN .* no complete model version"):
+        score(instance, registry_url, partition="2024-01-01|FD_FAN")
+
+
+def test_subset_rerun_carries_other_types_forward(instance, registry_url, store, fd_fan):
+    first = train(instance, registry_url)
+    second = train(instance, registry_url, assets=[stand_in.pca_model])
+    manifest = store.manifest(fd_fan)
+    assert manifest["version"] == 2
+    assert manifest["carried_forward"] == {"ar1_params": 1, "feature_medians": 1}
+    assert manifest["trained_models"] == ["pca_model"]
+    models = store.load_version(fd_fan)
+    assert sorted(models) == sorted(MODEL_TYPES)
+    assert models["pca_model"].value.run_id == second.run_id
+    assert models["ar1_params"].value.run_id == first.run_id
+    assert store.manifest(fd_fan, 1)["saved_models"] == sorted(MODEL_TYPES)
+
+
+def test_scoring_loads_latest_complete_version_and_reports_it(instance, registry_url):
+    train(instance, registry_url)
+    train(instance, registry_url, assets=[stand_in.pca_model])
+    result = score(instance, registry_url, partition="2024-01-03|FD_FAN")
+    assert metadata_of(result, "scores")["model_versions"] == {"FD_FAN": 2}
+    (observation,) = [
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    assert observation.metadata["model_version"].value == 2
+
+
+def test_run_tag_pins_a_version(instance, registry_url):
+    train(instance, registry_url)
+    train(instance, registry_url, assets=[stand_in.pca_model])
+    result = score(instance, registry_url, partition="2024-01-03|FD_FAN", tags={"acm/model_version": "1"})
+    assert metadata_of(result, "scores")["model_versions"] == {"FD_FAN": 1}
+
+
+@pytest.mark.parametrize("tag, message", [("99", "version 99 .* does not exist"), ("latest", "not a positive")])
+def test_bad_pinned_version_is_a_clear_error(instance, registry_url, tag, message):
+    train(instance, registry_url)
+    with pytest.raises(RegistryError, match=message):
+        score(instance, registry_url, partition="2024-01-03|FD_FAN", tags={"acm/model_version": tag})
+
+
+def test_multi_partition_run_gets_sorted_dict(instance, registry_url):
+    train(instance, registry_url, partition="PUMP_A")
+    train(instance, registry_url, partition="FD_FAN")
+    train(instance, registry_url, partition="FD_FAN", assets=[stand_in.pca_model])
+    result = score(instance, registry_url, tags={RANGE_START: "2024-01-01|FD_FAN", RANGE_END: "2024-01-02|PUMP_A"})
+    events = result.get_asset_materialization_events()
+    assert len(events) == 4
+    shown = {key: getattr(value, "value", value) for key, value in events[0].materialization.metadata.items()}
+    assert shown["equipment_order"] == ["FD_FAN", "PUMP_A"]
+    assert shown["model_versions"] == {"FD_FAN": 2, "PUMP_A": 1}
+
+
+@dg.asset(
+    name="pca_model",
+    partitions_def=stand_in.equipment_partitions,
+    io_manager_key=IO_MANAGER_KEY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def pca_model_all_equipment(context: dg.AssetExecutionContext):
+    return {key: stand_in.StandInModel("pca_model", key, context.run.run_id, 5.0) for key in context.partition_keys}
+
+
+def test_training_over_several_partitions_stores_each_dict_entry(instance, registry_url, store, engine):
+    dg.materialize(
+        [pca_model_all_equipment],
+        instance=instance,
+        tags={RANGE_START: "FD_FAN", RANGE_END: "PUMP_A"},
+        resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=registry_url)},
+    )
+    resolver = EquipmentResolver(engine)
+    for code in ("FD_FAN", "PUMP_A"):
+        loaded = store.load(resolver.resolve(code), "pca_model")
+        assert (loaded.version, loaded.value.equipment) == (1, code)
+
+
+def test_unknown_equipment_is_a_clear_error(instance, registry_url):
+    with pytest.raises(RegistryError, match="unknown equipment 'NOT_REGISTERED'"):
+        train(instance, registry_url, partition="NOT_REGISTERED")
+
+
+def test_hmac_key_refuses_unsigned_rows_before_unpickling(instance, registry_url):
+    train(instance, registry_url)
+    with pytest.raises(IntegrityError, match="pca_model of equipment FD_FAN .* version 1: row is unsigned"):
+        score(instance, registry_url, partition="2024-01-01|FD_FAN", hmac_key="secret")
+    train(instance, registry_url, hmac_key="secret")
+    result = score(instance, registry_url, partition="2024-01-01|FD_FAN", hmac_key="secret")
+    assert metadata_of(result, "scores")["model_versions"] == {"FD_FAN": 2}
+
+
+def test_retention_applies_on_commit(instance, registry_url, store, fd_fan):
+    for _ in range(3):
+        train(instance, registry_url, assets=[stand_in.pca_model], keep_versions=2)
+    assert [info.version for info in store.versions(fd_fan.equip_id)] == [3, 2]
+
+
+def test_missing_table_fails_at_startup(instance, sqlite_url):
+    with pytest.raises(dg.DagsterResourceFunctionError) as excinfo:
+        train(instance, sqlite_url)
+    assert isinstance(excinfo.value.__cause__, RegistrySchemaError)
+    assert "ModelRegistry does not exist" in str(excinfo.value.__cause__)
+    assert "acm registry init" in str(excinfo.value.__cause__)
