@@ -8,6 +8,7 @@ import json
 import sys
 
 BENCHMARKS = {
+    "ingest": "acm_assets.bench.ingest",
     "detectors": "acm_assets.bench.detectors",
     "quality": "acm_assets.bench.quality",
     "registry": "acm_assets.bench.registry",
