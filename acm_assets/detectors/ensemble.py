@@ -1,0 +1,279 @@
+"""DetectorEnsemble: the eight artifacts assembled into one scorer with fusion, health and episodes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from acm_assets.detectors.artifacts import ARTIFACT_SCHEMA, ModelType, fingerprint
+from acm_assets.detectors.calibration import Fusion
+from acm_assets.detectors.config import HEADS, EnsembleConfig
+from acm_assets.detectors.episodes import NONE, EpisodeTracker, running_totals, track
+from acm_assets.detectors.errors import ArtifactMismatchError, DetectorInputError
+from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, _HEADS, fit_model
+from acm_assets.detectors.frames import checked_index, numeric_tags
+from acm_assets.detectors.health import health, severity
+from acm_assets.detectors.inputs import Carry, build_inputs
+from acm_assets.detectors.medians import FeatureMedians
+from acm_assets.detectors.operating import RUNNING, RegimeModel
+from acm_assets.detectors.state import ScoringState
+
+HEAD_OWNER = {
+    "ar1": ModelType.ar1_params,
+    "pca_spe": ModelType.pca_model,
+    "pca_t2": ModelType.pca_model,
+    "iforest": ModelType.iforest_model,
+    "gmm": ModelType.gmm_model,
+    "mhal": ModelType.mhal_params,
+    "omr": ModelType.omr_model,
+}
+_EXPECTED = {ModelType.regime_model: RegimeModel, ModelType.feature_medians: FeatureMedians, **_HEADS}
+
+
+class DetectorEnsemble:
+    """Fit on a healthy baseline, score any later frame (alone or day by day with a carried state)."""
+
+    def __init__(self, config: EnsembleConfig | None = None):
+        self.config = config if config is not None else EnsembleConfig()
+        if not isinstance(self.config, EnsembleConfig):
+            raise DetectorInputError(f"config must be an EnsembleConfig, got {type(self.config).__name__}")
+
+    def fit(self, baseline: pd.DataFrame) -> DetectorEnsemble:
+        models: dict[ModelType, object] = {}
+        for model_type in FIT_ORDER:
+            deps = {d: models[d] for d in MODEL_DEPENDENCIES[model_type]}
+            models[model_type] = fit_model(model_type, baseline, self.config, deps)
+        self._assemble(models)
+        return self
+
+    @classmethod
+    def from_models(cls, models: dict, config: EnsembleConfig | None = None) -> DetectorEnsemble:
+        """Rebuild from stored artifacts (e.g. the registry's versions); scores bit-identically."""
+        ensemble = cls(config)
+        ensemble._assemble(models)
+        return ensemble
+
+    @property
+    def models(self) -> dict[ModelType, object]:
+        self._check_fitted()
+        return dict(self.models_)
+
+    # ------------------------------------------------------------------ assembly
+    def _assemble(self, models: dict) -> None:
+        try:
+            models = {ModelType(k): v for k, v in models.items()}
+        except ValueError as exc:
+            raise ArtifactMismatchError(f"models: {exc}") from None
+        missing = [t.value for t in ModelType if t not in models]
+        if missing:
+            raise ArtifactMismatchError(f"models: missing artifacts {missing}")
+        for model_type, artifact in models.items():
+            expected = _EXPECTED[model_type]
+            if not isinstance(artifact, expected):
+                raise ArtifactMismatchError(f"{model_type.value}: expected {expected.__name__}, got {type(artifact).__name__}")
+            if getattr(artifact, "schema", None) != ARTIFACT_SCHEMA:
+                raise ArtifactMismatchError(
+                    f"{model_type.value}: artifact schema {getattr(artifact, 'schema', None)}, this library reads "
+                    f"{ARTIFACT_SCHEMA}; re-fit it"
+                )
+        regime = models[ModelType.regime_model]
+        for model_type, artifact in models.items():
+            if artifact.tags != regime.tags:
+                raise ArtifactMismatchError(
+                    f"{model_type.value}: trained on tags {list(artifact.tags)}, regime_model on {list(regime.tags)}"
+                )
+            for dep, recorded in artifact.upstream.items():
+                if models[ModelType(dep)].fingerprint != recorded:
+                    raise ArtifactMismatchError(
+                        f"{model_type.value} was fitted with {dep} {recorded}, but the given {dep} is "
+                        f"{models[ModelType(dep)].fingerprint}; re-fit {model_type.value} on this {dep}"
+                    )
+        for model_type in _HEADS:
+            params = models[model_type].params
+            for setting in ("feature_window", "ar_max_gap"):
+                if params[f"{setting}_s"] != self.config.seconds(setting):
+                    raise ArtifactMismatchError(
+                        f"{model_type.value} was fitted with {setting}={params[f'{setting}_s']}s but the config says "
+                        f"{self.config.seconds(setting)}s; re-fit it or use its config"
+                    )
+        holdouts, owners = {}, {}
+        for head, owner in HEAD_OWNER.items():
+            artifact = models[owner]
+            holdouts[head] = (artifact.holdout_times, artifact.holdout_z[head])
+            owners[head] = owner.value
+        self.fusion_ = Fusion.fit(holdouts, owners, self.config)
+        self.models_ = models
+        self.fingerprint_ = fingerprint(self.config.signature(), [models[t].fingerprint for t in ModelType])
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise DetectorInputError("this DetectorEnsemble is not fitted; call fit(baseline) or from_models()")
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, frame: pd.DataFrame, state: ScoringState | dict | None = None) -> pd.DataFrame:
+        return self.score_with_state(frame, state)[0]
+
+    def score_with_state(self, frame: pd.DataFrame, state: ScoringState | dict | None = None):
+        """Scores for `frame` and the state to pass with the next frame (which must start after this one)."""
+        self._check_fitted()
+        cfg, regime = self.config, self.models_[ModelType.regime_model]
+        frame = checked_index(frame, "scoring frame")
+        missing = [t for t in regime.tags if t not in frame.columns]
+        if missing:
+            raise DetectorInputError(f"scoring frame: missing trained tags {missing}")
+        extra = [str(c) for c in frame.columns if c not in regime.tags]
+        values = numeric_tags(frame, regime.tags, "scoring frame").to_numpy()
+        times = frame.index.asi8.copy()
+        state = self._checked_state(state, times)
+        p = len(regime.tags)
+        carry = state.carry if state is not None and state.carry.raw.shape[1:] == (p,) else Carry.empty(p)
+        tracker = copy.deepcopy(state.tracker) if state is not None else EpisodeTracker()
+        carried_id, carried_sums = tracker.episode_id, list(tracker.sums)
+
+        inputs, off = build_inputs(
+            values, times, regime, self.models_[ModelType.feature_medians],
+            window_ns=int(cfg.seconds("feature_window") * 1e9), ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
+            last_off_ns=state.last_off_ns if state is not None else None, carry=carry,
+        )
+        z, contrib = {}, {}
+        for owner in dict.fromkeys(HEAD_OWNER.values()):
+            artifact = self.models_[owner]
+            x = artifact.inputs(inputs.matrix(artifact.columns))
+            z.update(artifact.z(x))
+            contrib.update(artifact.contributions(x))
+        fused = self.fusion_(np.column_stack([z[h] for h in self.fusion_.heads]))
+        fused[off] = np.nan
+        for head in HEADS:
+            z[head][off] = np.nan
+        tag_contrib = self._tag_contributions(z, contrib, off, p)
+        eligible = inputs.state == RUNNING
+        ids, meta = track(
+            tracker, times, np.nan_to_num(fused, nan=-np.inf), eligible, inputs.regime,
+            on_z=cfg.alert_z, off_z=cfg.caution_z,
+            on_hold_ns=int(cfg.seconds("on_hold") * 1e9), off_hold_ns=int(cfg.seconds("off_hold") * 1e9),
+        )
+        head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
+        accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), inputs.novel.astype(float),
+                                      tag_contrib, head_pos])
+        sums, peaks = running_totals(ids, accumulate, np.nan_to_num(fused, nan=-np.inf), carried_id, carried_sums)
+        if tracker.episode_id is not None and len(times) and ids[-1] == tracker.episode_id:
+            tracker.sums = sums[-1].tolist() + [float(peaks[-1])]
+
+        scores = self._frame(frame.index, inputs, z, fused, tag_contrib, ids, meta, sums, peaks)
+        scores.attrs["ignored_tags"] = extra
+        lookback = int(max(cfg.seconds(n) for n in ("feature_window", "ffill_limit", "ar_max_gap")) * 1e9)
+        new_state = ScoringState(
+            models_fingerprint=self.fingerprint_,
+            config_signature=cfg.signature(),
+            last_time_ns=int(times[-1]) if len(times) else (state.last_time_ns if state else 0),
+            last_off_ns=inputs.last_off_ns,
+            carry=carry.extend(times, values, np.nan_to_num(inputs.z), off, lookback),
+            tracker=tracker,
+        )
+        return scores, new_state
+
+    def _checked_state(self, state, times) -> ScoringState | None:
+        if state is None:
+            return None
+        if isinstance(state, dict):
+            state = ScoringState.from_dict(state)
+        if not isinstance(state, ScoringState):
+            raise DetectorInputError(f"state must be a ScoringState, its to_dict(), or None; got {type(state).__name__}")
+        if state.models_fingerprint != self.fingerprint_:
+            raise DetectorInputError(
+                "scoring state was produced by other models or settings "
+                f"({state.models_fingerprint} != {self.fingerprint_}); start without a state after retraining"
+            )
+        if len(times) and times[0] <= state.last_time_ns:
+            raise DetectorInputError(
+                f"scoring frame starts at {pd.Timestamp(times[0], tz='UTC')}, not after the state's last scored "
+                f"point {pd.Timestamp(state.last_time_ns, tz='UTC')}"
+            )
+        return state
+
+    def _tag_contributions(self, z, contrib, off, p) -> np.ndarray:
+        """Each head's positive z, split over tags in proportion to its standardised per-tag contributions,
+        weighted like the fusion: fused-z units per tag, never raw magnitudes."""
+        weights = dict(zip(self.fusion_.heads, self.fusion_.weights / self.fusion_.weights.sum()))
+        out = np.zeros((len(off), p))
+        for head, parts in contrib.items():
+            if head not in weights:
+                continue
+            total = parts.sum(axis=1, keepdims=True)
+            share = np.divide(parts, total, out=np.zeros_like(parts), where=total > 0)
+            out += weights[head] * np.clip(np.nan_to_num(z[head]), 0.0, None)[:, None] * share
+        out[off] = 0.0
+        return out
+
+    def _frame(self, index, inputs, z, fused, tag_contrib, ids, meta, sums, peaks) -> pd.DataFrame:
+        cfg, tags = self.config, inputs.tags
+        in_episode = ids != NONE
+        data = {f"{h}_z": z[h] for h in HEADS}
+        data["fused_z"] = fused
+        data["health"] = health(fused, cfg.caution_z, cfg.alert_z)
+        data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z)
+        data["regime"] = pd.array(np.where(inputs.regime < 0, None, inputs.regime).tolist(), dtype="Int64")
+        data["operating_state"] = inputs.state.astype(object)
+        data["novel"] = inputs.novel
+        data["imputed_tags"] = inputs.n_imputed.astype(np.int64)
+        data["alarm"] = in_episode
+        data["episode_id"] = pd.array(np.where(in_episode, ids, None).tolist(), dtype="Int64")
+        start, onset, regime = (
+            [meta[e][k] if e != NONE else None for e in ids.tolist()] for k in range(3)
+        )
+        data["episode_start"] = _utc_times(start)
+        data["episode_onset"] = _utc_times(onset)
+        data["episode_regime"] = pd.array(regime, dtype="Int64")
+        data["episode_points"] = sums[:, 0]
+        data["episode_sum_z"] = sums[:, 1]
+        data["episode_peak_z"] = peaks
+        data["episode_novel_points"] = sums[:, 2]
+        p = len(tags)
+        for j, tag in enumerate(tags):
+            data[f"contrib__{tag}"] = tag_contrib[:, j]
+        for j, tag in enumerate(tags):
+            data[f"episode_contrib__{tag}"] = sums[:, 3 + j]
+        for j, head in enumerate(HEADS):
+            data[f"episode_head__{head}"] = sums[:, 3 + p + j]
+        return pd.DataFrame(data, index=index)
+
+    # ------------------------------------------------------------------ episodes
+    def episodes(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """One row per episode in `scores` (several batches' scores may be concatenated)."""
+        columns = ["episode_id", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
+                   "regime", "novel_share", "culprits"] + [f"share_{h}" for h in HEADS]
+        if "episode_id" not in scores.columns:
+            raise DetectorInputError("episodes(): expected the frame returned by score()")
+        inside = scores[scores["episode_id"].notna()]
+        if inside.empty:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        last_rows = inside.groupby("episode_id", sort=True).tail(1)
+        tags = [c[len("contrib__"):] for c in scores.columns if c.startswith("contrib__")]
+        records = []
+        for when, row in last_rows.iterrows():
+            contrib = np.array([row[f"episode_contrib__{t}"] for t in tags])
+            order = np.argsort(-contrib, kind="stable")[: self.config.top_culprits]
+            heads = np.array([row[f"episode_head__{h}"] for h in HEADS])
+            shares = heads / heads.sum() if heads.sum() > 0 else np.zeros(len(HEADS))
+            records.append({
+                "episode_id": int(row["episode_id"]),
+                "start": row["episode_start"],
+                "end": when,
+                "onset": row["episode_onset"],
+                "open": bool(when == scores.index[-1]),
+                "peak_z": float(row["episode_peak_z"]),
+                "mean_z": float(row["episode_sum_z"] / row["episode_points"]),
+                "duration": when - row["episode_start"],
+                "points": int(row["episode_points"]),
+                "regime": row["episode_regime"],
+                "novel_share": float(row["episode_novel_points"] / row["episode_points"]),
+                "culprits": [tags[k] for k in order if contrib[k] > 0],
+                **{f"share_{h}": float(s) for h, s in zip(HEADS, shares)},
+            })
+        return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _utc_times(nanoseconds: list) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([pd.NaT if v is None else pd.Timestamp(v, tz="UTC") for v in nanoseconds], tz="UTC")

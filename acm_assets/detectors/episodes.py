@@ -1,0 +1,97 @@
+"""Hysteresis episodes in time units, causal so that a day-by-day run equals a one-shot run.
+
+An episode opens at the first eligible point where fused z has stayed >= the alert threshold for `on_hold`
+(its `onset` is when that run began), and closes at the first point where fused z has stayed below the
+caution threshold for `off_hold` (dips shorter than that are merged into the episode), or at the first OFF /
+transition point. `alarm` is True on every point of an open episode. Episode ids are the epoch seconds of
+the start: stable across batches and reruns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NONE = -1
+
+
+@dataclass
+class EpisodeTracker:
+    """The hysteresis machine's state between points (and between batches)."""
+
+    hot_since: int | None = None  # start of the current run of points >= alert while idle (ns)
+    quiet_since: int | None = None  # start of the current run of points < caution while open (ns)
+    episode_id: int | None = None
+    start: int | None = None
+    onset: int | None = None
+    regime: int | None = None
+    sums: list[float] = field(default_factory=list)  # running totals of the open episode (see ACCUMULATED)
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EpisodeTracker:
+        return cls(**data)
+
+
+def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_z, on_hold_ns, off_hold_ns):
+    """Episode id per point (NONE outside episodes) and {id: (start, onset, regime)} of every episode seen,
+    including one carried in open; updates `tracker` in place."""
+    ids = np.full(len(times), NONE, dtype=np.int64)
+    meta = {} if tracker.episode_id is None else {tracker.episode_id: (tracker.start, tracker.onset, tracker.regime)}
+    t_list, z_list, ok_list, r_list = times.tolist(), fused.tolist(), eligible.tolist(), regime.tolist()
+    tr = tracker
+    for i, (t, z, ok) in enumerate(zip(t_list, z_list, ok_list)):
+        if tr.episode_id is not None:
+            if not ok:
+                _close(tr)
+            else:
+                if z < off_z:
+                    tr.quiet_since = t if tr.quiet_since is None else tr.quiet_since
+                    if t - tr.quiet_since >= off_hold_ns:
+                        _close(tr)
+                        continue
+                else:
+                    tr.quiet_since = None
+                ids[i] = tr.episode_id
+                continue
+        if ok and z >= on_z:
+            tr.hot_since = t if tr.hot_since is None else tr.hot_since
+            if t - tr.hot_since >= on_hold_ns:
+                tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, tr.hot_since, r_list[i]
+                tr.hot_since, tr.quiet_since, tr.sums = None, None, []
+                meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
+                ids[i] = tr.episode_id
+        else:
+            tr.hot_since = None
+    return ids, meta
+
+
+def _close(tr: EpisodeTracker) -> None:
+    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.hot_since = None
+    tr.sums = []
+
+
+def running_totals(ids: np.ndarray, values: np.ndarray, peak: np.ndarray, carried_id, carried: list[float]):
+    """Per episode point: cumulative sums of `values` columns and running max of `peak` from the episode's
+    start, continuing the carried totals (sums..., peak) of an episode already open before this batch."""
+    sums = np.full(values.shape, np.nan)
+    peaks = np.full(len(ids), np.nan)
+    if len(ids) == 0:
+        return sums, peaks
+    edges = np.flatnonzero(np.diff(ids)) + 1
+    for lo, hi in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(ids)]])):
+        if ids[lo] == NONE:
+            continue
+        block = values[lo:hi]
+        block_peak = peak[lo:hi]
+        if lo == 0 and carried_id is not None and ids[0] == carried_id and carried:
+            init, init_peak = np.asarray(carried[:-1]), carried[-1]
+            sums[lo:hi] = np.cumsum(np.vstack([init, block]), axis=0)[1:]
+            peaks[lo:hi] = np.maximum.accumulate(np.concatenate([[init_peak], block_peak]))[1:]
+        else:
+            sums[lo:hi] = np.cumsum(block, axis=0)
+            peaks[lo:hi] = np.maximum.accumulate(block_peak)
+    return sums, peaks

@@ -1,0 +1,63 @@
+"""Time-based feature windows and limited forward fill, computed so a row never depends on the batch split.
+
+Window sums use exact integer cumulative sums of the values quantised to 1/4096 of a standard deviation:
+integer addition has no rounding, so a window's mean and spread are bit-identical whether the batch started
+a day or a month earlier (pandas' rolling sums carry float rounding from the start of the batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_QUANTUM = 4096.0
+_WINDOW_CLIP = 100.0  # standard deviations; keeps integer sums of squares far from overflow
+LOGSTD_FLOOR = 1e-3
+FEATURE_KINDS = ("mean", "logstd")
+
+
+def feature_names(tags) -> list[str]:
+    """The fixed schema: every tag's normalised value, then its window mean, then its window log-spread."""
+    return list(tags) + [f"{tag}|{kind}" for kind in FEATURE_KINDS for tag in tags]
+
+
+def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.ndarray:
+    """Forward fill each column from its last valid value, only if that value is at most `limit_ns` old."""
+    out = values.copy()
+    n = values.shape[0]
+    positions = np.arange(n)
+    for j in range(values.shape[1]):
+        valid = ~np.isnan(values[:, j])
+        if valid.all() or not valid.any():
+            continue
+        last = np.maximum.accumulate(np.where(valid, positions, -1))
+        usable = (last >= 0) & ~valid
+        source = np.where(usable, last, 0)
+        fresh = usable & (times - times[source] <= limit_ns)
+        out[fresh, j] = values[source[fresh], j]
+    return out
+
+
+def window_features(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int):
+    """Mean and log standard deviation of each column over (t - window, t], using only `include` rows.
+
+    Rows whose window holds fewer than two included rows get NaN (the heads fill them from their baseline).
+    """
+    q = np.rint(np.clip(z, -_WINDOW_CLIP, _WINDOW_CLIP) * _QUANTUM).astype(np.int64)
+    q[~include] = 0
+    zero = np.zeros((1, z.shape[1]), dtype=np.int64)
+    s1 = np.concatenate([zero, np.cumsum(q, axis=0)])
+    s2 = np.concatenate([zero, np.cumsum(q * q, axis=0)])
+    count = np.concatenate([[0], np.cumsum(include.astype(np.int64))])
+    start = np.searchsorted(times, times - window_ns, side="right")
+    end = np.arange(1, len(times) + 1)
+    n = (count[end] - count[start]).astype(np.float64)[:, None]
+    sum1 = (s1[end] - s1[start]).astype(np.float64)
+    sum2 = (s2[end] - s2[start]).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sum1 / n / _QUANTUM
+        var = np.clip((sum2 - sum1 * sum1 / n) / (n - 1.0), 0.0, None) / (_QUANTUM * _QUANTUM)
+        logstd = np.log(np.maximum(np.sqrt(var), LOGSTD_FLOOR))
+    few = (n < 2.0)[:, 0]
+    mean[few] = np.nan
+    logstd[few] = np.nan
+    return mean, logstd

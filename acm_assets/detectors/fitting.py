@@ -1,0 +1,172 @@
+"""Fitting one artifact at a time (one Dagster asset per model type): the baseline split, contamination
+trimming, subsampling and held-out calibration shared by every head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from acm_assets.detectors.artifacts import Artifact, ModelType, fingerprint
+from acm_assets.detectors.config import EnsembleConfig
+from acm_assets.detectors.errors import DetectorFitError, DetectorInputError
+from acm_assets.detectors.frames import checked_index, numeric_tags
+from acm_assets.detectors.heads import AR1Head, GMMHead, HeadArtifact, IForestHead, MahalanobisHead, OMRHead, PCAHead
+from acm_assets.detectors.inputs import Carry, build_inputs, head_columns
+from acm_assets.detectors.medians import fit_feature_medians
+from acm_assets.detectors.operating import OFF, RUNNING, fit_regime_model
+
+MODEL_DEPENDENCIES: dict[ModelType, tuple[ModelType, ...]] = {
+    ModelType.regime_model: (),
+    ModelType.feature_medians: (ModelType.regime_model,),
+    **{
+        t: (ModelType.regime_model, ModelType.feature_medians)
+        for t in (
+            ModelType.ar1_params,
+            ModelType.pca_model,
+            ModelType.iforest_model,
+            ModelType.gmm_model,
+            ModelType.mhal_params,
+            ModelType.omr_model,
+        )
+    },
+}
+FIT_ORDER = tuple(MODEL_DEPENDENCIES)
+MAX_MISSING_SHARE = 0.5
+
+
+def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstream: dict | None = None) -> Artifact:
+    """Fit one artifact on `baseline`; `upstream` holds the fitted artifacts MODEL_DEPENDENCIES names."""
+    try:
+        model_type = ModelType(model_type)
+    except ValueError:
+        raise DetectorInputError(f"unknown model type {model_type!r}; choose one of {[t.value for t in ModelType]}")
+    if not isinstance(config, EnsembleConfig):
+        raise DetectorInputError(f"config must be an EnsembleConfig, got {type(config).__name__}")
+    upstream = {ModelType(k): v for k, v in (upstream or {}).items()}
+    missing = [t.value for t in MODEL_DEPENDENCIES[model_type] if t not in upstream]
+    if missing:
+        raise DetectorInputError(f"{model_type.value}: needs the fitted upstream artifacts {missing}")
+    frame = checked_index(baseline, "baseline")
+    times = frame.index.asi8.copy()
+    if model_type is ModelType.regime_model:
+        tags, dropped = _usable_tags(frame, config)
+        raw = frame[list(tags)].to_numpy(dtype=np.float64)
+        if len(raw) < config.min_baseline_rows:
+            raise DetectorFitError(f"baseline has {len(raw)} rows; min_baseline_rows is {config.min_baseline_rows}")
+        fp = fingerprint(model_type.value, config.signature(), tags, times, raw)
+        return fit_regime_model(raw, times, tags, config, fingerprint=fp, dropped_tags=dropped)
+
+    regime = upstream[ModelType.regime_model]
+    raw = numeric_tags(frame, regime.tags, "baseline").to_numpy()
+    ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
+    fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
+    medians = upstream.get(ModelType.feature_medians)
+    inputs, off = build_inputs(
+        raw, times, regime, medians, window_ns=_ns(config, "feature_window"), ar_gap_ns=_ns(config, "ar_max_gap"),
+        last_off_ns=None, carry=Carry.empty(len(regime.tags)),
+    )
+    if model_type is ModelType.feature_medians:
+        rows = regime.scaler_rows(inputs.regime)
+        return fit_feature_medians(raw, times, regime, off, rows, fingerprint=fp, upstream=ups)
+
+    train, holdout, trimmed = split_baseline(inputs, config)
+    columns = head_columns(model_type.value, regime.tags)
+    x_train = inputs.subset(train).matrix(columns)
+    fill = np.nanmedian(x_train, axis=0)
+    fill = np.where(np.isnan(fill), 0.0, fill)
+    scaler = {"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint}
+    settings = {
+        "feature_window_s": config.seconds("feature_window"),
+        "ar_max_gap_s": config.seconds("ar_max_gap"),
+        "trimmed_rows": int(trimmed),
+        "train_rows": int(len(train)),
+    }
+    head = _HEADS[model_type](
+        columns=columns, scaler=scaler, fill=fill, tags=regime.tags, fingerprint=fp, upstream=ups,
+        train_rows=len(train), params=settings,
+    )
+    x_train = head.inputs(x_train)
+    _fit_head(head, x_train, config)
+    head.calibrate(head.inputs(inputs.subset(holdout).matrix(columns)), inputs.times[holdout])
+    return head
+
+
+_HEADS: dict[ModelType, type[HeadArtifact]] = {
+    ModelType.ar1_params: AR1Head,
+    ModelType.pca_model: PCAHead,
+    ModelType.iforest_model: IForestHead,
+    ModelType.gmm_model: GMMHead,
+    ModelType.mhal_params: MahalanobisHead,
+    ModelType.omr_model: OMRHead,
+}
+
+
+def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None:
+    if isinstance(head, PCAHead):
+        head.fit(x, config.pca_variance, config.seed)
+    elif isinstance(head, MahalanobisHead):
+        head.fit(x, config.mhal_max_condition)
+    elif isinstance(head, OMRHead):
+        head.fit(x, config.omr_alpha)
+    elif isinstance(head, GMMHead):
+        head.fit(x, config.gmm_max_components, config.seed)
+    elif isinstance(head, IForestHead):
+        head.fit(x, config.iforest_trees, config.iforest_samples, config.seed)
+    else:
+        head.fit(x)
+
+
+def split_baseline(inputs, config: EnsembleConfig):
+    """Running rows minus obvious contamination (any tag beyond `trim_z` robust deviations), in time order:
+    the last `holdout_fraction` is the calibration slice. Training rows are capped at `max_train_rows`
+    (evenly spaced in time within each regime), calibration rows at `max_calibration_rows`."""
+    running = inputs.state == RUNNING
+    clean = running & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
+    rows = np.flatnonzero(clean)
+    if len(rows) < config.min_baseline_rows:
+        raise DetectorFitError(
+            f"baseline: {len(rows)} clean running rows after removing OFF/start-up rows and contamination "
+            f"(> {config.trim_z} robust deviations); min_baseline_rows is {config.min_baseline_rows}"
+        )
+    cut = int(round(len(rows) * (1.0 - config.holdout_fraction)))
+    train, holdout = rows[:cut], rows[cut:]
+    train = _stratified(train, inputs.regime[train], config.max_train_rows)
+    if len(holdout) > config.max_calibration_rows:
+        holdout = holdout[np.linspace(0, len(holdout) - 1, config.max_calibration_rows).astype(int)]
+    return train, holdout, int(running.sum() - clean.sum())
+
+
+def _stratified(rows: np.ndarray, regime: np.ndarray, cap: int) -> np.ndarray:
+    if len(rows) <= cap:
+        return rows
+    picked = []
+    for r in np.unique(regime):
+        part = rows[regime == r]
+        take = max(1, int(round(cap * len(part) / len(rows))))
+        picked.append(part[np.linspace(0, len(part) - 1, min(take, len(part))).astype(int)])
+    return np.sort(np.concatenate(picked))
+
+
+def _usable_tags(frame: pd.DataFrame, config: EnsembleConfig):
+    """Configured tags (or every column); all-missing, mostly-missing and constant tags are dropped and
+    reported; non-numeric columns are refused by name."""
+    tags = list(config.tags) if config.tags is not None else list(frame.columns)
+    values = numeric_tags(frame, tags, "baseline")
+    dropped = {}
+    for tag in tags:
+        column = values[tag]
+        share = float(column.isna().mean()) if len(column) else 1.0
+        if share == 1.0:
+            dropped[tag] = "all missing"
+        elif share > MAX_MISSING_SHARE:
+            dropped[tag] = f"{share:.0%} missing"
+        elif column.nunique(dropna=True) < 2:
+            dropped[tag] = "constant"
+    usable = tuple(t for t in tags if t not in dropped)
+    if len(usable) < 2:
+        raise DetectorFitError(f"baseline: fewer than two usable tags (dropped: {dropped or 'none'}; tags {tags})")
+    return usable, dropped
+
+
+def _ns(config: EnsembleConfig, name: str) -> int:
+    return int(config.seconds(name) * 1e9)

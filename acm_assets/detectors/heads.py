@@ -1,0 +1,351 @@
+"""The seven scoring heads in six artifacts. Each is fitted on the baseline's training rows, calibrated on
+its held-out slice, and scores with plain numpy (row-stable products) from the arrays it stores, so a reload
+scores bit-identically and the artifact stays small (no pickled scikit-learn estimators)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.covariance import LedoitWolf
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.linear_model import Ridge
+from sklearn.mixture import GaussianMixture
+
+from acm_assets.detectors import rowstable
+from acm_assets.detectors.artifacts import Artifact, ModelType
+from acm_assets.detectors.calibration import Calibrator
+from acm_assets.detectors.errors import DetectorFitError
+
+GMM_FIT_ROWS = 1500  # GaussianMixture fit sample: BIC over k needs several full-covariance fits within 2 s
+_SPREAD_FLOOR = 1e-6
+
+
+class HeadArtifact(Artifact):
+    """A head: input columns (feature names), the regime scaler it was trained under, calibrators, and the
+    calibrated held-out z (float32) with their timestamps, from which the fusion is calibrated."""
+
+    heads: tuple[str, ...] = ()
+
+    def __init__(self, *, columns, scaler, fill, **base):
+        super().__init__(**base)
+        self.columns = tuple(columns)
+        self.scaler = scaler  # {"centers": ..., "scales": ..., "fingerprint": regime_model fingerprint}
+        self.fill = np.asarray(fill, dtype=np.float64)
+        self.calibrators: dict[str, Calibrator] = {}
+        self.holdout_times = np.zeros(0, dtype=np.int64)
+        self.holdout_z: dict[str, np.ndarray] = {}
+
+    def inputs(self, matrix: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(matrix), self.fill, matrix)
+
+    def raw(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def contributions(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-head, per-tag non-negative contributions in standardised squared units (tags order)."""
+        return {}
+
+    def z(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return {head: self.calibrators[head](raw) for head, raw in self.raw(x).items()}
+
+    def calibrate(self, x_holdout: np.ndarray, times: np.ndarray) -> None:
+        for head, raw in self.raw(x_holdout).items():
+            self.calibrators[head] = Calibrator.fit(raw)
+        self.holdout_times = np.asarray(times, dtype=np.int64)
+        self.holdout_z = {head: z.astype(np.float32) for head, z in self.z(x_holdout).items()}
+        self.params = {
+            **self.params,
+            "holdout_rows": int(len(times)),
+            "calibration": {head: c.to_params() for head, c in self.calibrators.items()},
+        }
+
+
+class AR1Head(HeadArtifact):
+    """Per-tag AR(1) on the regime-normalised tags; residual z per tag, combined as their RMS. After a gap
+    longer than `ar_max_gap` (or an OFF row) the prediction falls back to the tag's mean."""
+
+    model_type = ModelType.ar1_params
+    heads = ("ar1",)
+
+    def fit(self, x: np.ndarray) -> AR1Head:
+        p = len(self.tags)
+        cur, prev = x[:, :p], x[:, p:]
+        has = ~np.isnan(prev)
+        self.mu_ = np.nanmean(cur, axis=0)
+        self.sigma_u_ = np.maximum(np.nanstd(cur, axis=0), _SPREAD_FLOOR)
+        phi, sigma = np.zeros(p), np.zeros(p)
+        for j in range(p):
+            a, b = cur[has[:, j], j] - self.mu_[j], prev[has[:, j], j] - self.mu_[j]
+            denom = float(b @ b)
+            phi[j] = np.clip(float(a @ b) / denom, -0.999, 0.999) if denom > 0 else 0.0
+            resid = a - phi[j] * b
+            sigma[j] = np.std(resid) if resid.size > 1 else self.sigma_u_[j]
+        self.phi_ = phi
+        self.sigma_ = np.maximum(sigma, _SPREAD_FLOOR)
+        self.params = {**self.params, "phi": dict(zip(self.tags, phi.round(6).tolist()))}
+        return self
+
+    def inputs(self, matrix: np.ndarray) -> np.ndarray:
+        p = len(self.tags)
+        cur = np.where(np.isnan(matrix[:, :p]), self.fill[:p], matrix[:, :p])
+        return np.hstack([cur, matrix[:, p:]])
+
+    def _tag_z(self, x: np.ndarray) -> np.ndarray:
+        p = len(self.tags)
+        cur, prev = x[:, :p] - self.mu_, x[:, p:] - self.mu_
+        has = ~np.isnan(prev)
+        return np.where(has, (cur - self.phi_ * np.where(has, prev, 0.0)) / self.sigma_, cur / self.sigma_u_)
+
+    def raw(self, x):
+        z = self._tag_z(x)
+        return {"ar1": np.sqrt(rowstable.row_sumsq(z) / z.shape[1])}
+
+    def contributions(self, x):
+        z = self._tag_z(x)
+        return {"ar1": z * z}
+
+
+class PCAHead(HeadArtifact):
+    """PCA on the normalised tags, components to `pca_variance` (1 .. tags - 1): SPE and Hotelling T²."""
+
+    model_type = ModelType.pca_model
+    heads = ("pca_spe", "pca_t2")
+
+    def fit(self, x: np.ndarray, variance: float, seed: int) -> PCAHead:
+        p = x.shape[1]
+        pca = PCA(svd_solver="full", random_state=seed).fit(x)
+        k = int(np.searchsorted(np.cumsum(pca.explained_variance_ratio_), variance) + 1)
+        k = min(max(k, 1), max(p - 1, 1))
+        self.mean_ = pca.mean_
+        self.components_ = pca.components_[:k]
+        self.variance_ = np.maximum(pca.explained_variance_[:k], _SPREAD_FLOOR)
+        resid = self._residual(x)
+        self.resid_var_ = np.maximum(resid.var(axis=0), _SPREAD_FLOOR)
+        self.params = {
+            **self.params,
+            "components": k,
+            "explained_variance": round(float(pca.explained_variance_ratio_[:k].sum()), 6),
+        }
+        return self
+
+    def _residual(self, x):
+        centred = x - self.mean_
+        scores = rowstable.matmul(centred, self.components_.T)
+        return centred - rowstable.matmul(scores, self.components_)
+
+    def raw(self, x):
+        centred = x - self.mean_
+        scores = rowstable.matmul(centred, self.components_.T)
+        resid = centred - rowstable.matmul(scores, self.components_)
+        return {
+            "pca_spe": np.sqrt(rowstable.row_sumsq(resid)),
+            "pca_t2": np.sqrt(rowstable.row_sumsq(scores / np.sqrt(self.variance_))),
+        }
+
+    def contributions(self, x):
+        resid = self._residual(x)
+        return {"pca_spe": resid * resid / self.resid_var_}
+
+
+class MahalanobisHead(HeadArtifact):
+    """Mahalanobis distance on the normalised tags (never on collinear engineered features) with a
+    Ledoit-Wolf shrinkage covariance; ill-conditioned fits are refused."""
+
+    model_type = ModelType.mhal_params
+    heads = ("mhal",)
+
+    def fit(self, x: np.ndarray, max_condition: float) -> MahalanobisHead:
+        """Refuses when the tags' own covariance is ill-conditioned (duplicated or collinear tags), which
+        shrinkage would only hide; records both condition numbers."""
+        raw_condition = float(np.linalg.cond(np.cov(x, rowvar=False)))
+        if not np.isfinite(raw_condition) or raw_condition > max_condition:
+            corr = np.nan_to_num(np.corrcoef(x, rowvar=False))
+            np.fill_diagonal(corr, 0.0)
+            i, j = np.unravel_index(np.argmax(np.abs(corr)), corr.shape)
+            raise DetectorFitError(
+                f"mhal_params: covariance of the baseline tags has condition number {raw_condition:.3g} > "
+                f"mhal_max_condition {max_condition:.3g}; tags {self.tags[i]!r} and {self.tags[j]!r} are "
+                f"collinear (correlation {corr[i, j]:.6f}): drop one of them"
+            )
+        lw = LedoitWolf().fit(x)
+        self.location_ = lw.location_
+        self.precision_ = np.linalg.inv(lw.covariance_)
+        self.params = {
+            **self.params,
+            "condition_number": round(raw_condition, 3),
+            "shrunk_condition_number": round(float(np.linalg.cond(lw.covariance_)), 3),
+            "shrinkage": round(float(lw.shrinkage_), 6),
+        }
+        return self
+
+    def _parts(self, x):
+        centred = x - self.location_
+        return centred, rowstable.matmul(centred, self.precision_)
+
+    def raw(self, x):
+        centred, weighted = self._parts(x)
+        return {"mhal": np.sqrt(np.clip(rowstable.row_sum(centred * weighted), 0.0, None))}
+
+    def contributions(self, x):
+        centred, weighted = self._parts(x)
+        return {"mhal": np.clip(centred * weighted, 0.0, None)}
+
+
+class OMRHead(HeadArtifact):
+    """Overall model residual: each tag reconstructed from the others by ridge regression; the RMS of the
+    standardised residuals, whose per-tag squares point at the culprits."""
+
+    model_type = ModelType.omr_model
+    heads = ("omr",)
+
+    def fit(self, x: np.ndarray, alpha: float) -> OMRHead:
+        p = x.shape[1]
+        coef, intercept = np.zeros((p, p)), np.zeros(p)
+        for j in range(p):
+            others = [i for i in range(p) if i != j]
+            model = Ridge(alpha=alpha).fit(x[:, others], x[:, j])
+            coef[others, j] = model.coef_
+            intercept[j] = model.intercept_
+        self.coef_, self.intercept_ = coef, intercept
+        resid = x - rowstable.matmul(x, coef) - intercept
+        self.resid_mean_ = resid.mean(axis=0)
+        self.resid_std_ = np.maximum(resid.std(axis=0), _SPREAD_FLOOR)
+        self.params = {**self.params, "resid_std": dict(zip(self.tags, self.resid_std_.round(6).tolist()))}
+        return self
+
+    def _std_resid(self, x):
+        return (x - rowstable.matmul(x, self.coef_) - self.intercept_ - self.resid_mean_) / self.resid_std_
+
+    def raw(self, x):
+        r = self._std_resid(x)
+        return {"omr": np.sqrt(rowstable.row_sumsq(r) / r.shape[1])}
+
+    def contributions(self, x):
+        r = self._std_resid(x)
+        return {"omr": r * r}
+
+
+class GMMHead(HeadArtifact):
+    """Gaussian mixture (full covariance, k by BIC) on the window means and log-spreads: it sees level
+    shifts, lost variation (stuck sensors) and extra variation. Score: negative log-likelihood, as a
+    distance-like sqrt(2 (nll - min training nll))."""
+
+    model_type = ModelType.gmm_model
+    heads = ("gmm",)
+
+    def fit(self, x: np.ndarray, max_components: int, seed: int) -> GMMHead:
+        self.center_ = np.median(x, axis=0)
+        spread = 1.4826 * np.median(np.abs(x - self.center_), axis=0)
+        self.scale_ = np.where(spread > _SPREAD_FLOOR, spread, np.maximum(x.std(axis=0), 1.0))
+        u = (x - self.center_) / self.scale_
+        if len(u) > GMM_FIT_ROWS:
+            u = u[np.linspace(0, len(u) - 1, GMM_FIT_ROWS).astype(int)]
+        best, best_bic = None, np.inf
+        for k in range(1, max_components + 1):
+            if len(u) < 20 * k:
+                break
+            gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, max_iter=60, random_state=seed).fit(u)
+            bic = gmm.bic(u)
+            if bic < best_bic:
+                best, best_bic = gmm, bic
+        self.weights_ = best.weights_
+        self.means_ = best.means_
+        self.prec_chol_ = best.precisions_cholesky_
+        self.nll_ref_ = 0.0
+        self.nll_ref_ = float(np.min(self._nll(x)))
+        self.params = {**self.params, "components": int(best.n_components), "bic": round(float(best_bic), 3)}
+        return self
+
+    def _nll(self, x):
+        u = (x - self.center_) / self.scale_
+        d = u.shape[1]
+        logp = []
+        for w, mean, chol in zip(self.weights_, self.means_, self.prec_chol_):
+            y = rowstable.matmul(u - mean, chol)
+            logdet = float(np.sum(np.log(np.diag(chol))))
+            logp.append(-0.5 * (d * np.log(2 * np.pi) + rowstable.row_sumsq(y)) + logdet + np.log(w))
+        logp = np.column_stack(logp)
+        top = logp.max(axis=1)
+        return -(top + np.log(rowstable.row_sum(np.exp(logp - top[:, None]))))
+
+    def raw(self, x):
+        return {"gmm": np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))}
+
+    def contributions(self, x):
+        u = (x - self.center_) / self.scale_
+        p = len(self.tags)
+        return {"gmm": u[:, :p] ** 2 + u[:, p:] ** 2}
+
+
+class IForestHead(HeadArtifact):
+    """IsolationForest (fixed seed) on the normalised tags and their window log-spreads, stored as complete
+    binary trees of depth log2(max_samples): int16 features, float32 thresholds, float32 leaf path lengths
+    (~1 KB a tree instead of ~40 KB for a pickled scikit-learn tree)."""
+
+    model_type = ModelType.iforest_model
+    heads = ("iforest",)
+
+    def fit(self, x: np.ndarray, trees: int, samples: int, seed: int) -> IForestHead:
+        samples = min(samples, len(x))
+        forest = IsolationForest(n_estimators=trees, max_samples=samples, random_state=seed).fit(x)
+        depth = int(np.ceil(np.log2(max(samples, 2))))
+        inner, leaves = 2**depth - 1, 2**depth
+        self.depth_ = depth
+        self.feature_ = np.zeros((trees, inner), dtype=np.int16)
+        self.threshold_ = np.full((trees, inner), np.inf, dtype=np.float32)
+        self.leaf_ = np.zeros((trees, leaves), dtype=np.float32)
+        for t, (tree, features) in enumerate(zip(forest.estimators_, forest.estimators_features_)):
+            self._copy_tree(t, tree.tree_, np.asarray(features), depth)
+        self.norm_ = float(_path_length(samples))
+        self.params = {**self.params, "trees": trees, "max_samples": samples, "depth": depth}
+        return self
+
+    def _copy_tree(self, t, tree, features, depth):
+        stack = [(0, 0, 0)]  # (scikit-learn node, heap slot, depth)
+        while stack:
+            node, slot, d = stack.pop()
+            left, right = tree.children_left[node], tree.children_right[node]
+            if left != -1 and d < depth:
+                self.feature_[t, slot] = features[tree.feature[node]]
+                self.threshold_[t, slot] = _float32_at_most(tree.threshold[node])
+                stack.append((left, 2 * slot + 1, d + 1))
+                stack.append((right, 2 * slot + 2, d + 1))
+                continue
+            value = d + _path_length(tree.n_node_samples[node])
+            for _ in range(depth - d):  # a shallow leaf: its always-left path reaches the bottom row
+                slot = 2 * slot + 1
+            self.leaf_[t, slot - (2**depth - 1)] = value
+
+    def raw(self, x):
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        n, trees = x32.shape[0], self.feature_.shape[0]
+        inner = self.feature_.shape[1]
+        offsets = (np.arange(trees) * inner)[None, :]
+        feature, threshold = self.feature_.ravel(), self.threshold_.ravel()
+        slot = np.zeros((n, trees), dtype=np.int64)
+        rows = np.arange(n)[:, None] * x32.shape[1]
+        flat_x = x32.ravel()
+        for _ in range(self.depth_):
+            at = slot + offsets
+            right = flat_x[rows + feature[at]] > threshold[at]
+            slot = 2 * slot + 1 + right
+        leaf = self.leaf_.ravel()[(slot - inner) + np.arange(trees)[None, :] * (inner + 1)]
+        depth = rowstable.row_sum(leaf.astype(np.float64))
+        return {"iforest": np.exp2(-depth / (trees * self.norm_))}
+
+
+def _float32_at_most(threshold: float) -> np.float32:
+    """The largest float32 <= threshold, so float32 x <= it exactly when x <= threshold (sklearn's rule)."""
+    value = np.float32(threshold)
+    return np.nextafter(value, np.float32(-np.inf)) if value > threshold else value
+
+
+def _path_length(n) -> float:
+    """Average path length of an unsuccessful BST search among n points (the IsolationForest c(n))."""
+    n = float(n)
+    if n <= 1:
+        return 0.0
+    if n == 2:
+        return 1.0
+    return 2.0 * (np.log(n - 1.0) + np.euler_gamma) - 2.0 * (n - 1.0) / n
+

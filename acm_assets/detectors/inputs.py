@@ -1,0 +1,109 @@
+"""From raw tag values to what the heads read: operating state, imputed values, regime-normalised tags,
+time-window features and the previous row for the AR lags. One function for fitting and scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from acm_assets.detectors.features import feature_names, window_features
+from acm_assets.detectors.operating import OFF
+
+
+@dataclass
+class Inputs:
+    times: np.ndarray  # int64 ns
+    tags: tuple[str, ...]
+    state: np.ndarray
+    regime: np.ndarray
+    novel: np.ndarray
+    distance: np.ndarray
+    n_imputed: np.ndarray
+    z: np.ndarray
+    wmean: np.ndarray
+    wlogstd: np.ndarray
+    z_prev: np.ndarray
+    last_off_ns: int | None
+
+    def matrix(self, columns) -> np.ndarray:
+        blocks = {"": self.z, "mean": self.wmean, "logstd": self.wlogstd, "prev": self.z_prev}
+        index = {tag: j for j, tag in enumerate(self.tags)}
+        out = np.empty((len(self.times), len(columns)))
+        for k, name in enumerate(columns):
+            tag, _, kind = name.rpartition("|") if "|" in name else (name, "", "")
+            out[:, k] = blocks[kind][:, index[tag]]
+        return out
+
+    def subset(self, rows: np.ndarray) -> Inputs:
+        arrays = {k: v[rows] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        return Inputs(tags=self.tags, last_off_ns=self.last_off_ns, **arrays)
+
+
+@dataclass
+class Carry:
+    """The end of the previous batch: raw readings (forward-fill sources), normalised values and OFF flags
+    (window features, AR lags). Rows older than the longest lookback are dropped."""
+
+    times: np.ndarray
+    raw: np.ndarray
+    z: np.ndarray
+    off: np.ndarray
+
+    @classmethod
+    def empty(cls, p: int) -> Carry:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, p)), np.zeros((0, p)), np.zeros(0, dtype=bool))
+
+    def extend(self, times, raw, z, off, lookback_ns: int) -> Carry:
+        times = np.concatenate([self.times, times])
+        keep = times > times[-1] - lookback_ns if len(times) else np.zeros(0, dtype=bool)
+        return Carry(
+            times[keep],
+            np.concatenate([self.raw, raw])[keep],
+            np.concatenate([self.z, z])[keep],
+            np.concatenate([self.off, off])[keep],
+        )
+
+
+def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, last_off_ns, carry: Carry):
+    """Inputs for the new rows only; the carry supplies the history they look back on."""
+    k = len(carry.times)
+    raw_all = np.concatenate([carry.raw, values])
+    times_all = np.concatenate([carry.times, times])
+    state, regime, novel, distance, new_last_off = regime_model.states(raw_all, times_all, last_off_ns)
+    state, regime, novel, distance = state[k:], regime[k:], novel[k:], distance[k:]
+    off = state == OFF
+    rows = regime_model.scaler_rows(regime)
+    if medians is None:
+        imputed, n_imputed = values, np.isnan(values).sum(axis=1)
+    else:
+        imputed, n_imputed = medians.impute(raw_all, times_all, np.concatenate([np.zeros(k, int), rows]),
+                                            np.concatenate([carry.off, off]))
+        imputed, n_imputed = imputed[k:], n_imputed[k:]
+    z = (imputed - regime_model.centers[rows]) / regime_model.scales[rows]
+    z_all = np.concatenate([carry.z, np.nan_to_num(z)])
+    off_all = np.concatenate([carry.off, off])
+    wmean, wlogstd = window_features(z_all, times_all, ~off_all, window_ns)
+    z_prev = np.full_like(z_all, np.nan)
+    if len(times_all) > 1:
+        usable = (np.diff(times_all) <= ar_gap_ns) & ~off_all[:-1]
+        z_prev[1:][usable] = z_all[:-1][usable]
+    inputs = Inputs(
+        times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
+        n_imputed=n_imputed, z=z, wmean=wmean[k:], wlogstd=wlogstd[k:], z_prev=z_prev[k:], last_off_ns=new_last_off,
+    )
+    return inputs, off
+
+
+def head_columns(model_type: str, tags) -> list[str]:
+    """The fixed input schema of each head."""
+    names = feature_names(tags)
+    p = len(tags)
+    return {
+        "ar1_params": list(tags) + [f"{t}|prev" for t in tags],
+        "pca_model": names[:p],
+        "mhal_params": names[:p],
+        "omr_model": names[:p],
+        "gmm_model": names[p:],
+        "iforest_model": names[:p] + names[2 * p :],
+    }[model_type]

@@ -1,0 +1,219 @@
+"""Operating states: OFF/idle from a load-like tag, start-up settling, auto-k regimes, novelty, and the
+per-regime scaler every head works in (deviations from the regime's own normal, in its own spread)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from acm_assets.detectors.artifacts import Artifact, ModelType
+from acm_assets.detectors.errors import DetectorFitError
+from acm_assets.detectors.features import ffill_within
+from acm_assets.detectors.rowstable import row_sumsq
+
+OFF, TRANSITION, RUNNING = "off", "transition", "running"
+NO_REGIME = -1
+# Most load-like first: the load tag is the first operating tag matching the earliest pattern.
+_LOAD_PATTERNS = (
+    r"dwatt|power|load|(?<![a-z])[mk]w(?![a-z])",
+    r"current|amps?(?![a-z])",
+    r"speed|rpm",
+    r"flow",
+    r"damper|valve|position",
+)
+_SILHOUETTE_ROWS = 2000
+
+
+def auto_operating_tags(tags) -> tuple[str, ...]:
+    return tuple(t for t in tags if any(re.search(p, t.lower()) for p in _LOAD_PATTERNS))
+
+
+def auto_load_tag(operating_tags) -> str | None:
+    for pattern in _LOAD_PATTERNS:
+        for tag in operating_tags:
+            if re.search(pattern, tag.lower()):
+                return tag
+    return None
+
+
+class RegimeModel(Artifact):
+    """OFF when the load tag is below `off_fraction` of its running level; `transition` for `startup_settle`
+    after an OFF spell; regimes by k-means on the standardised operating tags when the silhouette clears
+    the floor (else one regime); `novel` when a point is farther from every regime centre than
+    `novelty_factor` times the baseline's 99.9th-percentile distance."""
+
+    model_type = ModelType.regime_model
+
+    def __init__(self, *, operating_tags, load_tag, off_threshold, settle_ns, ffill_ns, op_fill, op_center,
+                 op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags, **base):
+        super().__init__(**base)
+        self.operating_tags = tuple(operating_tags)
+        self.load_tag = load_tag
+        self.off_threshold = off_threshold
+        self.settle_ns = int(settle_ns)
+        self.ffill_ns = int(ffill_ns)
+        self.op_fill = op_fill
+        self.op_center = op_center
+        self.op_scale = op_scale
+        self.centroids = centroids
+        self.regime_rows = list(regime_rows)
+        self.novelty_radius = float(novelty_radius)
+        self.centers = centers  # (regimes + 1, tags): one row per regime, the last is the pooled running state
+        self.scales = scales
+        self.dropped_tags = dict(dropped_tags)
+
+    @property
+    def n_regimes(self) -> int:
+        return len(self.centroids)
+
+    def states(self, values: np.ndarray, times: np.ndarray, last_off_ns: int | None):
+        """Per row: state code array (OFF/TRANSITION/RUNNING strings), regime id, novelty, distance, and the
+        time of the last OFF row (carried into the next batch)."""
+        n = len(times)
+        op_idx = [self.tags.index(t) for t in self.operating_tags]
+        if self.load_tag is not None and self.off_threshold is not None:
+            load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
+            off = np.nan_to_num(load, nan=np.inf) < self.off_threshold
+        else:
+            off = np.zeros(n, dtype=bool)
+        off_times = np.where(off, times, np.iinfo(np.int64).min)
+        if last_off_ns is not None:
+            off_times = np.concatenate([[last_off_ns], off_times])
+        last_off = np.maximum.accumulate(off_times)[-n:] if n else off_times[:0]
+        settling = ~off & (last_off > np.iinfo(np.int64).min) & (times - last_off <= self.settle_ns)
+        state = np.where(off, OFF, np.where(settling, TRANSITION, RUNNING))
+        if op_idx:
+            ops = ffill_within(values[:, op_idx], times, self.ffill_ns)
+            ops = np.where(np.isnan(ops), self.op_fill, ops)
+            u = (ops - self.op_center) / self.op_scale
+            dist = np.column_stack([np.sqrt(row_sumsq(u - c)) for c in self.centroids])
+            regime = np.argmin(dist, axis=1)
+            distance = dist[np.arange(n), regime]
+        else:
+            regime = np.zeros(n, dtype=np.int64)
+            distance = np.zeros(n)
+        novel = ~off & (distance > self.novelty_radius)
+        regime = np.where(off, NO_REGIME, regime)
+        new_last_off = int(last_off[-1]) if n and last_off[-1] > np.iinfo(np.int64).min else last_off_ns
+        return state, regime, novel, distance, new_last_off
+
+    def scaler_rows(self, regime: np.ndarray) -> np.ndarray:
+        """Row of `centers`/`scales` for each point: its regime's own if well populated, else pooled."""
+        own = np.array([rows >= self.params["min_regime_rows"] for rows in self.regime_rows] + [True])
+        rows = np.where(regime < 0, self.n_regimes, regime)
+        return np.where(own[rows], rows, self.n_regimes)
+
+
+def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, fingerprint, dropped_tags) -> RegimeModel:
+    operating = config.operating_tags if config.operating_tags is not None else auto_operating_tags(tags)
+    unknown = [t for t in operating if t not in tags]
+    if unknown:
+        raise DetectorFitError(f"regime_model: operating tags {unknown} are not usable baseline tags")
+    load_tag = config.load_tag if config.load_tag is not None else auto_load_tag(operating)
+    if load_tag is not None and load_tag not in tags:
+        raise DetectorFitError(f"regime_model: load_tag {load_tag!r} is not a usable baseline tag")
+    load_tag = load_tag if config.detect_off else None
+    ffill_ns = int(config.seconds("ffill_limit") * 1e9)
+    off_threshold = None
+    if load_tag is not None:
+        load = raw[:, tags.index(load_tag)]
+        level = float(np.nanquantile(load, 0.95))
+        off_threshold = config.off_fraction * level if level > 0 else None
+    probe = RegimeModel(
+        operating_tags=(), load_tag=load_tag, off_threshold=off_threshold,
+        settle_ns=config.seconds("startup_settle") * 1e9 if config.detect_off else 0, ffill_ns=ffill_ns,
+        op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)), regime_rows=[len(times)],
+        novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags, fingerprint="",
+        upstream={}, train_rows=len(times), params={"min_regime_rows": config.min_regime_rows},
+    )
+    state, _, _, _, _ = probe.states(raw, times, None)
+    running = state == RUNNING
+    if running.sum() < config.min_baseline_rows:
+        raise DetectorFitError(
+            f"regime_model: only {int(running.sum())} running baseline rows (OFF {int((state == OFF).sum())}, "
+            f"settling {int((state == TRANSITION).sum())}); min_baseline_rows is {config.min_baseline_rows}"
+        )
+    op_idx = [tags.index(t) for t in operating]
+    rng = np.random.default_rng(config.seed)
+    if op_idx:
+        ops = ffill_within(raw[:, op_idx], times, ffill_ns)[running]
+        op_fill = np.nanmedian(ops, axis=0)
+        ops = np.where(np.isnan(ops), op_fill, ops)
+        op_center = op_fill
+        op_scale = _spread(ops, op_center)
+        u = (ops - op_center) / op_scale
+        labels, centroids = _cluster(u, config, rng)
+        dist = np.sqrt(np.min([row_sumsq(u - c) for c in centroids], axis=0))
+        radius = config.novelty_factor * max(float(np.quantile(dist, 0.999)), 1.0)
+    else:
+        op_fill = op_center = op_scale = np.zeros(0)
+        labels, centroids = np.zeros(int(running.sum()), dtype=np.int64), np.zeros((1, 0))
+        radius = np.inf
+    regime_rows = np.bincount(labels, minlength=len(centroids)).tolist()
+    run_values = raw[running]
+    pooled_center = np.nanmedian(run_values, axis=0)
+    pooled_scale = _spread(run_values, pooled_center)
+    centers, scales = [], []
+    for r in range(len(centroids)):
+        part = run_values[labels == r]
+        if len(part) >= config.min_regime_rows:
+            center = np.nanmedian(part, axis=0)
+            scale = _spread(part, center)
+            scale = np.where(scale > 0, scale, pooled_scale)
+        else:
+            center, scale = pooled_center, pooled_scale
+        centers.append(center)
+        scales.append(scale)
+    centers.append(pooled_center)
+    scales.append(pooled_scale)
+    return RegimeModel(
+        operating_tags=operating, load_tag=load_tag, off_threshold=off_threshold, settle_ns=probe.settle_ns,
+        ffill_ns=ffill_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
+        regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
+        dropped_tags=dropped_tags, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
+        params={
+            "min_regime_rows": config.min_regime_rows,
+            "operating_tags": list(operating),
+            "load_tag": load_tag,
+            "off_threshold": off_threshold,
+            "regimes": len(centroids),
+            "regime_rows": regime_rows,
+            "off_rows": int((state == OFF).sum()),
+            "settling_rows": int((state == TRANSITION).sum()),
+            "novelty_radius": None if not np.isfinite(radius) else round(radius, 6),
+            "dropped_tags": dict(dropped_tags),
+        },
+    )
+
+
+def _spread(values: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Robust spread: 1.4826 MAD, but never below half the standard deviation (quantised tags have MAD 0)."""
+    mad = 1.4826 * np.nanmedian(np.abs(values - center), axis=0)
+    std = np.nanstd(values, axis=0)
+    spread = np.maximum(mad, 0.5 * std)
+    return np.where(spread > 0, spread, 1.0)
+
+
+def _cluster(u: np.ndarray, config, rng) -> tuple[np.ndarray, np.ndarray]:
+    """k-means for k = 2..max_regimes; the best silhouette wins if it clears the floor, else one regime."""
+    best = (None, -1.0, None)
+    sample = u if len(u) <= _SILHOUETTE_ROWS else u[np.sort(rng.choice(len(u), _SILHOUETTE_ROWS, replace=False))]
+    for k in range(2, config.max_regimes + 1):
+        if len(sample) <= k * 10:
+            break
+        model = KMeans(n_clusters=k, n_init=3, random_state=config.seed).fit(sample)
+        if len(set(model.labels_)) < 2:
+            continue
+        score = float(silhouette_score(sample, model.labels_))
+        if score > best[1]:
+            best = (model, score, k)
+    model, score, _ = best
+    if model is None or score < config.silhouette_floor:
+        centroid = np.median(u, axis=0)[None, :]
+        return np.zeros(len(u), dtype=np.int64), centroid
+    centroids = model.cluster_centers_
+    labels = np.argmin(np.column_stack([row_sumsq(u - c) for c in centroids]), axis=1)
+    return labels, centroids
