@@ -33,15 +33,30 @@ class EquipmentResolver:
             self._cache[code] = self._lookup(code)
         return self._cache[code]
 
+    def known(self) -> dict[int, str]:
+        """EquipID -> code for every registered equipment (empty when the table does not exist)."""
+        try:
+            with self._engine.connect() as conn:
+                if not sa.inspect(conn).has_table(self._table_name):
+                    return {}
+                columns = self._columns(conn)
+                rows = conn.execute(sa.select(columns["equipid"], columns["equipcode"])).all()
+        except sa.exc.DBAPIError as exc:
+            raise UnknownEquipmentError(describe_database_error(exc, self._engine.url)) from None
+        return {int(equip_id): code for equip_id, code in rows}
+
+    def _columns(self, conn: sa.Connection) -> dict[str, sa.Column]:
+        columns = {column.name.lower(): column for column in self._reflect(conn).columns}
+        if "equipid" not in columns or "equipcode" not in columns:
+            raise UnknownEquipmentError(
+                f"table {self._table_name} in {redact(self._engine.url)} lacks EquipID/EquipCode columns"
+            )
+        return columns
+
     def _lookup(self, code: str) -> Equipment:
         try:
             with self._engine.connect() as conn:
-                table = self._reflect(conn)
-                columns = {column.name.lower(): column for column in table.columns}
-                if "equipid" not in columns or "equipcode" not in columns:
-                    raise UnknownEquipmentError(
-                        f"table {self._table_name} in {redact(self._engine.url)} lacks EquipID/EquipCode columns"
-                    )
+                columns = self._columns(conn)
                 equip_id = conn.execute(
                     sa.select(columns["equipid"]).where(columns["equipcode"] == code)
                 ).scalar_one_or_none()

@@ -50,10 +50,13 @@ _EXPECTED_FAMILIES: dict[str, tuple[type, ...]] = {
 
 def create_registry_table(engine: sa.Engine) -> bool:
     """Create `ModelRegistry` where it is missing (and nothing else); True when it was created."""
-    with engine.begin() as conn:
-        if sa.inspect(conn).has_table(TABLE_NAME):
-            return False
-        model_registry.create(conn)
+    try:
+        with engine.begin() as conn:
+            if sa.inspect(conn).has_table(TABLE_NAME):
+                return False
+            model_registry.create(conn)
+    except sa.exc.DBAPIError as exc:
+        raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
     return True
 
 

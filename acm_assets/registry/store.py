@@ -157,7 +157,9 @@ class ModelStore:
     ) -> SaveResult:
         """Write one model into the run group's open version; commit the version once every expected type
         is in (carrying the rest forward); then apply retention in the same transaction."""
-        row, stats = self._model_row(equipment, model_type, value, info, run_id=run_id, root_run_id=root_run_id)
+        validate_model_type(model_type, equipment)
+        payload = dumps(value, equipment, model_type)
+        row, stats = self._model_row(equipment, model_type, payload, info, run_id=run_id, root_run_id=root_run_id)
         expected = set(expected_types) | {model_type}
 
         def transaction(conn: sa.Connection) -> SaveResult:
@@ -183,14 +185,18 @@ class ModelStore:
     def import_version(
         self,
         equipment: Equipment,
-        models: Mapping[str, tuple[Any, TrainingInfo]],
+        models: Mapping[str, tuple[bytes, TrainingInfo]],
         *,
         source: str,
         keep_versions: int = DEFAULT_KEEP_VERSIONS,
     ) -> int:
-        """Store a complete set of models as one new version in one transaction (CLI import)."""
+        """Store already-pickled models (joblib files) as one new complete version in one transaction.
+        The bytes are kept as they are: importing never unpickles anything."""
+        for model_type in models:
+            validate_model_type(model_type, equipment)
         rows = [
-            self._model_row(equipment, model_type, value, info)[0] for model_type, (value, info) in sorted(models.items())
+            self._model_row(equipment, model_type, payload, info)[0]
+            for model_type, (payload, info) in sorted(models.items())
         ]
 
         def transaction(conn: sa.Connection) -> int:
@@ -204,11 +210,9 @@ class ModelStore:
         return self._in_transaction(transaction, f"importing a version of equipment {equipment}")
 
     def _model_row(
-        self, equipment: Equipment, model_type: str, value: Any, info: TrainingInfo, **run_ids: str
+        self, equipment: Equipment, model_type: str, payload: bytes, info: TrainingInfo, **run_ids: str
     ) -> tuple[dict, dict]:
-        """Pickle and describe one model: the row to insert and its StatsJSON content."""
-        validate_model_type(model_type, equipment)
-        payload = dumps(value, equipment, model_type)
+        """The row to insert for one pickled model, and its StatsJSON content."""
         stats = {
             "sha256": integrity.sha256_hex(payload),
             "bytes": len(payload),

@@ -12,7 +12,7 @@ from sqlalchemy.schema import CreateTable
 from acm_assets.database import create_engine
 from acm_assets.registry.equipment import EquipmentResolver
 from acm_assets.registry.schema import create_registry_table, model_registry
-from acm_assets.registry.store import ModelStore, TrainingInfo, max_version_statement
+from acm_assets.registry.store import ModelStore, TrainingInfo, dumps, max_version_statement
 from acm_assets_tests.registry.conftest import create_equipment
 
 DIALECT = mssql.dialect()
@@ -54,7 +54,7 @@ def issued(sqlite_url):
         run_id = str(uuid.uuid4())
         for model_type in types:
             store.save(fd_fan, model_type, {"m": model_type}, run_id=run_id, root_run_id=run_id, expected_types=types)
-    store.import_version(fd_fan, {"pca_model": ({"m": 1}, TrainingInfo())}, source="import")
+    store.import_version(fd_fan, {"pca_model": (dumps({"m": 1}, fd_fan, "pca_model"), TrainingInfo())}, source="import")
     store.load_version(fd_fan)
     store.load(fd_fan, "pca_model", version=2)
     store.load_bytes(fd_fan, "pca_model", 2)
