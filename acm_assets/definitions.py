@@ -1,5 +1,40 @@
 """The code location: every asset, check, job, schedule, sensor and resource of acm_assets."""
 
+import os
+
 import dagster as dg
 
-defs = dg.Definitions()
+from acm_assets.assets.ingest import baseline
+from acm_assets.assets.scoring import OUTPUT_IO_MANAGER_KEY, anomaly_scoring
+from acm_assets.assets.training import MODEL_IO_MANAGER_KEY, model_assets
+from acm_assets.database import DATABASE_URL_ENV
+from acm_assets.jobs import scoring_job, training_job
+from acm_assets.outputs.io_manager import OutputTableIOManager
+from acm_assets.registry.io_manager import ModelRegistryIOManager
+from acm_assets.resources import AcmDatabase
+from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
+from acm_assets.sensors import equipment_sensor
+
+HMAC_KEY_ENV = "ACM_REGISTRY_HMAC_KEY"
+
+
+def _secret(name: str) -> dg.EnvVar | None:
+    """An EnvVar when the variable is set (its value never shows in the UI), else None (embedded default)."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+database_url = _secret(DATABASE_URL_ENV)
+
+defs = dg.Definitions(
+    assets=[baseline, *model_assets, anomaly_scoring],
+    jobs=[training_job, scoring_job],
+    schedules=[daily_scoring_schedule, weekly_training_schedule],
+    sensors=[equipment_sensor],
+    resources={
+        "acm_database": AcmDatabase(database_url=database_url),
+        MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(database_url=database_url, hmac_key=_secret(HMAC_KEY_ENV)),
+        OUTPUT_IO_MANAGER_KEY: OutputTableIOManager(database_url=database_url),
+    },
+    # Steps are small (fits take about a second): a process per step would cost ~10 s each here.
+    executor=dg.in_process_executor,
+)

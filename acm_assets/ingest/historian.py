@@ -173,6 +173,18 @@ class HistorianStore:
             rows = conn.execute(query).all()
         return {code: (int(count), _utc_or_none(first), _utc_or_none(last)) for code, count, first, last in rows}
 
+    def history_range(self, code: str, start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """First and last stored timestamp of `code` within [start, end) (None, None: no data there)."""
+        equipment = self.get_equipment(code)
+        h = historian_table
+        source = f"HistorianData[{code}]"
+        query = sa.select(sa.func.min(h.c.EntryDateTime), sa.func.max(h.c.EntryDateTime)).where(
+            h.c.EquipID == equipment.equip_id, *_window(h.c.EntryDateTime, start, end, source)
+        )
+        with self.engine.connect() as conn:
+            first, last = conn.execute(query).one()
+        return _utc_or_none(first), _utc_or_none(last)
+
     def write_frame(self, code: str, frame: pd.DataFrame, tags: Mapping[str, Mapping] | None = None) -> WriteResult:
         """Store a wide frame (UTC DatetimeIndex, one numeric column per tag) idempotently.
 

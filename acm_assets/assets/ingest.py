@@ -1,0 +1,99 @@
+"""The baseline asset: each equipment's cleaned training window, with its ingest report and quality check."""
+
+
+import dagster as dg
+import pandas as pd
+
+from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
+from acm_assets.partitions import equipment_partitions
+from acm_assets.resources import AcmDatabase
+from acm_assets.settings import ENSEMBLE_CONFIG
+
+MIN_BASELINE_ROWS = 500
+MAX_MISSING_SHARE = 0.2
+MIN_RUNNING_SHARE = 0.2
+
+
+class BaselineWindow(dg.Config):
+    """The training window: the last `days` of history before the run, or a fixed [start, end) range."""
+
+    days: int = 60
+    start: str | None = None
+    end: str | None = None
+
+
+@dg.asset(
+    partitions_def=equipment_partitions,
+    group_name="ingest",
+    check_specs=[dg.AssetCheckSpec("baseline_quality", asset="baseline", blocking=True)],
+)
+def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_database: AcmDatabase):
+    """Read from the historian tables (never from files) so that training and scoring see one truth."""
+    code = context.partition_key
+    historian = acm_database.historian
+    start, end = _window(config, historian.history_range(code)[1])
+    cleaned = historian.read_window(code, start, end)
+    frame = cleaned.frame
+    report = cleaned.report.to_metadata()
+    yield dg.Output(
+        frame,
+        metadata={
+            "equipment": code,
+            "window_start": str(start),
+            "window_end": str(end),
+            "rows": len(frame),
+            "tags": dg.MetadataValue.json(list(frame.columns)),
+            "ingest_report": dg.MetadataValue.json(report),
+        },
+    )
+    yield baseline_quality(frame, report)
+
+
+def _window(config: BaselineWindow, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if config.days < 1:
+        raise dg.Failure(f"baseline: days must be at least 1, got {config.days}")
+    end = pd.Timestamp(config.end, tz="UTC") if config.end else None
+    if end is None:
+        end = pd.Timestamp.now(tz="UTC").floor("D")
+        if history_end is not None:
+            end = min(end, history_end + pd.Timedelta(microseconds=1))
+    start = pd.Timestamp(config.start, tz="UTC") if config.start else end - pd.Timedelta(days=config.days)
+    if start >= end:
+        raise dg.Failure(f"baseline: window start {start} is not before its end {end}")
+    return start, end
+
+
+def baseline_quality(frame: pd.DataFrame, report: dict) -> dg.AssetCheckResult:
+    """Enough rows, a known cadence, little missing data, and the machine actually running for a while."""
+    missing = report.get("missing_share", {})
+    worst_missing = max(missing.values(), default=0.0)
+    running_share = _running_share(frame)
+    problems = []
+    if len(frame) < MIN_BASELINE_ROWS:
+        problems.append(f"{len(frame)} rows < {MIN_BASELINE_ROWS}")
+    if not report.get("cadence_seconds"):
+        problems.append("no cadence could be inferred")
+    if worst_missing > MAX_MISSING_SHARE:
+        problems.append(f"a tag is {worst_missing:.0%} missing (> {MAX_MISSING_SHARE:.0%})")
+    if running_share < MIN_RUNNING_SHARE:
+        problems.append(f"running only {running_share:.0%} of the window (< {MIN_RUNNING_SHARE:.0%})")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "rows": len(frame),
+            "cadence_seconds": report.get("cadence_seconds"),
+            "worst_missing_share": float(worst_missing),
+            "running_share": float(running_share),
+            "problems": dg.MetadataValue.json(problems),
+        },
+    )
+
+
+def _running_share(frame: pd.DataFrame) -> float:
+    """Share of rows whose most load-like tag is above `off_fraction` of its range (the detectors' OFF rule)."""
+    load_tag = auto_load_tag(auto_operating_tags(frame.columns))
+    if load_tag is None or frame.empty:
+        return 1.0 if not frame.empty else 0.0
+    load = frame[load_tag]
+    low, high = load.quantile(0.01), load.quantile(0.99)
+    return float((load > low + ENSEMBLE_CONFIG.off_fraction * (high - low)).mean())

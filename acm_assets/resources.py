@@ -1,0 +1,49 @@
+"""Resources: the ACM database (historian tables and scoring output tables) on one SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from acm_assets.database import create_engine, default_database_url
+from acm_assets.ingest.historian import HistorianStore
+from acm_assets.outputs.schema import OUTPUT_TABLES
+from acm_assets.outputs.store import OutputStore
+from acm_assets.registry.store import ModelStore
+
+
+class AcmDatabase(dg.ConfigurableResource):
+    """Where the historian and output tables live (e.g. `dg.EnvVar("ACM_DATABASE_URL")`)."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; None: the embedded SQLite default under $ACM_HOME."""
+
+    _stores: tuple[HistorianStore, OutputStore] | None = PrivateAttr(default=None)
+
+    def _open(self) -> tuple[HistorianStore, OutputStore]:
+        """One engine per process; tables are created where missing (they are this project's own)."""
+        if self._stores is None:
+            engine = create_engine(self.database_url or default_database_url())
+            historian, outputs = HistorianStore(engine), OutputStore(engine, OUTPUT_TABLES)
+            historian.create_tables()
+            outputs.create_tables()
+            self._stores = historian, outputs
+        return self._stores
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._stores is not None:
+            self._stores[0].engine.dispose()
+            self._stores = None
+
+    @property
+    def historian(self) -> HistorianStore:
+        return self._open()[0]
+
+    @property
+    def outputs(self) -> OutputStore:
+        return self._open()[1]
+
+    @property
+    def model_store(self) -> ModelStore:
+        """Read-only lookups (e.g. "has this equipment a complete version?"); models load via the IO manager."""
+        return ModelStore(self.historian.engine)

@@ -1,0 +1,77 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from acm_assets.database import create_engine
+from acm_assets.outputs.store import OutputStore, OutputTable
+
+metadata = sa.MetaData()
+points = sa.Table(
+    "points",
+    metadata,
+    sa.Column("EquipID", sa.Integer, primary_key=True),
+    sa.Column("EntryDateTime", sa.DateTime, primary_key=True),
+    sa.Column("Day", sa.Date, nullable=False),
+    sa.Column("value", sa.Float),
+)
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("EquipID", sa.Integer, primary_key=True),
+    sa.Column("SpanID", sa.String(40), primary_key=True),
+    sa.Column("Day", sa.Date, nullable=False),
+    sa.Column("length", sa.Float),
+)
+
+
+@pytest.fixture
+def store(database_url):
+    store = OutputStore(
+        create_engine(database_url),
+        {"points": OutputTable(points, ("EntryDateTime",)), "spans": OutputTable(spans, ("SpanID",))},
+    )
+    store.create_tables()
+    return store
+
+
+def _day_frame(day: str, value: float) -> pd.DataFrame:
+    index = pd.date_range(day, periods=4, freq="6h", tz="UTC")
+    return pd.DataFrame({"EntryDateTime": index, "value": value})
+
+
+def test_rerunning_a_day_replaces_exactly_its_rows(store):
+    d1, d2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    store.replace_partition("points", 7, d1, _day_frame("2024-01-01", 1.0))
+    store.replace_partition("points", 7, d2, _day_frame("2024-01-02", 2.0))
+    store.replace_partition("points", 8, d1, _day_frame("2024-01-01", 9.0))
+    result = store.replace_partition("points", 7, d1, _day_frame("2024-01-01", 3.0).iloc[:3])
+    assert (result.deleted, result.inserted) == (4, 3)
+    rows = store.read("points", 7)
+    assert len(rows) == 7
+    assert sorted(rows.groupby("Day")["value"].first().tolist()) == [2.0, 3.0]
+    assert len(store.read("points", 8)) == 4
+
+
+def test_an_entity_extended_by_a_later_day_is_not_shrunk_by_an_earlier_rerun(store):
+    d1, d2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    store.replace_partition("spans", 7, d1, pd.DataFrame({"SpanID": ["e1"], "length": [3.0]}))
+    extended = store.replace_partition("spans", 7, d2, pd.DataFrame({"SpanID": ["e1", "e2"], "length": [9.0, 1.0]}))
+    assert extended.superseded_earlier == 1
+    rerun = store.replace_partition("spans", 7, d1, pd.DataFrame({"SpanID": ["e1"], "length": [3.0]}))
+    assert rerun.kept_later == 1 and rerun.inserted == 0
+    rows = store.read("spans", 7).set_index("SpanID")
+    assert rows.loc["e1", "length"] == 9.0 and len(rows) == 2
+
+
+def test_an_empty_day_clears_that_day(store):
+    d1 = dt.date(2024, 1, 1)
+    store.replace_partition("points", 7, d1, _day_frame("2024-01-01", 1.0))
+    store.replace_partition("points", 7, d1, _day_frame("2024-01-01", 1.0).iloc[0:0])
+    assert store.read("points", 7).empty
+
+
+def test_a_frame_missing_a_column_names_it(store):
+    with pytest.raises(ValueError, match="value"):
+        store.replace_partition("points", 7, dt.date(2024, 1, 1), _day_frame("2024-01-01", 1.0).drop(columns="value"))
