@@ -55,19 +55,29 @@ class Calibrator:
         return {"knots_raw": self.knots_raw.tolist(), "knots_z": self.knots_z.tolist()}
 
 
+LEVEL_HEADS = ("pca_t2", "mhal", "iforest")
+
+
 class Fusion:
-    """Weighted quadratic mean of the heads' positive z, calibrated so P(fused_z >= alert) ~ the rate.
+    """Weighted power mean (`fusion_power`) of the heads' positive z, calibrated on the held-out slice so
+    that P(fused_z >= alert) is about the configured false-alarm rate.
 
     Weights are the configured ones divided by (1 + summed positive correlation with the other heads on the
-    held-out slice), so three heads that see the same thing do not vote three times.
+    held-out slice), so heads that see the same thing do not vote several times. The level heads (T²,
+    Mahalanobis, isolation forest) only measure how unusual the operating point is; a level excursion
+    counts only as far as a residual or variability head (AR, SPE, OMR, GMM) corroborates it, so weather or
+    an unseen-but-consistent load pattern does not raise episodes on its own (it is flagged `novel`).
     """
 
-    def __init__(self, heads, weights, median, upper, alert_z):
+    def __init__(self, heads, weights, median, upper, alert_z, power):
         self.heads = tuple(heads)
         self.weights = np.asarray(weights, dtype=np.float64)
         self.median = float(median)
         self.upper = float(upper)
         self.alert_z = float(alert_z)
+        self.power = float(power)
+        self.level_ = [j for j, h in enumerate(self.heads) if h in LEVEL_HEADS]
+        self.residual_ = [j for j, h in enumerate(self.heads) if h not in LEVEL_HEADS]
 
     @classmethod
     def fit(cls, holdouts: dict, owners: dict, config) -> Fusion:
@@ -91,20 +101,23 @@ class Fusion:
         np.fill_diagonal(corr, 0.0)
         overlap = np.clip(corr, 0.0, 1.0).sum(axis=1)
         weights = np.array([config.weight(h) for h in heads]) / (1.0 + overlap)
-        fusion = cls(heads, weights, 0.0, 1.0, config.alert_z)
+        fusion = cls(heads, weights, 0.0, 1.0, config.alert_z, config.fusion_power)
         raw = fusion.raw(z)
         median = float(np.median(raw))
         upper = _tail_quantile(raw, 1.0 - config.false_alarm_rate)
         if upper <= median:
             upper = median + 1e-6
-        return cls(heads, weights, median, upper, config.alert_z)
+        return cls(heads, weights, median, upper, config.alert_z, config.fusion_power)
 
     def raw(self, z: np.ndarray) -> np.ndarray:
         positive = np.clip(z, 0.0, None)
+        if self.level_ and self.residual_:
+            corroboration = positive[:, self.residual_].max(axis=1)
+            positive[:, self.level_] = np.minimum(positive[:, self.level_], corroboration[:, None])
         total = np.zeros(z.shape[0])
         for j, w in enumerate(self.weights):
-            total += w * positive[:, j] * positive[:, j]
-        return np.sqrt(total / self.weights.sum())
+            total += w * positive[:, j] ** self.power
+        return (total / self.weights.sum()) ** (1.0 / self.power)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return (self.raw(z) - self.median) / (self.upper - self.median) * self.alert_z
@@ -112,6 +125,7 @@ class Fusion:
     def to_params(self) -> dict:
         return {
             "weights": dict(zip(self.heads, self.weights.round(6).tolist())),
+            "power": self.power,
             "median": self.median,
             "upper": self.upper,
         }

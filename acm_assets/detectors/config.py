@@ -35,8 +35,10 @@ class EnsembleConfig:
     load_tag: str | None = None
     detect_off: bool = True
     off_fraction: float = 0.1
-    startup_settle: str = "2h"
-    feature_window: str = "1h"
+    low_load_fraction: float = 0.5
+    ramp_fraction: float = 0.25
+    startup_settle: str = "4h"
+    feature_window: str = "2h"
     ffill_limit: str = "1h"
     ar_max_gap: str = "2h"
     holdout_fraction: float = 0.2
@@ -55,10 +57,11 @@ class EnsembleConfig:
     mhal_max_condition: float = 1e6
     omr_alpha: float = 1.0
     weights: Mapping[str, float] | tuple[tuple[str, float], ...] = field(default=())
+    fusion_power: float = 4.0
     false_alarm_rate: float = 0.005
     caution_z: float = 1.5
     alert_z: float = 3.0
-    on_hold: str = "20min"
+    on_hold: str = "30min"
     off_hold: str = "2h"
     top_culprits: int = 3
     seed: int = 0
@@ -80,6 +83,8 @@ class EnsembleConfig:
         for name in _DURATIONS:
             _duration(name, getattr(self, name))
         _number("off_fraction", self.off_fraction, 0.0, 1.0)
+        _number("low_load_fraction", self.low_load_fraction, 0.0, 1.0)
+        _number("ramp_fraction", self.ramp_fraction, 0.0, math.inf, open_low=True)
         _number("holdout_fraction", self.holdout_fraction, 0.05, 0.5)
         _number("trim_z", self.trim_z, 3.0, math.inf)
         _number("silhouette_floor", self.silhouette_floor, 0.0, 1.0)
@@ -87,6 +92,7 @@ class EnsembleConfig:
         _number("pca_variance", self.pca_variance, 0.5, 0.999)
         _number("mhal_max_condition", self.mhal_max_condition, 10.0, math.inf)
         _number("omr_alpha", self.omr_alpha, 0.0, math.inf, open_low=True)
+        _number("fusion_power", self.fusion_power, 1.0, 16.0)
         _number("false_alarm_rate", self.false_alarm_rate, 0.0, 0.2, open_low=True)
         _number("caution_z", self.caution_z, 0.0, math.inf, open_low=True)
         _number("alert_z", self.alert_z, 0.0, math.inf, open_low=True)
@@ -146,7 +152,7 @@ class EnsembleConfig:
                 value = list(value)
             out[f.name] = value
         if not self.detect_off:
-            for name in ("off_fraction", "startup_settle"):
+            for name in ("off_fraction", "low_load_fraction", "ramp_fraction", "startup_settle"):
                 out.pop(name)
         if self.operating_tags == ():
             for name in ("load_tag", "max_regimes", "silhouette_floor", "novelty_factor", "min_regime_rows"):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.artifacts import ARTIFACT_SCHEMA, ModelType, fingerprint
-from acm_assets.detectors.calibration import Fusion
+from acm_assets.detectors.calibration import LEVEL_HEADS, Fusion
 from acm_assets.detectors.config import HEADS, EnsembleConfig
 from acm_assets.detectors.episodes import NONE, EpisodeTracker, running_totals, track
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorInputError
@@ -135,7 +135,7 @@ class DetectorEnsemble:
         inputs, off = build_inputs(
             values, times, regime, self.models_[ModelType.feature_medians],
             window_ns=int(cfg.seconds("feature_window") * 1e9), ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
-            last_off_ns=state.last_off_ns if state is not None else None, carry=carry,
+            last_low_ns=state.last_low_ns if state is not None else None, carry=carry,
         )
         z, contrib = {}, {}
         for owner in dict.fromkeys(HEAD_OWNER.values()):
@@ -148,6 +148,7 @@ class DetectorEnsemble:
         for head in HEADS:
             z[head][off] = np.nan
         tag_contrib = self._tag_contributions(z, contrib, off, p)
+        novel = inputs.novel | self._consistent_novelty(z, off)
         eligible = inputs.state == RUNNING
         ids, meta = track(
             tracker, times, np.nan_to_num(fused, nan=-np.inf), eligible, inputs.regime,
@@ -155,20 +156,20 @@ class DetectorEnsemble:
             on_hold_ns=int(cfg.seconds("on_hold") * 1e9), off_hold_ns=int(cfg.seconds("off_hold") * 1e9),
         )
         head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
-        accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), inputs.novel.astype(float),
+        accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), novel.astype(float),
                                       tag_contrib, head_pos])
         sums, peaks = running_totals(ids, accumulate, np.nan_to_num(fused, nan=-np.inf), carried_id, carried_sums)
         if tracker.episode_id is not None and len(times) and ids[-1] == tracker.episode_id:
             tracker.sums = sums[-1].tolist() + [float(peaks[-1])]
 
-        scores = self._frame(frame.index, inputs, z, fused, tag_contrib, ids, meta, sums, peaks)
+        scores = self._frame(frame.index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks)
         scores.attrs["ignored_tags"] = extra
         lookback = int(max(cfg.seconds(n) for n in ("feature_window", "ffill_limit", "ar_max_gap")) * 1e9)
         new_state = ScoringState(
             models_fingerprint=self.fingerprint_,
             config_signature=cfg.signature(),
             last_time_ns=int(times[-1]) if len(times) else (state.last_time_ns if state else 0),
-            last_off_ns=inputs.last_off_ns,
+            last_low_ns=inputs.last_low_ns,
             carry=carry.extend(times, values, np.nan_to_num(inputs.z), off, lookback),
             tracker=tracker,
         )
@@ -193,6 +194,13 @@ class DetectorEnsemble:
             )
         return state
 
+    def _consistent_novelty(self, z, off) -> np.ndarray:
+        """An operating point far outside the baseline (a level head at ALERT) while every residual and
+        variability head is below CAUTION: unseen but physically consistent, e.g. new weather or load."""
+        level = np.column_stack([np.nan_to_num(z[h]) for h in LEVEL_HEADS]).max(axis=1)
+        residual = np.column_stack([np.nan_to_num(z[h]) for h in HEADS if h not in LEVEL_HEADS]).max(axis=1)
+        return (level >= self.config.alert_z) & (residual < self.config.caution_z) & ~off
+
     def _tag_contributions(self, z, contrib, off, p) -> np.ndarray:
         """Each head's positive z, split over tags in proportion to its standardised per-tag contributions,
         weighted like the fusion: fused-z units per tag, never raw magnitudes."""
@@ -207,7 +215,7 @@ class DetectorEnsemble:
         out[off] = 0.0
         return out
 
-    def _frame(self, index, inputs, z, fused, tag_contrib, ids, meta, sums, peaks) -> pd.DataFrame:
+    def _frame(self, index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks) -> pd.DataFrame:
         cfg, tags = self.config, inputs.tags
         in_episode = ids != NONE
         data = {f"{h}_z": z[h] for h in HEADS}
@@ -216,7 +224,7 @@ class DetectorEnsemble:
         data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z)
         data["regime"] = pd.array(np.where(inputs.regime < 0, None, inputs.regime).tolist(), dtype="Int64")
         data["operating_state"] = inputs.state.astype(object)
-        data["novel"] = inputs.novel
+        data["novel"] = novel
         data["imputed_tags"] = inputs.n_imputed.astype(np.int64)
         data["alarm"] = in_episode
         data["episode_id"] = pd.array(np.where(in_episode, ids, None).tolist(), dtype="Int64")

@@ -16,7 +16,8 @@ FEATURE_KINDS = ("mean", "logstd")
 
 
 def feature_names(tags) -> list[str]:
-    """The fixed schema: every tag's normalised value, then its window mean, then its window log-spread."""
+    """The fixed schema: every tag's normalised value, its window mean, and the log standard deviation of
+    its first differences over the window."""
     return list(tags) + [f"{tag}|{kind}" for kind in FEATURE_KINDS for tag in tags]
 
 

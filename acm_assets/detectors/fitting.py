@@ -63,7 +63,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     medians = upstream.get(ModelType.feature_medians)
     inputs, off = build_inputs(
         raw, times, regime, medians, window_ns=_ns(config, "feature_window"), ar_gap_ns=_ns(config, "ar_max_gap"),
-        last_off_ns=None, carry=Carry.empty(len(regime.tags)),
+        last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
     if model_type is ModelType.feature_medians:
         rows = regime.scaler_rows(inputs.regime)

@@ -61,7 +61,8 @@ class HeadArtifact(Artifact):
 
 
 class AR1Head(HeadArtifact):
-    """Per-tag AR(1) on the regime-normalised tags; residual z per tag, combined as their RMS. After a gap
+    """Per-tag AR(1) on the regime-normalised tags; residual z per tag, combined as the largest |z| (one
+    noisy or spiking sensor is the typical fault, and an RMS over many tags would dilute it). After a gap
     longer than `ar_max_gap` (or an OFF row) the prediction falls back to the tag's mean."""
 
     model_type = ModelType.ar1_params
@@ -97,8 +98,7 @@ class AR1Head(HeadArtifact):
         return np.where(has, (cur - self.phi_ * np.where(has, prev, 0.0)) / self.sigma_, cur / self.sigma_u_)
 
     def raw(self, x):
-        z = self._tag_z(x)
-        return {"ar1": np.sqrt(rowstable.row_sumsq(z) / z.shape[1])}
+        return {"ar1": np.abs(self._tag_z(x)).max(axis=1)}
 
     def contributions(self, x):
         z = self._tag_z(x)
@@ -192,8 +192,9 @@ class MahalanobisHead(HeadArtifact):
 
 
 class OMRHead(HeadArtifact):
-    """Overall model residual: each tag reconstructed from the others by ridge regression; the RMS of the
-    standardised residuals, whose per-tag squares point at the culprits."""
+    """Overall model residual: each tag reconstructed from the others by ridge regression; the largest
+    standardised residual (a single sensor leaving its physical relation to the others is the typical
+    fault); the per-tag squares point at the culprits."""
 
     model_type = ModelType.omr_model
     heads = ("omr",)
@@ -217,8 +218,7 @@ class OMRHead(HeadArtifact):
         return (x - rowstable.matmul(x, self.coef_) - self.intercept_ - self.resid_mean_) / self.resid_std_
 
     def raw(self, x):
-        r = self._std_resid(x)
-        return {"omr": np.sqrt(rowstable.row_sumsq(r) / r.shape[1])}
+        return {"omr": np.abs(self._std_resid(x)).max(axis=1)}
 
     def contributions(self, x):
         r = self._std_resid(x)
@@ -226,9 +226,10 @@ class OMRHead(HeadArtifact):
 
 
 class GMMHead(HeadArtifact):
-    """Gaussian mixture (full covariance, k by BIC) on the window means and log-spreads: it sees level
-    shifts, lost variation (stuck sensors) and extra variation. Score: negative log-likelihood, as a
-    distance-like sqrt(2 (nll - min training nll))."""
+    """Gaussian mixture (full covariance, k by BIC) on the tags' window log-spreads: the variability head.
+    It sees lost variation (stuck or frozen sensors) and extra variation (loose parts, noisy transmitters),
+    and is blind to level changes on purpose (the other heads cover levels). Score: negative
+    log-likelihood, as a distance-like sqrt(2 (nll - min training nll))."""
 
     model_type = ModelType.gmm_model
     heads = ("gmm",)
@@ -273,8 +274,7 @@ class GMMHead(HeadArtifact):
 
     def contributions(self, x):
         u = (x - self.center_) / self.scale_
-        p = len(self.tags)
-        return {"gmm": u[:, :p] ** 2 + u[:, p:] ** 2}
+        return {"gmm": u * u}
 
 
 class IForestHead(HeadArtifact):

@@ -24,7 +24,7 @@ class Inputs:
     wmean: np.ndarray
     wlogstd: np.ndarray
     z_prev: np.ndarray
-    last_off_ns: int | None
+    last_low_ns: int | None
 
     def matrix(self, columns) -> np.ndarray:
         blocks = {"": self.z, "mean": self.wmean, "logstd": self.wlogstd, "prev": self.z_prev}
@@ -37,7 +37,7 @@ class Inputs:
 
     def subset(self, rows: np.ndarray) -> Inputs:
         arrays = {k: v[rows] for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        return Inputs(tags=self.tags, last_off_ns=self.last_off_ns, **arrays)
+        return Inputs(tags=self.tags, last_low_ns=self.last_low_ns, **arrays)
 
 
 @dataclass
@@ -65,12 +65,12 @@ class Carry:
         )
 
 
-def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, last_off_ns, carry: Carry):
+def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, last_low_ns, carry: Carry):
     """Inputs for the new rows only; the carry supplies the history they look back on."""
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
     times_all = np.concatenate([carry.times, times])
-    state, regime, novel, distance, new_last_off = regime_model.states(raw_all, times_all, last_off_ns)
+    state, regime, novel, distance, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
     state, regime, novel, distance = state[k:], regime[k:], novel[k:], distance[k:]
     off = state == OFF
     rows = regime_model.scaler_rows(regime)
@@ -83,14 +83,17 @@ def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, 
     z = (imputed - regime_model.centers[rows]) / regime_model.scales[rows]
     z_all = np.concatenate([carry.z, np.nan_to_num(z)])
     off_all = np.concatenate([carry.off, off])
-    wmean, wlogstd = window_features(z_all, times_all, ~off_all, window_ns)
     z_prev = np.full_like(z_all, np.nan)
     if len(times_all) > 1:
         usable = (np.diff(times_all) <= ar_gap_ns) & ~off_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
+    has_prev = ~np.isnan(z_prev[:, 0]) & ~off_all
+    wmean, _ = window_features(z_all, times_all, ~off_all, window_ns)
+    # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
+    _, wlogstd = window_features(np.nan_to_num(z_all - z_prev), times_all, has_prev, window_ns)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
-        n_imputed=n_imputed, z=z, wmean=wmean[k:], wlogstd=wlogstd[k:], z_prev=z_prev[k:], last_off_ns=new_last_off,
+        n_imputed=n_imputed, z=z, wmean=wmean[k:], wlogstd=wlogstd[k:], z_prev=z_prev[k:], last_low_ns=new_last_low,
     )
     return inputs, off
 
@@ -104,6 +107,6 @@ def head_columns(model_type: str, tags) -> list[str]:
         "pca_model": names[:p],
         "mhal_params": names[:p],
         "omr_model": names[:p],
-        "gmm_model": names[p:],
+        "gmm_model": names[2 * p :],
         "iforest_model": names[:p] + names[2 * p :],
     }[model_type]

@@ -40,19 +40,25 @@ def auto_load_tag(operating_tags) -> str | None:
 
 
 class RegimeModel(Artifact):
-    """OFF when the load tag is below `off_fraction` of its running level; `transition` for `startup_settle`
-    after an OFF spell; regimes by k-means on the standardised operating tags when the silhouette clears
+    """OFF when the load tag is below `off_fraction` of its running level (95th percentile); `transition`
+    (start-up, shut-down, low-load ramps: scored but never alarmed) while the load is below
+    `low_load_fraction` of its median running level and for `startup_settle` after that (thermal settling),
+    and while the load moves by more than `ramp_fraction` of that median within one feature window; regimes by k-means on the standardised operating tags when the silhouette clears
     the floor (else one regime); `novel` when a point is farther from every regime centre than
     `novelty_factor` times the baseline's 99.9th-percentile distance."""
 
     model_type = ModelType.regime_model
 
-    def __init__(self, *, operating_tags, load_tag, off_threshold, settle_ns, ffill_ns, op_fill, op_center,
+    def __init__(self, *, operating_tags, load_tag, off_threshold, low_threshold, ramp_threshold, ramp_window_ns,
+                 settle_ns, ffill_ns, op_fill, op_center,
                  op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags, **base):
         super().__init__(**base)
         self.operating_tags = tuple(operating_tags)
         self.load_tag = load_tag
         self.off_threshold = off_threshold
+        self.low_threshold = low_threshold
+        self.ramp_threshold = ramp_threshold
+        self.ramp_window_ns = int(ramp_window_ns)
         self.settle_ns = int(settle_ns)
         self.ffill_ns = int(ffill_ns)
         self.op_fill = op_fill
@@ -69,21 +75,23 @@ class RegimeModel(Artifact):
     def n_regimes(self) -> int:
         return len(self.centroids)
 
-    def states(self, values: np.ndarray, times: np.ndarray, last_off_ns: int | None):
-        """Per row: state code array (OFF/TRANSITION/RUNNING strings), regime id, novelty, distance, and the
-        time of the last OFF row (carried into the next batch)."""
+    def states(self, values: np.ndarray, times: np.ndarray, last_low_ns: int | None):
+        """Per row: state (OFF/TRANSITION/RUNNING), regime id, novelty, distance to the nearest regime, and the
+        time of the last low-load row (carried into the next batch for the settling window)."""
         n = len(times)
         op_idx = [self.tags.index(t) for t in self.operating_tags]
+        never = np.iinfo(np.int64).min
         if self.load_tag is not None and self.off_threshold is not None:
             load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
-            off = np.nan_to_num(load, nan=np.inf) < self.off_threshold
+            load = np.nan_to_num(load, nan=np.inf)
+            off, low = load < self.off_threshold, load < self.low_threshold
+            before = np.searchsorted(times, times - self.ramp_window_ns, side="left")
+            ramp = np.abs(load - load[before]) > self.ramp_threshold
         else:
-            off = np.zeros(n, dtype=bool)
-        off_times = np.where(off, times, np.iinfo(np.int64).min)
-        if last_off_ns is not None:
-            off_times = np.concatenate([[last_off_ns], off_times])
-        last_off = np.maximum.accumulate(off_times)[-n:] if n else off_times[:0]
-        settling = ~off & (last_off > np.iinfo(np.int64).min) & (times - last_off <= self.settle_ns)
+            off = low = ramp = np.zeros(n, dtype=bool)
+        low_times = np.concatenate([[never if last_low_ns is None else last_low_ns], np.where(low, times, never)])
+        last_low = np.maximum.accumulate(low_times)[1:]
+        settling = ~off & (low | ramp | ((last_low > never) & (times - last_low <= self.settle_ns)))
         state = np.where(off, OFF, np.where(settling, TRANSITION, RUNNING))
         if op_idx:
             ops = ffill_within(values[:, op_idx], times, self.ffill_ns)
@@ -97,8 +105,8 @@ class RegimeModel(Artifact):
             distance = np.zeros(n)
         novel = ~off & (distance > self.novelty_radius)
         regime = np.where(off, NO_REGIME, regime)
-        new_last_off = int(last_off[-1]) if n and last_off[-1] > np.iinfo(np.int64).min else last_off_ns
-        return state, regime, novel, distance, new_last_off
+        new_last_low = int(last_low[-1]) if n and last_low[-1] > never else last_low_ns
+        return state, regime, novel, distance, new_last_low
 
     def scaler_rows(self, regime: np.ndarray) -> np.ndarray:
         """Row of `centers`/`scales` for each point: its regime's own if well populated, else pooled."""
@@ -117,13 +125,19 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
         raise DetectorFitError(f"regime_model: load_tag {load_tag!r} is not a usable baseline tag")
     load_tag = load_tag if config.detect_off else None
     ffill_ns = int(config.seconds("ffill_limit") * 1e9)
-    off_threshold = None
+    off_threshold = low_threshold = ramp_threshold = None
     if load_tag is not None:
         load = raw[:, tags.index(load_tag)]
         level = float(np.nanquantile(load, 0.95))
-        off_threshold = config.off_fraction * level if level > 0 else None
+        if level > 0:
+            off_threshold = config.off_fraction * level
+            running_median = float(np.nanmedian(load[load >= off_threshold]))
+            low_threshold = max(config.low_load_fraction * running_median, off_threshold)
+            ramp_threshold = config.ramp_fraction * running_median
+    ramp_window_ns = config.seconds("feature_window") * 1e9
     probe = RegimeModel(
-        operating_tags=(), load_tag=load_tag, off_threshold=off_threshold,
+        operating_tags=(), load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
+        ramp_threshold=ramp_threshold, ramp_window_ns=ramp_window_ns,
         settle_ns=config.seconds("startup_settle") * 1e9 if config.detect_off else 0, ffill_ns=ffill_ns,
         op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)), regime_rows=[len(times)],
         novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags, fingerprint="",
@@ -170,7 +184,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     centers.append(pooled_center)
     scales.append(pooled_scale)
     return RegimeModel(
-        operating_tags=operating, load_tag=load_tag, off_threshold=off_threshold, settle_ns=probe.settle_ns,
+        operating_tags=operating, load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
+        ramp_threshold=ramp_threshold, ramp_window_ns=ramp_window_ns, settle_ns=probe.settle_ns,
         ffill_ns=ffill_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
         regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
         dropped_tags=dropped_tags, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
@@ -179,6 +194,9 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "operating_tags": list(operating),
             "load_tag": load_tag,
             "off_threshold": off_threshold,
+            "low_load_threshold": low_threshold,
+            "ramp_threshold": ramp_threshold,
+            "startup_settle_s": probe.settle_ns / 1e9,
             "regimes": len(centroids),
             "regime_rows": regime_rows,
             "off_rows": int((state == OFF).sum()),

@@ -20,7 +20,7 @@ class ScoringState:
     models_fingerprint: str
     config_signature: str
     last_time_ns: int
-    last_off_ns: int | None
+    last_low_ns: int | None
     carry: Carry
     tracker: EpisodeTracker
 
@@ -30,7 +30,7 @@ class ScoringState:
             "models_fingerprint": self.models_fingerprint,
             "config_signature": self.config_signature,
             "last_time_ns": int(self.last_time_ns),
-            "last_off_ns": None if self.last_off_ns is None else int(self.last_off_ns),
+            "last_low_ns": None if self.last_low_ns is None else int(self.last_low_ns),
             "carry": {
                 "times": self.carry.times.tolist(),
                 "raw": _floats(self.carry.raw),
@@ -55,7 +55,7 @@ class ScoringState:
                 models_fingerprint=data["models_fingerprint"],
                 config_signature=data["config_signature"],
                 last_time_ns=int(data["last_time_ns"]),
-                last_off_ns=data["last_off_ns"],
+                last_low_ns=data["last_low_ns"],
                 carry=Carry(
                     times=np.asarray(carry["times"], dtype=np.int64),
                     raw=_array(carry["raw"], p),
