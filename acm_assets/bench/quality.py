@@ -1,9 +1,165 @@
-"""Placeholder: filled in by its issue."""
+"""Detection quality: labelled simulator faults (several seeds, every equipment type) and the reference exports.
+
+`python -m acm_assets.bench quality [--seeds 0,1,2,3,4] [--days 120]` prints JSON with the issue's bars:
+detection overall and per fault type, step delay, drift level at detection, culprit hit rate, false episodes
+per 30 days and per-point alarm rate on fault-free spans, and on the reference exports the alarm share on
+the baseline's held-out slice and the episodes found in each batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
+from acm_assets.detectors.evaluation import SINGLE_TAG_FAULTS, false_alarms, match_faults
+from acm_assets.ingest.simulator import EQUIPMENT_TYPES, simulate
+
+TARGETS = {
+    "detected_overall": ">= 0.90",
+    "detected_per_type": ">= 0.75",
+    "false_episodes_per_30d": "<= 1 per equipment",
+    "point_alarm_rate": "<= 0.005",
+    "step_median_delay_samples": "<= 3",
+    "drift_level_at_detection_sigma": "< 4",
+    "single_tag_culprit_top3": ">= 0.90",
+    "reference_heldout_alarm_share": "<= 0.01",
+}
+REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acm_reference"
+REFERENCE_PAIRS = ("FD_FAN", "GAS_TURBINE")
 
 
 def add_arguments(parser) -> None:
-    pass
+    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated simulator seeds")
+    parser.add_argument("--days", type=float, default=120.0, help="days simulated per run (faults in the last third)")
+    parser.add_argument("--types", default=",".join(EQUIPMENT_TYPES), help="equipment types to simulate")
+    parser.add_argument("--reference-dir", default=str(REFERENCE_DIR), help="folder with the reference exports")
 
 
 def run(args) -> dict:
-    return {}
+    seeds = [int(s) for s in str(args.seeds).split(",") if s != ""]
+    types = [t for t in str(args.types).split(",") if t]
+    runs = [evaluate_simulation(t, seed, days=args.days) for t in types for seed in seeds]
+    return {
+        "targets": TARGETS,
+        "config_signature": EnsembleConfig().signature(),
+        "simulator": summarize(runs),
+        "reference": evaluate_reference(Path(args.reference_dir)),
+    }
+
+
+def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, config: EnsembleConfig | None = None):
+    """Fit on the first two thirds (fault-free), score the last third with the default faults, and the same
+    last third without faults (bit-identical outside the fault windows) for false alarms."""
+    faulty = simulate(equipment_type, days=days, seed=seed)
+    clean = simulate(equipment_type, days=days, seed=seed, faults=None)
+    index = faulty.frame.index
+    split = index[0] + (index[-1] - index[0]) * 2 / 3
+    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(faulty.frame[index < split])
+    cadence = index[1] - index[0]
+    scores = ensemble.score(faulty.frame[index >= split])
+    matched = match_faults(ensemble.episodes(scores), faulty.faults, cadence)
+    clean_scores = ensemble.score(clean.frame[clean.frame.index >= split])
+    false = false_alarms(clean_scores, ensemble.episodes(clean_scores))
+    states = clean.state[clean.state.index >= split].value_counts().to_dict()
+    return {
+        "equipment_type": equipment_type,
+        "seed": seed,
+        "faults": matched.assign(equipment_type=equipment_type, seed=seed),
+        "false_alarms": {**false, "equipment_type": equipment_type, "seed": seed,
+                         "states": {str(k): int(v) for k, v in states.items()}},
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    faults = pd.concat([r["faults"] for r in runs], ignore_index=True)
+    false = pd.DataFrame([r["false_alarms"] for r in runs])
+    single = faults[faults["type"].isin(SINGLE_TAG_FAULTS) & faults["detected"]]
+    steps = faults[(faults["type"] == "step") & faults["detected"]]
+    drifts = faults[(faults["type"] == "drift") & faults["detected"]]
+    per_equipment = false.groupby("equipment_type").agg(
+        false_episodes=("false_episodes", "sum"), days=("days", "sum"), point_alarm_rate=("point_alarm_rate", "mean")
+    )
+    per_equipment["false_episodes_per_30d"] = 30.0 * per_equipment["false_episodes"] / per_equipment["days"]
+    return {
+        "runs": len(runs),
+        "faults": int(len(faults)),
+        "detected_overall": round(float(faults["detected"].mean()), 4),
+        "detected_per_type": {k: round(float(v), 4) for k, v in faults.groupby("type")["detected"].mean().items()},
+        "detected_per_equipment": {
+            k: round(float(v), 4) for k, v in faults.groupby("equipment_type")["detected"].mean().items()
+        },
+        "step_median_delay_samples": _median(steps["delay_samples"]),
+        "drift_level_at_detection_sigma": {
+            "median": _median(drifts["level_at_detection"]),
+            "max": _max(drifts["level_at_detection"]),
+            "share_below_4": round(float((drifts["level_at_detection"] < 4.0).mean()), 4) if len(drifts) else None,
+        },
+        "single_tag_culprit_top3": round(float((single["culprit_rank"] <= 3).mean()), 4) if len(single) else None,
+        "false_alarms_per_equipment": {
+            k: {c: round(float(v), 4) for c, v in row.items()} for k, row in per_equipment.iterrows()
+        },
+        "false_episodes_per_30d_worst_run": _max(false["false_episodes_per_30d"]),
+        "point_alarm_rate_worst_run": _max(false["point_alarm_rate"]),
+        "missed": faults.loc[~faults["detected"], ["equipment_type", "seed", "type", "tags", "magnitude"]]
+        .astype({"tags": str})
+        .to_dict(orient="records"),
+    }
+
+
+def evaluate_reference(folder: Path) -> dict:
+    """Fit on each reference baseline, score its batch; the held-out alarm share and the batch episodes."""
+    if not folder.is_dir():
+        return {"skipped": f"reference exports not found at {folder}"}
+    from acm_assets.ingest.cleaning import clean_frame
+    from acm_assets.ingest.csv_reader import read_historian_csv
+
+    out = {}
+    for name in REFERENCE_PAIRS:
+        baseline = clean_frame(read_historian_csv(folder / f"{name}_BASELINE_DATA.csv").frame, source=f"{name} baseline")
+        batch = clean_frame(
+            read_historian_csv(folder / f"{name}_BATCH_DATA.csv").frame,
+            source=f"{name} batch",
+            previous_end=baseline.frame.index[-1],
+        )
+        out[name] = reference_report(baseline.frame, batch.frame)
+    return out
+
+
+def reference_report(baseline: pd.DataFrame, batch: pd.DataFrame, config: EnsembleConfig | None = None) -> dict:
+    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(baseline)
+    regime = ensemble.models[ModelType.regime_model]
+    holdout = pd.to_datetime(ensemble.models[ModelType.omr_model].holdout_times, utc=True)
+    baseline_scores = ensemble.score(baseline)
+    scores = ensemble.score(batch)
+    episodes = ensemble.episodes(scores)
+    running = scores["operating_state"] == "running"
+    return {
+        "baseline_rows": int(len(baseline)),
+        "batch_rows": int(len(batch)),
+        "regime_model": regime.params,
+        "heldout_rows": int(len(holdout)),
+        "heldout_alarm_share": round(float(baseline_scores.loc[holdout, "alarm"].mean()), 5),
+        "batch_states": {str(k): int(v) for k, v in scores["operating_state"].value_counts().items()},
+        "batch_alarm_share": round(float(scores["alarm"].mean()), 4),
+        "batch_running_alarm_share": round(float(scores.loc[running, "alarm"].mean()), 4) if running.any() else None,
+        "batch_novel_share_of_running": round(float(scores.loc[running, "novel"].mean()), 4) if running.any() else None,
+        "episodes": int(len(episodes)),
+        "episode_list": [
+            {
+                "start": str(e.start), "end": str(e.end), "peak_z": round(float(e.peak_z), 2), "points": int(e.points),
+                "novel_share": round(float(e.novel_share), 3), "culprits": list(e.culprits),
+            }
+            for e in episodes.itertuples()
+        ],
+    }
+
+
+def _median(values: pd.Series):
+    return round(float(np.median(values)), 4) if len(values) else None
+
+
+def _max(values: pd.Series):
+    return round(float(np.max(values)), 4) if len(values) else None

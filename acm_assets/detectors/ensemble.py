@@ -222,18 +222,16 @@ class DetectorEnsemble:
         data["fused_z"] = fused
         data["health"] = health(fused, cfg.caution_z, cfg.alert_z)
         data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z)
-        data["regime"] = pd.array(np.where(inputs.regime < 0, None, inputs.regime).tolist(), dtype="Int64")
+        data["regime"] = _nullable(inputs.regime, inputs.regime < 0)
         data["operating_state"] = inputs.state.astype(object)
         data["novel"] = novel
         data["imputed_tags"] = inputs.n_imputed.astype(np.int64)
         data["alarm"] = in_episode
-        data["episode_id"] = pd.array(np.where(in_episode, ids, None).tolist(), dtype="Int64")
-        start, onset, regime = (
-            [meta[e][k] if e != NONE else None for e in ids.tolist()] for k in range(3)
-        )
-        data["episode_start"] = _utc_times(start)
-        data["episode_onset"] = _utc_times(onset)
-        data["episode_regime"] = pd.array(regime, dtype="Int64")
+        data["episode_id"] = _nullable(ids, ~in_episode)
+        start, onset, regime = (_episode_field(ids, meta, k) for k in range(3))
+        data["episode_start"] = pd.to_datetime(start, utc=True)
+        data["episode_onset"] = pd.to_datetime(onset, utc=True)
+        data["episode_regime"] = _nullable(regime, ~in_episode)
         data["episode_points"] = sums[:, 0]
         data["episode_sum_z"] = sums[:, 1]
         data["episode_peak_z"] = peaks
@@ -283,5 +281,14 @@ class DetectorEnsemble:
         return pd.DataFrame.from_records(records, columns=columns)
 
 
-def _utc_times(nanoseconds: list) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex([pd.NaT if v is None else pd.Timestamp(v, tz="UTC") for v in nanoseconds], tz="UTC")
+def _episode_field(ids: np.ndarray, meta: dict, k: int) -> np.ndarray:
+    """Field k of each point's episode (start ns, onset ns, regime) as int64; NaT's integer outside."""
+    out = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)
+    for episode_id, fields in meta.items():
+        if fields[k] is not None:
+            out[ids == episode_id] = fields[k]
+    return out
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), np.asarray(missing, dtype=bool))

@@ -16,6 +16,7 @@ from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.calibration import Calibrator
 from acm_assets.detectors.errors import DetectorFitError
 
+_FOREST_CHUNK = 4096
 GMM_FIT_ROWS = 1500  # GaussianMixture fit sample: BIC over k needs several full-covariance fits within 2 s
 _SPREAD_FLOOR = 1e-6
 
@@ -318,19 +319,21 @@ class IForestHead(HeadArtifact):
 
     def raw(self, x):
         x32 = np.ascontiguousarray(x, dtype=np.float32)
-        n, trees = x32.shape[0], self.feature_.shape[0]
-        inner = self.feature_.shape[1]
-        offsets = (np.arange(trees) * inner)[None, :]
-        feature, threshold = self.feature_.ravel(), self.threshold_.ravel()
-        slot = np.zeros((n, trees), dtype=np.int64)
-        rows = np.arange(n)[:, None] * x32.shape[1]
-        flat_x = x32.ravel()
-        for _ in range(self.depth_):
-            at = slot + offsets
-            right = flat_x[rows + feature[at]] > threshold[at]
-            slot = 2 * slot + 1 + right
-        leaf = self.leaf_.ravel()[(slot - inner) + np.arange(trees)[None, :] * (inner + 1)]
-        depth = rowstable.row_sum(leaf.astype(np.float64))
+        trees, inner = self.feature_.shape
+        feature = self.feature_.astype(np.int32).ravel()
+        threshold, leaf = self.threshold_.ravel(), self.leaf_.ravel()
+        tree_inner = (np.arange(trees, dtype=np.int32) * inner)[None, :]
+        tree_leaf = (np.arange(trees, dtype=np.int32) * (inner + 1))[None, :]
+        depth = np.empty(x32.shape[0])
+        for lo in range(0, x32.shape[0], _FOREST_CHUNK):  # chunks keep the (rows x trees) work in cache
+            chunk = x32[lo : lo + _FOREST_CHUNK]
+            flat_x = chunk.ravel()
+            rows = (np.arange(chunk.shape[0], dtype=np.int32) * chunk.shape[1])[:, None]
+            slot = np.zeros((chunk.shape[0], trees), dtype=np.int32)
+            for _ in range(self.depth_):
+                at = slot + tree_inner
+                slot = 2 * slot + 1 + (flat_x[rows + feature[at]] > threshold[at])
+            depth[lo : lo + _FOREST_CHUNK] = rowstable.row_sum(leaf[slot - inner + tree_leaf].astype(np.float64))
         return {"iforest": np.exp2(-depth / (trees * self.norm_))}
 
 
