@@ -52,6 +52,9 @@ class ModelRegistryIOManager(dg.ConfigurableIOManager):
 
     _store: ModelStore | None = PrivateAttr(default=None)
     _resolver: EquipmentResolver | None = PrivateAttr(default=None)
+    # (run id, EquipID) -> the version this process resolved first: every later input of the run uses it,
+    # so a training commit landing between two input loads cannot mix versions within a step.
+    _resolved: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._open()
@@ -114,12 +117,27 @@ class ModelRegistryIOManager(dg.ConfigurableIOManager):
     # ---------------------------------------------------------------- scoring side
 
     def load_input(self, context: dg.InputContext) -> LoadedModel | dict[str, LoadedModel]:
-        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code."""
+        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code.
+
+        A model this run group wrote itself (an upstream model in a training run) comes from its own,
+        possibly still pending, version; anything else from the pinned version or the latest complete one,
+        resolved once per run and equipment in this process."""
         store, _ = self._open()
         model_type = _model_type(context.asset_key if context.has_asset_key else None)
         codes = self._equipment_codes(context.asset_partition_keys if context.has_asset_partitions else None, model_type)
-        pinned = pinned_version(context.step_context.dagster_run.tags, self.version_tag)
-        loaded = {code: store.load(self.equipment(code), model_type, pinned) for code in codes}
+        run = context.step_context.dagster_run
+        pinned = pinned_version(run.tags, self.version_tag)
+        loaded = {}
+        for code in codes:
+            equipment = self.equipment(code)
+            own = store.load_from_run(equipment, model_type, run.root_run_id or run.run_id)
+            if own is not None:
+                loaded[code] = own
+                continue
+            key = (run.run_id, equipment.equip_id)
+            if key not in self._resolved:
+                self._resolved[key] = pinned or store.latest_version(equipment)
+            loaded[code] = store.load(equipment, model_type, self._resolved[key])
         if context.has_partition_key and len(codes) == 1:
             model = loaded[codes[0]]
             context.add_input_metadata(

@@ -385,6 +385,20 @@ class ModelStore:
             for model_type, row in sorted(rows.items())
         }
 
+    def load_from_run(self, equipment: Equipment, model_type: str, root_run_id: str) -> LoadedModel | None:
+        """The run group's own row of a type, complete or not (a training run reads what it wrote
+        upstream); None when the run group has not written that type."""
+        with self._reading(f"loading model type {model_type} of equipment {equipment}") as conn:
+            row = conn.execute(
+                sa.select(t.c.Version, t.c.ModelBytes, t.c.ParamsJSON, t.c.StatsJSON)
+                .where(t.c.EquipID == equipment.equip_id, t.c.RunID == root_run_id, t.c.ModelType == model_type)
+                .order_by(t.c.Version.desc())
+                .limit(1)
+            ).one_or_none()
+        if row is None:
+            return None
+        return self._verified(equipment, row.Version, model_type, row.ModelBytes, row.ParamsJSON, row.StatsJSON)
+
     def load_bytes(self, equipment: Equipment, model_type: str, version: int) -> bytes:
         """The verified stored bytes of one row, not unpickled (export)."""
         with self._reading(f"reading model type {model_type} of equipment {equipment}") as conn:

@@ -24,13 +24,14 @@ scoring_partitions = dg.MultiPartitionsDefinition(
 
 
 class StandInModel:
-    """A small picklable 'model' whose content records which run trained it."""
+    """A small picklable 'model' recording which run trained it and which upstream versions it used."""
 
-    def __init__(self, model_type: str, equipment: str, run_id: str, weight: float):
+    def __init__(self, model_type: str, equipment: str, run_id: str, weight: float, upstream: dict | None = None):
         self.model_type = model_type
         self.equipment = equipment
         self.run_id = run_id
         self.weight = weight
+        self.upstream = upstream or {}
 
     def score(self, x: float) -> float:
         return x * self.weight
@@ -44,11 +45,17 @@ def _behaviour(name: str) -> None:
         time.sleep(120)
 
 
-def _model_asset(name: str, weight: float, deps: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(name=name, partitions_def=equipment_partitions, io_manager_key=IO_MANAGER_KEY, deps=deps)
-    def _train(context: dg.AssetExecutionContext) -> dg.Output:
+def _model_asset(name: str, weight: float, upstream: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        ins={key: dg.AssetIn() for key in upstream},
+        partitions_def=equipment_partitions,
+        io_manager_key=IO_MANAGER_KEY,
+    )
+    def _train(context: dg.AssetExecutionContext, **models) -> dg.Output:
         _behaviour(name)
-        model = StandInModel(name, context.partition_key, context.run.run_id, weight)
+        used = {key: {"version": m.version, "run_id": m.value.run_id} for key, m in models.items()}
+        model = StandInModel(name, context.partition_key, context.run.run_id, weight, used)
         return dg.Output(
             model,
             metadata={

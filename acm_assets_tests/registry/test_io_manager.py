@@ -1,5 +1,7 @@
 """Dagster-level version semantics through dg.materialize on a real instance, on SQLite and PostgreSQL."""
 
+import uuid
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -22,9 +24,11 @@ def instance():
     return instance
 
 
-def train(instance, url, assets=training_assets, partition="FD_FAN", raise_on_error=True, **config):
+def train(instance, url, only=None, partition="FD_FAN", raise_on_error=True, **config):
+    """A training run of every stand-in model, or of the `only` subset (a rerun from the UI)."""
     return dg.materialize(
-        assets,
+        training_assets,
+        selection=only,
         partition_key=partition,
         instance=instance,
         resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=url, **config)},
@@ -68,9 +72,25 @@ def test_training_run_writes_one_complete_version_with_run_id(instance, registry
     assert (loaded.value.run_id, loaded.value.weight, loaded.version) == (result.run_id, 3.0, 1)
 
 
+def test_training_run_reads_its_own_pending_upstream_models(instance, registry_url, store, fd_fan):
+    first = train(instance, registry_url)
+    pca = store.load(fd_fan, "pca_model").value
+    assert pca.upstream == {"feature_medians": {"version": 1, "run_id": first.run_id}}
+    second = train(instance, registry_url)
+    assert store.load(fd_fan, "ar1_params").value.upstream["feature_medians"]["run_id"] == second.run_id
+
+
+def test_subset_rerun_reads_upstream_from_the_latest_complete_version(instance, registry_url, store, fd_fan):
+    first = train(instance, registry_url)
+    train(instance, registry_url, only=["pca_model"])
+    pca = store.load(fd_fan, "pca_model").value
+    assert pca.upstream == {"feature_medians": {"version": 1, "run_id": first.run_id}}
+    assert store.manifest(fd_fan)["carried_forward"] == {"ar1_params": 1, "feature_medians": 1}
+
+
 def test_every_materialization_shows_registry_metadata(instance, registry_url, store, fd_fan):
     train(instance, registry_url)
-    result = train(instance, registry_url, assets=[stand_in.ar1_params])
+    result = train(instance, registry_url, only=["ar1_params"])
     shown = metadata_of(result, "ar1_params")
     stored = store.load(fd_fan, "ar1_params")
     assert shown["model_version"] == 2
@@ -96,7 +116,7 @@ def test_partial_run_is_never_visible(instance, registry_url, store, fd_fan, mon
 
 def test_subset_rerun_carries_other_types_forward(instance, registry_url, store, fd_fan):
     first = train(instance, registry_url)
-    second = train(instance, registry_url, assets=[stand_in.pca_model])
+    second = train(instance, registry_url, only=["pca_model"])
     manifest = store.manifest(fd_fan)
     assert manifest["version"] == 2
     assert manifest["carried_forward"] == {"ar1_params": 1, "feature_medians": 1}
@@ -110,7 +130,7 @@ def test_subset_rerun_carries_other_types_forward(instance, registry_url, store,
 
 def test_scoring_loads_latest_complete_version_and_reports_it(instance, registry_url):
     train(instance, registry_url)
-    train(instance, registry_url, assets=[stand_in.pca_model])
+    train(instance, registry_url, only=["pca_model"])
     result = score(instance, registry_url, partition="2024-01-03|FD_FAN")
     assert metadata_of(result, "scores")["model_versions"] == {"FD_FAN": 2}
     (observation,) = [
@@ -123,7 +143,7 @@ def test_scoring_loads_latest_complete_version_and_reports_it(instance, registry
 
 def test_run_tag_pins_a_version(instance, registry_url):
     train(instance, registry_url)
-    train(instance, registry_url, assets=[stand_in.pca_model])
+    train(instance, registry_url, only=["pca_model"])
     result = score(instance, registry_url, partition="2024-01-03|FD_FAN", tags={"acm/model_version": "1"})
     assert metadata_of(result, "scores")["model_versions"] == {"FD_FAN": 1}
 
@@ -138,7 +158,7 @@ def test_bad_pinned_version_is_a_clear_error(instance, registry_url, tag, messag
 def test_multi_partition_run_gets_sorted_dict(instance, registry_url):
     train(instance, registry_url, partition="PUMP_A")
     train(instance, registry_url, partition="FD_FAN")
-    train(instance, registry_url, partition="FD_FAN", assets=[stand_in.pca_model])
+    train(instance, registry_url, partition="FD_FAN", only=["pca_model"])
     result = score(instance, registry_url, tags={RANGE_START: "2024-01-01|FD_FAN", RANGE_END: "2024-01-02|PUMP_A"})
     events = result.get_asset_materialization_events()
     assert len(events) == 4
@@ -185,9 +205,11 @@ def test_hmac_key_refuses_unsigned_rows_before_unpickling(instance, registry_url
 
 
 def test_retention_applies_on_commit(instance, registry_url, store, fd_fan):
+    train(instance, registry_url, keep_versions=2)
     for _ in range(3):
-        train(instance, registry_url, assets=[stand_in.pca_model], keep_versions=2)
-    assert [info.version for info in store.versions(fd_fan.equip_id)] == [3, 2]
+        train(instance, registry_url, only=["pca_model"], keep_versions=2)
+    assert [info.version for info in store.versions(fd_fan.equip_id)] == [4, 3]
+    assert store.manifest(fd_fan)["carried_forward"] == {"ar1_params": 3, "feature_medians": 3}
 
 
 def test_missing_table_fails_at_startup(instance, sqlite_url):
@@ -196,3 +218,41 @@ def test_missing_table_fails_at_startup(instance, sqlite_url):
     assert isinstance(excinfo.value.__cause__, RegistrySchemaError)
     assert "ModelRegistry does not exist" in str(excinfo.value.__cause__)
     assert "acm registry init" in str(excinfo.value.__cause__)
+
+
+@dg.asset(partitions_def=stand_in.scoring_partitions)
+def two_model_scores(ar1_params, pca_model) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"versions": dg.MetadataValue.json([ar1_params.version, pca_model.version])})
+
+
+def test_inputs_of_one_run_share_a_version_when_training_commits_between_loads(instance, registry_url, store, fd_fan):
+    train(instance, registry_url)
+    state = {"loaded": False, "committed": False}
+
+    def after_execute(conn, clauseelement, multiparams, params, execution_options, result):
+        sql = str(clauseelement)
+        if isinstance(clauseelement, sa.Select) and "ModelBytes" in sql and "RunID" not in sql:  # a version load
+            state["loaded"] = True
+
+    def on_checkin(dbapi_connection, record):
+        # Right after the first model load released its connection: another run commits version 2.
+        if state["loaded"] and not state["committed"]:
+            state["committed"] = True
+            run_id = str(uuid.uuid4())
+            store.save(fd_fan, "pca_model", {"new": True}, run_id=run_id, root_run_id=run_id, expected_types=["pca_model"])
+
+    sa.event.listen(sa.Engine, "after_execute", after_execute)
+    sa.event.listen(sa.pool.Pool, "checkin", on_checkin)
+    try:
+        result = dg.materialize(
+            [two_model_scores, *training_assets],
+            selection=[two_model_scores],
+            partition_key="2024-01-01|FD_FAN",
+            instance=instance,
+            resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=registry_url)},
+        )
+    finally:
+        sa.event.remove(sa.Engine, "after_execute", after_execute)
+        sa.event.remove(sa.pool.Pool, "checkin", on_checkin)
+    assert state["committed"] and store.latest_version(fd_fan) == 2
+    assert metadata_of(result, "two_model_scores")["versions"] == [1, 1]

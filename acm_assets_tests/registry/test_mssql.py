@@ -58,6 +58,7 @@ def issued(sqlite_url):
     store.load_version(fd_fan)
     store.load(fd_fan, "pca_model", version=2)
     store.load_bytes(fd_fan, "pca_model", 2)
+    store.load_from_run(fd_fan, "pca_model", run_id)
     store.manifest(fd_fan, 1)
     store.versions()
     store.prune(keep=1, stale_after=timedelta(0))

@@ -73,6 +73,8 @@ def test_reexecution_from_failure_completes_the_same_version(registry_url, store
     assert manifest["carried_forward"] == {}
     assert manifest["models"]["pca_model"]["run_id"] == retried_run_id
     assert manifest["models"]["ar1_params"]["run_id"] == failed.run_id
+    # The re-executed step read the upstream model its failed parent run had written into the pending version.
+    assert store.load(fd_fan, "pca_model").value.upstream["feature_medians"] == {"version": 1, "run_id": failed.run_id}
     with store.engine.connect() as conn:
         assert set(conn.execute(sa.select(model_registry.c.RunID)).scalars()) == {failed.run_id}
 
