@@ -248,13 +248,10 @@ class ModelStore:
             try:
                 with self.engine.begin() as conn:
                     return work(conn)
-            except (sa.exc.OperationalError, sa.exc.IntegrityError) as exc:
-                # Lock timeouts, deadlock victims, serialization failures: the whole transaction is retried.
-                if attempt == MAX_ATTEMPTS:
+            except sa.exc.DBAPIError as exc:
+                if attempt == MAX_ATTEMPTS or not is_transient(exc):
                     raise RegistryError(f"{what}: {describe_database_error(exc, self.engine.url)}") from None
                 time.sleep(0.05 * 2**attempt * (1 + random.random()))
-            except sa.exc.DBAPIError as exc:
-                raise RegistryError(f"{what}: {describe_database_error(exc, self.engine.url)}") from None
         raise AssertionError("unreachable")
 
     def _lock(self, conn: sa.Connection, equip_id: int) -> int:
@@ -573,6 +570,16 @@ class _Reading:
         if isinstance(exc, sa.exc.DBAPIError):
             raise RegistryError(f"{self._what}: {describe_database_error(exc, self._engine.url)}") from None
         return False
+
+
+def is_transient(exc: sa.exc.DBAPIError) -> bool:
+    """Worth retrying the whole transaction: lock timeouts ("database is locked"), deadlock victims,
+    serialization failures, a key raced in. pyodbc reports SQL Server deadlocks (40001) and lock
+    timeouts (HYT00) as its generic Error, so the SQLSTATE decides there."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.IntegrityError)):
+        return True
+    args = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in ("40001", "HYT00")
 
 
 def max_version_statement(equip_id: int) -> sa.Select:

@@ -7,7 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from acm_assets.registry.equipment import EquipmentResolver
-from acm_assets.registry.errors import IntegrityError, RegistryError, RegistrySchemaError, VersionNotFoundError
+from acm_assets.registry.errors import (
+    IntegrityError,
+    ModelTypeError,
+    RegistryError,
+    RegistrySchemaError,
+    VersionNotFoundError,
+)
 from acm_assets.registry.io_manager import ModelRegistryIOManager
 from acm_assets.registry.schema import model_registry
 from acm_assets_tests.registry import stand_in
@@ -256,3 +262,19 @@ def test_inputs_of_one_run_share_a_version_when_training_commits_between_loads(i
         sa.event.remove(sa.pool.Pool, "checkin", on_checkin)
     assert state["committed"] and store.latest_version(fd_fan) == 2
     assert metadata_of(result, "two_model_scores")["versions"] == [1, 1]
+
+
+@dg.asset(name="isolation_forest_model", partitions_def=stand_in.equipment_partitions, io_manager_key=IO_MANAGER_KEY)
+def too_long_model_type():
+    return {"trees": 100}
+
+
+def test_asset_name_longer_than_model_type_column(instance, registry_url, store):
+    with pytest.raises(ModelTypeError, match="'isolation_forest_model' .*asset isolation_forest_model.* 22 characters"):
+        dg.materialize(
+            [too_long_model_type],
+            partition_key="FD_FAN",
+            instance=instance,
+            resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=registry_url)},
+        )
+    assert store.versions() == []

@@ -23,7 +23,7 @@ from acm_assets.registry.errors import (
     VersionNotFoundError,
 )
 from acm_assets.registry.schema import check_registry_table, create_registry_table, model_registry as t
-from acm_assets.registry.store import MANIFEST, ModelStore, TrainingInfo
+from acm_assets.registry.store import MANIFEST, ModelStore, TrainingInfo, is_transient
 
 TYPES = ("ar1_params", "pca_model")
 
@@ -277,3 +277,17 @@ def test_unreachable_server_error_hides_the_password():
     with pytest.raises(RegistryError) as excinfo:
         ModelStore(engine).load(Equipment(1, "FD_FAN"), "pca_model")
     assert "FD_FAN" in str(excinfo.value) and "s3cretpw" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "error, transient",
+    [
+        (sa.exc.OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked")), True),
+        (sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key")), True),
+        (sa.exc.DBAPIError("SELECT", {}, Exception("40001", "[40001] deadlock victim (1205)")), True),
+        (sa.exc.DBAPIError("SELECT", {}, Exception("HYT00", "[HYT00] lock request time out")), True),
+        (sa.exc.ProgrammingError("SELECT", {}, Exception("42S02", "Invalid object name")), False),
+    ],
+)
+def test_which_driver_errors_are_retried(error, transient):
+    assert is_transient(error) is transient
