@@ -75,12 +75,7 @@ class ModelRegistryIOManager(dg.ConfigurableIOManager):
         assert self._resolver is not None
         return self._store, self._resolver
 
-    @property
-    def store(self) -> ModelStore:
-        """The underlying store, for assets or sensors that need a lookup (e.g. `latest_version`)."""
-        return self._open()[0]
-
-    def equipment(self, code: str) -> Equipment:
+    def _equipment(self, code: str) -> Equipment:
         return self._open()[1].resolve(code)
 
     # ---------------------------------------------------------------- training side
@@ -98,7 +93,7 @@ class ModelRegistryIOManager(dg.ConfigurableIOManager):
         info = training_info(context.output_metadata)
         results = [
             store.save(
-                self.equipment(code),
+                self._equipment(code),
                 model_type,
                 values[code],
                 run_id=run.run_id,
@@ -129,7 +124,7 @@ class ModelRegistryIOManager(dg.ConfigurableIOManager):
         pinned = pinned_version(run.tags, self.version_tag)
         loaded = {}
         for code in codes:
-            equipment = self.equipment(code)
+            equipment = self._equipment(code)
             own = store.load_from_run(equipment, model_type, run.root_run_id or run.run_id)
             if own is not None:
                 loaded[code] = own
