@@ -278,3 +278,29 @@ def test_asset_name_longer_than_model_type_column(instance, registry_url, store)
             resources={IO_MANAGER_KEY: ModelRegistryIOManager(database_url=registry_url)},
         )
     assert store.versions() == []
+
+
+def test_equipment_comes_from_the_multi_partition_dimension():
+    manager = ModelRegistryIOManager(database_url="sqlite://")
+    keys = [
+        dg.MultiPartitionKey({"equipment": "PUMP_A", "day": "2024-01-02"}),
+        dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-01-01"}),
+        dg.MultiPartitionKey({"equipment": "PUMP_A", "day": "2024-01-01"}),
+    ]
+    assert manager._equipment_codes(keys, "pca_model") == ["FD_FAN", "PUMP_A"]
+    with pytest.raises(RegistryError, match="pca_model: partition key .* has no dimension 'site'"):
+        ModelRegistryIOManager(equipment_dimension="site")._equipment_codes(keys, "pca_model")
+
+
+def test_unreachable_server_never_leaks_the_password(instance):
+    url = "postgresql+psycopg://acm:Pa55-w0rd@127.0.0.1:1/acm?connect_timeout=2"
+    with pytest.raises(dg.DagsterResourceFunctionError) as excinfo:
+        train(instance, url)
+    assert "127.0.0.1:1" in str(excinfo.value.__cause__)
+    (run,) = instance.get_runs()
+    logged = " ".join(
+        f"{event.message} {event.dagster_event.event_specific_data if event.dagster_event else ''}"
+        for event in instance.all_logs(run.run_id)
+    )
+    assert "127.0.0.1:1" in logged  # the failure is logged, with the URL redacted
+    assert "Pa55-w0rd" not in logged and "Pa55-w0rd" not in str(excinfo.value.__cause__)
