@@ -79,6 +79,22 @@ def test_reexecution_from_failure_completes_the_same_version(registry_url, store
         assert set(conn.execute(sa.select(model_registry.c.RunID)).scalars()) == {failed.run_id}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the plan, not the dialect, is under test
+def test_multiprocess_executor_commits_one_version(registry_url, store, fd_fan, monkeypatch, tmp_path):
+    """Each step in its own process: every process must read the same plan and find the same version."""
+    monkeypatch.setenv("ACM_TEST_REGISTRY_URL", registry_url)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.add_dynamic_partitions("equipment", ["FD_FAN"])
+        with dg.execute_job(dg.reconstructable(stand_in.training_job), instance, tags=PARTITION) as result:
+            assert result.success
+            pids = {event.pid for event in result.all_events if event.event_type_value == "STEP_START"}
+            run_id = result.run_id
+    assert len(pids) == len(MODEL_TYPES)
+    (info,) = store.versions(fd_fan.equip_id)
+    assert (info.version, info.complete, info.run_id) == (1, True, run_id)
+    assert store.load(fd_fan, "pca_model").value.upstream["feature_medians"] == {"version": 1, "run_id": run_id}
+
+
 def test_concurrent_dagster_runs_get_distinct_versions(registry_url, store, fd_fan):
     children = [child(registry_url) for _ in range(4)]
     outputs = [json.loads(process.communicate(timeout=240)[0].strip().splitlines()[-1]) for process in children]
