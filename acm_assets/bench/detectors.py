@@ -81,7 +81,7 @@ def _head_seconds(ensemble: DetectorEnsemble, frame: pd.DataFrame, repeat: int) 
     def prepare():
         return build_inputs(
             values, times, regime, models[ModelType.feature_medians],
-            window_ns=int(config.seconds("feature_window") * 1e9), ar_gap_ns=int(config.seconds("ar_max_gap") * 1e9),
+            ar_gap_ns=int(config.seconds("ar_max_gap") * 1e9),
             last_low_ns=None, carry=Carry.empty(len(regime.tags)),
         )[0]
 

@@ -52,16 +52,19 @@ def run(args) -> dict:
 
 def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, config: EnsembleConfig | None = None):
     """Fit on the first two thirds (fault-free), score the last third with the default faults, and the same
-    last third without faults (bit-identical outside the fault windows) for false alarms."""
+    last third without faults (bit-identical outside the fault windows) for false alarms. Both continue
+    from the baseline's scoring state, as the daily runs do."""
     faulty = simulate(equipment_type, days=days, seed=seed)
     clean = simulate(equipment_type, days=days, seed=seed, faults=None)
     index = faulty.frame.index
     split = index[0] + (index[-1] - index[0]) * 2 / 3
-    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(faulty.frame[index < split])
+    baseline = faulty.frame[index < split]
+    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(baseline)
+    _, history = ensemble.score_with_state(baseline)  # as in production: the test span starts with history
     cadence = index[1] - index[0]
-    scores = ensemble.score(faulty.frame[index >= split])
+    scores, _ = ensemble.score_with_state(faulty.frame[index >= split], history)
     matched = match_faults(ensemble.episodes(scores), faulty.faults, cadence)
-    clean_scores = ensemble.score(clean.frame[clean.frame.index >= split])
+    clean_scores, _ = ensemble.score_with_state(clean.frame[clean.frame.index >= split], history)
     false = false_alarms(clean_scores, ensemble.episodes(clean_scores))
     states = clean.state[clean.state.index >= split].value_counts().to_dict()
     return {

@@ -19,7 +19,7 @@ class ConfigError(ValueError):
     """A setting is unknown or has a bad value."""
 
 
-_DURATIONS = ("startup_settle", "feature_window", "ffill_limit", "ar_max_gap", "on_hold", "off_hold")
+_DURATIONS = ("startup_settle", "feature_window", "ffill_limit", "ar_max_gap", "on_hold", "off_hold", "strong_hold")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class EnsembleConfig:
     off_fraction: float = 0.1
     low_load_fraction: float = 0.5
     ramp_fraction: float = 0.25
-    startup_settle: str = "4h"
+    startup_settle: str = "2h"
     feature_window: str = "2h"
     ffill_limit: str = "1h"
     ar_max_gap: str = "2h"
@@ -61,8 +61,10 @@ class EnsembleConfig:
     false_alarm_rate: float = 0.005
     caution_z: float = 1.5
     alert_z: float = 3.0
-    on_hold: str = "30min"
-    off_hold: str = "2h"
+    on_hold: str = "40min"
+    strong_z: float = 6.0
+    strong_hold: str = "20min"
+    off_hold: str = "1h"
     top_culprits: int = 3
     seed: int = 0
 
@@ -98,6 +100,7 @@ class EnsembleConfig:
         _number("alert_z", self.alert_z, 0.0, math.inf, open_low=True)
         if self.caution_z >= self.alert_z:
             raise ConfigError(f"caution_z ({self.caution_z}) must be below alert_z ({self.alert_z})")
+        _number("strong_z", self.strong_z, self.alert_z, math.inf)
         for name, low in (
             ("min_baseline_rows", 20),
             ("min_regime_rows", 20),

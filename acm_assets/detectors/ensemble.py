@@ -90,12 +90,15 @@ class DetectorEnsemble:
                         f"{model_type.value} was fitted with {dep} {recorded}, but the given {dep} is "
                         f"{models[ModelType(dep)].fingerprint}; re-fit {model_type.value} on this {dep}"
                     )
-        for model_type in _HEADS:
-            params = models[model_type].params
-            for setting in ("feature_window", "ar_max_gap"):
-                if params[f"{setting}_s"] != self.config.seconds(setting):
+        fitted_with = {
+            ModelType.regime_model: {"feature_window": regime.params["configured_feature_window_s"]},
+            **{t: {"ar_max_gap": models[t].params["ar_max_gap_s"]} for t in _HEADS},
+        }
+        for model_type, settings in fitted_with.items():
+            for setting, seconds in settings.items():
+                if seconds != self.config.seconds(setting):
                     raise ArtifactMismatchError(
-                        f"{model_type.value} was fitted with {setting}={params[f'{setting}_s']}s but the config says "
+                        f"{model_type.value} was fitted with {setting}={seconds}s but the config says "
                         f"{self.config.seconds(setting)}s; re-fit it or use its config"
                     )
         holdouts, owners = {}, {}
@@ -134,7 +137,7 @@ class DetectorEnsemble:
 
         inputs, off = build_inputs(
             values, times, regime, self.models_[ModelType.feature_medians],
-            window_ns=int(cfg.seconds("feature_window") * 1e9), ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
+            ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
             last_low_ns=state.last_low_ns if state is not None else None, carry=carry,
         )
         z, contrib = {}, {}
@@ -154,6 +157,7 @@ class DetectorEnsemble:
             tracker, times, np.nan_to_num(fused, nan=-np.inf), eligible, inputs.regime,
             on_z=cfg.alert_z, off_z=cfg.caution_z,
             on_hold_ns=int(cfg.seconds("on_hold") * 1e9), off_hold_ns=int(cfg.seconds("off_hold") * 1e9),
+            strong_z=cfg.strong_z, strong_hold_ns=int(cfg.seconds("strong_hold") * 1e9),
         )
         head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
         accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), novel.astype(float),
@@ -164,7 +168,7 @@ class DetectorEnsemble:
 
         scores = self._frame(frame.index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks)
         scores.attrs["ignored_tags"] = extra
-        lookback = int(max(cfg.seconds(n) for n in ("feature_window", "ffill_limit", "ar_max_gap")) * 1e9)
+        lookback = max(regime.window_ns, *(int(cfg.seconds(n) * 1e9) for n in ("ffill_limit", "ar_max_gap")))
         new_state = ScoringState(
             models_fingerprint=self.fingerprint_,
             config_signature=cfg.signature(),

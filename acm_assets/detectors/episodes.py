@@ -1,7 +1,8 @@
 """Hysteresis episodes in time units, causal so that a day-by-day run equals a one-shot run.
 
-An episode opens at the first eligible point where fused z has stayed >= the alert threshold for `on_hold`
-(its `onset` is when that run began), and closes at the first point where fused z has stayed below the
+An episode opens at the first eligible point where fused z has stayed >= the alert threshold for `on_hold`,
+or >= `strong_z` for the shorter `strong_hold` (clear faults are reported at once, marginal excursions must
+persist; `onset` is when the run began), and closes at the first point where fused z has stayed below the
 caution threshold for `off_hold` (dips shorter than that are merged into the episode), or at the first OFF /
 transition point. `alarm` is True on every point of an open episode. Episode ids are the epoch seconds of
 the start: stable across batches and reruns.
@@ -21,6 +22,7 @@ class EpisodeTracker:
     """The hysteresis machine's state between points (and between batches)."""
 
     hot_since: int | None = None  # start of the current run of points >= alert while idle (ns)
+    strong_since: int | None = None  # start of the current run of points >= strong_z while idle (ns)
     quiet_since: int | None = None  # start of the current run of points < caution while open (ns)
     episode_id: int | None = None
     start: int | None = None
@@ -36,7 +38,8 @@ class EpisodeTracker:
         return cls(**data)
 
 
-def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_z, on_hold_ns, off_hold_ns):
+def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_z, on_hold_ns, off_hold_ns,
+          strong_z, strong_hold_ns):
     """Episode id per point (NONE outside episodes) and {id: (start, onset, regime)} of every episode seen,
     including one carried in open; updates `tracker` in place."""
     ids = np.full(len(times), NONE, dtype=np.int64)
@@ -59,18 +62,20 @@ def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_
                 continue
         if ok and z >= on_z:
             tr.hot_since = t if tr.hot_since is None else tr.hot_since
-            if t - tr.hot_since >= on_hold_ns:
+            tr.strong_since = (t if tr.strong_since is None else tr.strong_since) if z >= strong_z else None
+            strong = tr.strong_since is not None and t - tr.strong_since >= strong_hold_ns
+            if strong or t - tr.hot_since >= on_hold_ns:
                 tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, tr.hot_since, r_list[i]
-                tr.hot_since, tr.quiet_since, tr.sums = None, None, []
+                tr.hot_since, tr.strong_since, tr.quiet_since, tr.sums = None, None, None, []
                 meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
                 ids[i] = tr.episode_id
         else:
-            tr.hot_since = None
+            tr.hot_since = tr.strong_since = None
     return ids, meta
 
 
 def _close(tr: EpisodeTracker) -> None:
-    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.hot_since = None
+    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.hot_since = tr.strong_since = None
     tr.sums = []
 
 

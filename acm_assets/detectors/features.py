@@ -13,6 +13,7 @@ _QUANTUM = 4096.0
 _WINDOW_CLIP = 100.0  # standard deviations; keeps integer sums of squares far from overflow
 LOGSTD_FLOOR = 1e-3
 FEATURE_KINDS = ("mean", "logstd")
+MIN_WINDOW_ROWS = 3
 
 
 def feature_names(tags) -> list[str]:
@@ -41,7 +42,8 @@ def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.nda
 def window_features(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int):
     """Mean and log standard deviation of each column over (t - window, t], using only `include` rows.
 
-    Rows whose window holds fewer than two included rows get NaN (the heads fill them from their baseline).
+    Rows whose window holds fewer than MIN_WINDOW_ROWS included rows get NaN (the heads fill them from their
+    baseline medians), so a spread is never estimated from one or two differences.
     """
     q = np.rint(np.clip(z, -_WINDOW_CLIP, _WINDOW_CLIP) * _QUANTUM).astype(np.int64)
     q[~include] = 0
@@ -58,7 +60,7 @@ def window_features(z: np.ndarray, times: np.ndarray, include: np.ndarray, windo
         mean = sum1 / n / _QUANTUM
         var = np.clip((sum2 - sum1 * sum1 / n) / (n - 1.0), 0.0, None) / (_QUANTUM * _QUANTUM)
         logstd = np.log(np.maximum(np.sqrt(var), LOGSTD_FLOOR))
-    few = (n < 2.0)[:, 0]
+    few = (n < MIN_WINDOW_ROWS)[:, 0]
     mean[few] = np.nan
     logstd[few] = np.nan
     return mean, logstd

@@ -3,6 +3,8 @@ trimming, subsampling and held-out calibration shared by every head."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -62,7 +64,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
     medians = upstream.get(ModelType.feature_medians)
     inputs, off = build_inputs(
-        raw, times, regime, medians, window_ns=_ns(config, "feature_window"), ar_gap_ns=_ns(config, "ar_max_gap"),
+        raw, times, regime, medians, ar_gap_ns=_ns(config, "ar_max_gap"),
         last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
     if model_type is ModelType.feature_medians:
@@ -72,11 +74,12 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     train, holdout, trimmed = split_baseline(inputs, config)
     columns = head_columns(model_type.value, regime.tags)
     x_train = inputs.subset(train).matrix(columns)
-    fill = np.nanmedian(x_train, axis=0)
-    fill = np.where(np.isnan(fill), 0.0, fill)
+    with warnings.catch_warnings():  # a feature never defined in training is filled with 0 (its neutral value)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = np.nan_to_num(np.nanmedian(x_train, axis=0))
     scaler = {"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint}
     settings = {
-        "feature_window_s": config.seconds("feature_window"),
+        "feature_window_s": regime.window_ns / 1e9,
         "ar_max_gap_s": config.seconds("ar_max_gap"),
         "trimmed_rows": int(trimmed),
         "train_rows": int(len(train)),

@@ -271,7 +271,11 @@ class GMMHead(HeadArtifact):
         return -(top + np.log(rowstable.row_sum(np.exp(logp - top[:, None]))))
 
     def raw(self, x):
-        return {"gmm": np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))}
+        """The mixture distance, or one tag's spread far from its own baseline (a single noisy or frozen
+        sensor is diluted in a joint density), whichever is larger."""
+        joint = np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))
+        single = np.abs((x - self.center_) / self.scale_).max(axis=1)
+        return {"gmm": np.maximum(joint, single)}
 
     def contributions(self, x):
         u = (x - self.center_) / self.scale_

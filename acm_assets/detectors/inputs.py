@@ -65,7 +65,7 @@ class Carry:
         )
 
 
-def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, last_low_ns, carry: Carry):
+def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns, carry: Carry):
     """Inputs for the new rows only; the carry supplies the history they look back on."""
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
@@ -88,6 +88,7 @@ def build_inputs(values, times, regime_model, medians, *, window_ns, ar_gap_ns, 
         usable = (np.diff(times_all) <= ar_gap_ns) & ~off_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
     has_prev = ~np.isnan(z_prev[:, 0]) & ~off_all
+    window_ns = regime_model.window_ns
     wmean, _ = window_features(z_all, times_all, ~off_all, window_ns)
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
     _, wlogstd = window_features(np.nan_to_num(z_all - z_prev), times_all, has_prev, window_ns)

@@ -4,14 +4,16 @@ per-regime scaler every head works in (deviations from the regime's own normal, 
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.errors import DetectorFitError
-from acm_assets.detectors.features import ffill_within
+from acm_assets.detectors.features import MIN_WINDOW_ROWS, ffill_within
 from acm_assets.detectors.rowstable import row_sumsq
 
 OFF, TRANSITION, RUNNING = "off", "transition", "running"
@@ -49,7 +51,7 @@ class RegimeModel(Artifact):
 
     model_type = ModelType.regime_model
 
-    def __init__(self, *, operating_tags, load_tag, off_threshold, low_threshold, ramp_threshold, ramp_window_ns,
+    def __init__(self, *, operating_tags, load_tag, off_threshold, low_threshold, ramp_threshold, window_ns,
                  settle_ns, ffill_ns, op_fill, op_center,
                  op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags, **base):
         super().__init__(**base)
@@ -58,7 +60,7 @@ class RegimeModel(Artifact):
         self.off_threshold = off_threshold
         self.low_threshold = low_threshold
         self.ramp_threshold = ramp_threshold
-        self.ramp_window_ns = int(ramp_window_ns)
+        self.window_ns = int(window_ns)  # the effective feature window (also the ramp window)
         self.settle_ns = int(settle_ns)
         self.ffill_ns = int(ffill_ns)
         self.op_fill = op_fill
@@ -85,7 +87,7 @@ class RegimeModel(Artifact):
             load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
             load = np.nan_to_num(load, nan=np.inf)
             off, low = load < self.off_threshold, load < self.low_threshold
-            before = np.searchsorted(times, times - self.ramp_window_ns, side="left")
+            before = np.searchsorted(times, times - self.window_ns, side="left")
             ramp = np.abs(load - load[before]) > self.ramp_threshold
         else:
             off = low = ramp = np.zeros(n, dtype=bool)
@@ -134,10 +136,10 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             running_median = float(np.nanmedian(load[load >= off_threshold]))
             low_threshold = max(config.low_load_fraction * running_median, off_threshold)
             ramp_threshold = config.ramp_fraction * running_median
-    ramp_window_ns = config.seconds("feature_window") * 1e9
+    window_ns = effective_window_ns(times, config)
     probe = RegimeModel(
         operating_tags=(), load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, ramp_window_ns=ramp_window_ns,
+        ramp_threshold=ramp_threshold, window_ns=window_ns,
         settle_ns=config.seconds("startup_settle") * 1e9 if config.detect_off else 0, ffill_ns=ffill_ns,
         op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)), regime_rows=[len(times)],
         novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags, fingerprint="",
@@ -185,7 +187,7 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     scales.append(pooled_scale)
     return RegimeModel(
         operating_tags=operating, load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, ramp_window_ns=ramp_window_ns, settle_ns=probe.settle_ns,
+        ramp_threshold=ramp_threshold, window_ns=window_ns, settle_ns=probe.settle_ns,
         ffill_ns=ffill_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
         regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
         dropped_tags=dropped_tags, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
@@ -197,6 +199,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "low_load_threshold": low_threshold,
             "ramp_threshold": ramp_threshold,
             "startup_settle_s": probe.settle_ns / 1e9,
+            "configured_feature_window_s": config.seconds("feature_window"),
+            "feature_window_s": window_ns / 1e9,
             "regimes": len(centroids),
             "regime_rows": regime_rows,
             "off_rows": int((state == OFF).sum()),
@@ -205,6 +209,13 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "dropped_tags": dict(dropped_tags),
         },
     )
+
+
+def effective_window_ns(times: np.ndarray, config) -> int:
+    """The configured feature window, widened to hold MIN_WINDOW_ROWS samples at the baseline's cadence
+    (a 2 h window on hourly data could never estimate a spread). Fixed at fit time, stored, never per batch."""
+    cadence = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    return int(max(config.seconds("feature_window") * 1e9, MIN_WINDOW_ROWS * cadence))
 
 
 def _spread(values: np.ndarray, center: np.ndarray) -> np.ndarray:
@@ -222,7 +233,9 @@ def _cluster(u: np.ndarray, config, rng) -> tuple[np.ndarray, np.ndarray]:
     for k in range(2, config.max_regimes + 1):
         if len(sample) <= k * 10:
             break
-        model = KMeans(n_clusters=k, n_init=3, random_state=config.seed).fit(sample)
+        with warnings.catch_warnings():  # repeated operating points (an idle load tag) give fewer clusters
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = KMeans(n_clusters=k, n_init=3, random_state=config.seed).fit(sample)
         if len(set(model.labels_)) < 2:
             continue
         score = float(silhouette_score(sample, model.labels_))
