@@ -12,7 +12,7 @@ from acm_assets.detectors.calibration import LEVEL_HEADS, Fusion
 from acm_assets.detectors.config import HEADS, EnsembleConfig
 from acm_assets.detectors.episodes import NONE, EpisodeTracker, running_totals, track
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorInputError
-from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, _HEADS, fit_model
+from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, HEAD_CLASSES, fit_model
 from acm_assets.detectors.frames import checked_index, numeric_tags
 from acm_assets.detectors.health import health, severity
 from acm_assets.detectors.inputs import Carry, build_inputs
@@ -29,7 +29,7 @@ HEAD_OWNER = {
     "mhal": ModelType.mhal_params,
     "omr": ModelType.omr_model,
 }
-_EXPECTED = {ModelType.regime_model: RegimeModel, ModelType.feature_medians: FeatureMedians, **_HEADS}
+_EXPECTED = {ModelType.regime_model: RegimeModel, ModelType.feature_medians: FeatureMedians, **HEAD_CLASSES}
 
 
 class DetectorEnsemble:
@@ -92,7 +92,7 @@ class DetectorEnsemble:
                     )
         fitted_with = {
             ModelType.regime_model: {"feature_window": regime.params["configured_feature_window_s"]},
-            **{t: {"ar_max_gap": models[t].params["ar_max_gap_s"]} for t in _HEADS},
+            **{t: {"ar_max_gap": models[t].params["ar_max_gap_s"]} for t in HEAD_CLASSES},
         }
         for model_type, settings in fitted_with.items():
             for setting, seconds in settings.items():
@@ -135,7 +135,7 @@ class DetectorEnsemble:
         tracker = copy.deepcopy(state.tracker) if state is not None else EpisodeTracker()
         carried_id, carried_sums = tracker.episode_id, list(tracker.sums)
 
-        inputs, off = build_inputs(
+        inputs, off, resting = build_inputs(
             values, times, regime, self.models_[ModelType.feature_medians],
             ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
             last_low_ns=state.last_low_ns if state is not None else None, carry=carry,
@@ -174,7 +174,7 @@ class DetectorEnsemble:
             config_signature=cfg.signature(),
             last_time_ns=int(times[-1]) if len(times) else (state.last_time_ns if state else 0),
             last_low_ns=inputs.last_low_ns,
-            carry=carry.extend(times, values, np.nan_to_num(inputs.z), off, lookback),
+            carry=carry.extend(times, values, np.nan_to_num(inputs.z), resting, lookback),
             tracker=tracker,
         )
         return scores, new_state

@@ -15,7 +15,7 @@ from acm_assets.detectors.frames import checked_index, numeric_tags
 from acm_assets.detectors.heads import AR1Head, GMMHead, HeadArtifact, IForestHead, MahalanobisHead, OMRHead, PCAHead
 from acm_assets.detectors.inputs import Carry, build_inputs, head_columns
 from acm_assets.detectors.medians import fit_feature_medians
-from acm_assets.detectors.operating import OFF, RUNNING, fit_regime_model
+from acm_assets.detectors.operating import RUNNING, fit_regime_model
 
 MODEL_DEPENDENCIES: dict[ModelType, tuple[ModelType, ...]] = {
     ModelType.regime_model: (),
@@ -63,7 +63,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
     medians = upstream.get(ModelType.feature_medians)
-    inputs, off = build_inputs(
+    inputs, off, _ = build_inputs(
         raw, times, regime, medians, ar_gap_ns=_ns(config, "ar_max_gap"),
         last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
@@ -84,7 +84,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
         "trimmed_rows": int(trimmed),
         "train_rows": int(len(train)),
     }
-    head = _HEADS[model_type](
+    head = HEAD_CLASSES[model_type](
         columns=columns, scaler=scaler, fill=fill, tags=regime.tags, fingerprint=fp, upstream=ups,
         train_rows=len(train), params=settings,
     )
@@ -94,7 +94,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     return head
 
 
-_HEADS: dict[ModelType, type[HeadArtifact]] = {
+HEAD_CLASSES: dict[ModelType, type[HeadArtifact]] = {
     ModelType.ar1_params: AR1Head,
     ModelType.pca_model: PCAHead,
     ModelType.iforest_model: IForestHead,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from acm_assets.detectors.features import feature_names, window_features
-from acm_assets.detectors.operating import OFF
+from acm_assets.detectors.operating import OFF, RUNNING
 
 
 @dataclass
@@ -42,26 +42,27 @@ class Inputs:
 
 @dataclass
 class Carry:
-    """The end of the previous batch: raw readings (forward-fill sources), normalised values and OFF flags
-    (window features, AR lags). Rows older than the longest lookback are dropped."""
+    """The end of the previous batch: raw readings (forward-fill sources), normalised values and resting
+    flags (OFF or transition: left out of windows and AR lags). Rows older than the longest lookback are
+    dropped."""
 
     times: np.ndarray
     raw: np.ndarray
     z: np.ndarray
-    off: np.ndarray
+    resting: np.ndarray
 
     @classmethod
     def empty(cls, p: int) -> Carry:
         return cls(np.zeros(0, dtype=np.int64), np.zeros((0, p)), np.zeros((0, p)), np.zeros(0, dtype=bool))
 
-    def extend(self, times, raw, z, off, lookback_ns: int) -> Carry:
+    def extend(self, times, raw, z, resting, lookback_ns: int) -> Carry:
         times = np.concatenate([self.times, times])
         keep = times > times[-1] - lookback_ns if len(times) else np.zeros(0, dtype=bool)
         return Carry(
             times[keep],
             np.concatenate([self.raw, raw])[keep],
             np.concatenate([self.z, z])[keep],
-            np.concatenate([self.off, off])[keep],
+            np.concatenate([self.resting, resting])[keep],
         )
 
 
@@ -78,25 +79,28 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
         imputed, n_imputed = values, np.isnan(values).sum(axis=1)
     else:
         imputed, n_imputed = medians.impute(raw_all, times_all, np.concatenate([np.zeros(k, int), rows]),
-                                            np.concatenate([carry.off, off]))
+                                            np.concatenate([np.zeros(k, bool), off]))
         imputed, n_imputed = imputed[k:], n_imputed[k:]
     z = (imputed - regime_model.centers[rows]) / regime_model.scales[rows]
     z_all = np.concatenate([carry.z, np.nan_to_num(z)])
-    off_all = np.concatenate([carry.off, off])
+    # OFF and transition rows (ramps, thermal settling) stay out of the windows and the AR lags, so a
+    # spread or a lag never mixes a start-up into steady running
+    resting = state != RUNNING
+    resting_all = np.concatenate([carry.resting, resting])
     z_prev = np.full_like(z_all, np.nan)
     if len(times_all) > 1:
-        usable = (np.diff(times_all) <= ar_gap_ns) & ~off_all[:-1]
+        usable = (np.diff(times_all) <= ar_gap_ns) & ~resting_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
-    has_prev = ~np.isnan(z_prev[:, 0]) & ~off_all
+    has_prev = ~np.isnan(z_prev[:, 0]) & ~resting_all
     window_ns = regime_model.window_ns
-    wmean, _ = window_features(z_all, times_all, ~off_all, window_ns)
+    wmean, _ = window_features(z_all, times_all, ~resting_all, window_ns)
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
     _, wlogstd = window_features(np.nan_to_num(z_all - z_prev), times_all, has_prev, window_ns)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
         n_imputed=n_imputed, z=z, wmean=wmean[k:], wlogstd=wlogstd[k:], z_prev=z_prev[k:], last_low_ns=new_last_low,
     )
-    return inputs, off
+    return inputs, off, resting
 
 
 def head_columns(model_type: str, tags) -> list[str]:

@@ -35,7 +35,7 @@ class ScoringState:
                 "times": self.carry.times.tolist(),
                 "raw": _floats(self.carry.raw),
                 "z": _floats(self.carry.z),
-                "off": self.carry.off.tolist(),
+                "resting": self.carry.resting.tolist(),
             },
             "tracker": {**self.tracker.to_dict(), "sums": [_float(v) for v in self.tracker.sums]},
         }
@@ -60,7 +60,7 @@ class ScoringState:
                     times=np.asarray(carry["times"], dtype=np.int64),
                     raw=_array(carry["raw"], p),
                     z=_array(carry["z"], p),
-                    off=np.asarray(carry["off"], dtype=bool),
+                    resting=np.asarray(carry["resting"], dtype=bool),
                 ),
                 tracker=EpisodeTracker.from_dict(tracker),
             )

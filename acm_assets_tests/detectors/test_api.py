@@ -14,7 +14,6 @@ from acm_assets.detectors import (
     ArtifactMismatchError,
     DetectorEnsemble,
     DetectorInputError,
-    EnsembleConfig,
     ModelType,
     fit_model,
 )
