@@ -23,18 +23,25 @@ def _secret(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-database_url = _secret(DATABASE_URL_ENV)
-
-defs = dg.Definitions(
-    assets=[baseline, *model_assets, anomaly_scoring],
-    jobs=[training_job, scoring_job],
-    schedules=[daily_scoring_schedule, weekly_training_schedule],
-    sensors=[equipment_sensor],
-    resources={
+def build_resources(database_url: str | dg.EnvVar | None, hmac_key: str | dg.EnvVar | None = None) -> dict:
+    """The database resource and the two IO managers, all on one database."""
+    return {
         "acm_database": AcmDatabase(database_url=database_url),
-        MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(database_url=database_url, hmac_key=_secret(HMAC_KEY_ENV)),
+        MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(database_url=database_url, hmac_key=hmac_key),
         OUTPUT_IO_MANAGER_KEY: OutputTableIOManager(database_url=database_url),
-    },
-    # Steps are small (fits take about a second): a process per step would cost ~10 s each here.
-    executor=dg.in_process_executor,
-)
+    }
+
+
+def build_definitions(database_url: str | dg.EnvVar | None, hmac_key: str | dg.EnvVar | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[baseline, *model_assets, anomaly_scoring],
+        jobs=[training_job, scoring_job],
+        schedules=[daily_scoring_schedule, weekly_training_schedule],
+        sensors=[equipment_sensor],
+        resources=build_resources(database_url, hmac_key),
+        # Steps are small (fits take about a second): a process per step would cost ~10 s each here.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(_secret(DATABASE_URL_ENV), _secret(HMAC_KEY_ENV))

@@ -2,18 +2,14 @@
 
 import dagster as dg
 
-from acm_assets.partitions import equipment_day_partitions, equipment_partitions
-
 training_job = dg.define_asset_job(
     "training",
     selection=dg.AssetSelection.groups("ingest", "training"),
-    partitions_def=equipment_partitions,
     description="Fit every detector of one equipment on its baseline and commit one ModelRegistry version.",
 )
 
 scoring_job = dg.define_asset_job(
     "scoring",
     selection=dg.AssetSelection.groups("scoring"),
-    partitions_def=equipment_day_partitions,
     description="Score equipment days with the latest complete model version (or the one in acm/model_version).",
 )
