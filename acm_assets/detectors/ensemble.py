@@ -135,7 +135,7 @@ class DetectorEnsemble:
         tracker = copy.deepcopy(state.tracker) if state is not None else EpisodeTracker()
         carried_id, carried_sums = tracker.episode_id, list(tracker.sums)
 
-        inputs, off, resting = build_inputs(
+        inputs, off, resting, pooled = build_inputs(
             values, times, regime, self.models_[ModelType.feature_medians],
             ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
             last_low_ns=state.last_low_ns if state is not None else None, carry=carry,
@@ -174,7 +174,7 @@ class DetectorEnsemble:
             config_signature=cfg.signature(),
             last_time_ns=int(times[-1]) if len(times) else (state.last_time_ns if state else 0),
             last_low_ns=inputs.last_low_ns,
-            carry=carry.extend(times, values, np.nan_to_num(inputs.z), resting, lookback),
+            carry=carry.extend(times, values, pooled, resting, lookback),
             tracker=tracker,
         )
         return scores, new_state

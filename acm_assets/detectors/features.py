@@ -1,8 +1,8 @@
 """Time-based feature windows and limited forward fill, computed so a row never depends on the batch split.
 
 Window sums use exact integer cumulative sums of the values quantised to 1/4096 of a standard deviation:
-integer addition has no rounding, so a window's mean and spread are bit-identical whether the batch started
-a day or a month earlier (pandas' rolling sums carry float rounding from the start of the batch).
+integer addition has no rounding, so a window's spread is bit-identical whether the batch started a day or
+a month earlier (pandas' rolling sums carry float rounding from the start of the batch).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import numpy as np
 _QUANTUM = 4096.0
 _WINDOW_CLIP = 100.0  # standard deviations; keeps integer sums of squares far from overflow
 LOGSTD_FLOOR = 1e-3
-FEATURE_KINDS = ("mean", "logstd")
+FEATURE_KINDS = ("pooled", "prev", "logstd")
 MIN_WINDOW_ROWS = 3
 
 
 def feature_names(tags) -> list[str]:
-    """The fixed schema: every tag's normalised value, its window mean, and the log standard deviation of
-    its first differences over the window."""
+    """The fixed schema, per tag: its value normalised in its regime, its value normalised in the pooled
+    running state (dynamics are read here: regime switches would be jumps), the previous point's pooled
+    value (AR lag), and the log standard deviation of its pooled first differences over the window."""
     return list(tags) + [f"{tag}|{kind}" for kind in FEATURE_KINDS for tag in tags]
 
 
@@ -39,8 +40,8 @@ def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.nda
     return out
 
 
-def window_features(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int):
-    """Mean and log standard deviation of each column over (t - window, t], using only `include` rows.
+def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int) -> np.ndarray:
+    """Log standard deviation of each column over (t - window, t], using only `include` rows.
 
     Rows whose window holds fewer than MIN_WINDOW_ROWS included rows get NaN (the heads fill them from their
     baseline medians), so a spread is never estimated from one or two differences.
@@ -57,10 +58,7 @@ def window_features(z: np.ndarray, times: np.ndarray, include: np.ndarray, windo
     sum1 = (s1[end] - s1[start]).astype(np.float64)
     sum2 = (s2[end] - s2[start]).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sum1 / n / _QUANTUM
         var = np.clip((sum2 - sum1 * sum1 / n) / (n - 1.0), 0.0, None) / (_QUANTUM * _QUANTUM)
         logstd = np.log(np.maximum(np.sqrt(var), LOGSTD_FLOOR))
-    few = (n < MIN_WINDOW_ROWS)[:, 0]
-    mean[few] = np.nan
-    logstd[few] = np.nan
-    return mean, logstd
+    logstd[(n < MIN_WINDOW_ROWS)[:, 0]] = np.nan
+    return logstd

@@ -63,7 +63,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
     medians = upstream.get(ModelType.feature_medians)
-    inputs, off, _ = build_inputs(
+    inputs, off, _, _ = build_inputs(
         raw, times, regime, medians, ar_gap_ns=_ns(config, "ar_max_gap"),
         last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
@@ -89,7 +89,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
         train_rows=len(train), params=settings,
     )
     x_train = head.inputs(x_train)
-    _fit_head(head, x_train, config)
+    _fit_head(head, x_train, config, regime.operating_tags)
     head.calibrate(head.inputs(inputs.subset(holdout).matrix(columns)), inputs.times[holdout])
     return head
 
@@ -104,7 +104,7 @@ HEAD_CLASSES: dict[ModelType, type[HeadArtifact]] = {
 }
 
 
-def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None:
+def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig, operating_tags) -> None:
     if isinstance(head, PCAHead):
         head.fit(x, config.pca_variance, config.seed)
     elif isinstance(head, MahalanobisHead):
@@ -112,7 +112,7 @@ def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None
     elif isinstance(head, OMRHead):
         head.fit(x, config.omr_alpha)
     elif isinstance(head, GMMHead):
-        head.fit(x, config.gmm_max_components, config.seed)
+        head.fit(x, config.gmm_max_components, config.seed, operating_tags)
     elif isinstance(head, IForestHead):
         head.fit(x, config.iforest_trees, config.iforest_samples, config.seed)
     else:

@@ -15,6 +15,7 @@ from acm_assets.detectors import rowstable
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.calibration import Calibrator
 from acm_assets.detectors.errors import DetectorFitError
+from acm_assets.detectors.features import LOGSTD_FLOOR
 
 _FOREST_CHUNK = 4096
 GMM_FIT_ROWS = 1500  # GaussianMixture fit sample: BIC over k needs several full-covariance fits within 2 s
@@ -62,7 +63,7 @@ class HeadArtifact(Artifact):
 
 
 class AR1Head(HeadArtifact):
-    """Per-tag AR(1) on the regime-normalised tags; residual z per tag, combined as the largest |z| (one
+    """Per-tag AR(1) on the pooled-normalised tags; residual z per tag, combined as the largest |z| (one
     noisy or spiking sensor is the typical fault, and an RMS over many tags would dilute it). After a gap
     longer than `ar_max_gap` (or an OFF row) the prediction falls back to the tag's mean."""
 
@@ -235,8 +236,9 @@ class GMMHead(HeadArtifact):
     model_type = ModelType.gmm_model
     heads = ("gmm",)
 
-    def fit(self, x: np.ndarray, max_components: int, seed: int) -> GMMHead:
+    def fit(self, x: np.ndarray, max_components: int, seed: int, operating_tags=()) -> GMMHead:
         self.center_ = np.median(x, axis=0)
+        self.single_ = np.array([t not in operating_tags for t in self.tags])
         spread = 1.4826 * np.median(np.abs(x - self.center_), axis=0)
         self.scale_ = np.where(spread > _SPREAD_FLOOR, spread, np.maximum(x.std(axis=0), 1.0))
         u = (x - self.center_) / self.scale_
@@ -271,10 +273,13 @@ class GMMHead(HeadArtifact):
         return -(top + np.log(rowstable.row_sum(np.exp(logp - top[:, None]))))
 
     def raw(self, x):
-        """The mixture distance, or one tag's spread far from its own baseline (a single noisy or frozen
-        sensor is diluted in a joint density), whichever is larger."""
+        """The mixture distance, or one measured (non-operating) tag's spread far from its own baseline (a
+        single noisy or frozen sensor is diluted in a joint density), whichever is larger. The operating
+        tags' own variability is the process (demand), so it only enters through the joint density."""
         joint = np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))
-        single = np.abs((x - self.center_) / self.scale_).max(axis=1)
+        u = (x - self.center_) / self.scale_
+        frozen = x <= np.log(LOGSTD_FLOOR) + 1e-9  # no change at all over the window: a stuck sensor
+        single = np.where(frozen, np.abs(u), u)[:, self.single_].max(axis=1, initial=0.0)  # calm is no fault
         return {"gmm": np.maximum(joint, single)}
 
     def contributions(self, x):

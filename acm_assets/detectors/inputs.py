@@ -1,5 +1,6 @@
 """From raw tag values to what the heads read: operating state, imputed values, regime-normalised tags,
-time-window features and the previous row for the AR lags. One function for fitting and scoring."""
+pooled-normalised tags with their previous point (AR lags) and time-window spreads. One function for
+fitting and scoring."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acm_assets.detectors.features import feature_names, window_features
+from acm_assets.detectors.features import feature_names, window_logstd
 from acm_assets.detectors.operating import OFF, RUNNING
 
 
@@ -21,13 +22,13 @@ class Inputs:
     distance: np.ndarray
     n_imputed: np.ndarray
     z: np.ndarray
-    wmean: np.ndarray
+    pooled: np.ndarray
+    pooled_prev: np.ndarray
     wlogstd: np.ndarray
-    z_prev: np.ndarray
     last_low_ns: int | None
 
     def matrix(self, columns) -> np.ndarray:
-        blocks = {"": self.z, "mean": self.wmean, "logstd": self.wlogstd, "prev": self.z_prev}
+        blocks = {"": self.z, "pooled": self.pooled, "prev": self.pooled_prev, "logstd": self.wlogstd}
         index = {tag: j for j, tag in enumerate(self.tags)}
         out = np.empty((len(self.times), len(columns)))
         for k, name in enumerate(columns):
@@ -42,7 +43,7 @@ class Inputs:
 
 @dataclass
 class Carry:
-    """The end of the previous batch: raw readings (forward-fill sources), normalised values and resting
+    """The end of the previous batch: raw readings (forward-fill sources), pooled-normalised values and resting
     flags (OFF or transition: left out of windows and AR lags). Rows older than the longest lookback are
     dropped."""
 
@@ -82,7 +83,8 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
                                             np.concatenate([np.zeros(k, bool), off]))
         imputed, n_imputed = imputed[k:], n_imputed[k:]
     z = (imputed - regime_model.centers[rows]) / regime_model.scales[rows]
-    z_all = np.concatenate([carry.z, np.nan_to_num(z)])
+    pooled = np.nan_to_num((imputed - regime_model.centers[-1]) / regime_model.scales[-1])
+    z_all = np.concatenate([carry.z, pooled])
     # OFF and transition rows (ramps, thermal settling) stay out of the windows and the AR lags, so a
     # spread or a lag never mixes a start-up into steady running
     resting = state != RUNNING
@@ -92,26 +94,26 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
         usable = (np.diff(times_all) <= ar_gap_ns) & ~resting_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
     has_prev = ~np.isnan(z_prev[:, 0]) & ~resting_all
-    window_ns = regime_model.window_ns
-    wmean, _ = window_features(z_all, times_all, ~resting_all, window_ns)
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
-    _, wlogstd = window_features(np.nan_to_num(z_all - z_prev), times_all, has_prev, window_ns)
+    wlogstd = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
-        n_imputed=n_imputed, z=z, wmean=wmean[k:], wlogstd=wlogstd[k:], z_prev=z_prev[k:], last_low_ns=new_last_low,
+        n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], wlogstd=wlogstd[k:],
+        last_low_ns=new_last_low,
     )
-    return inputs, off, resting
+    return inputs, off, resting, pooled
 
 
 def head_columns(model_type: str, tags) -> list[str]:
     """The fixed input schema of each head."""
     names = feature_names(tags)
     p = len(tags)
+    values, pooled, prev, logstd = (names[i * p : (i + 1) * p] for i in range(4))
     return {
-        "ar1_params": list(tags) + [f"{t}|prev" for t in tags],
-        "pca_model": names[:p],
-        "mhal_params": names[:p],
-        "omr_model": names[:p],
-        "gmm_model": names[2 * p :],
-        "iforest_model": names[:p] + names[2 * p :],
+        "ar1_params": pooled + prev,
+        "pca_model": values,
+        "mhal_params": values,
+        "omr_model": values,
+        "gmm_model": logstd,
+        "iforest_model": values + logstd,
     }[model_type]
