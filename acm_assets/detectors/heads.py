@@ -4,10 +4,13 @@ scores bit-identically and the artifact stays small (no pickled scikit-learn est
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.mixture import GaussianMixture
 
@@ -248,7 +251,9 @@ class GMMHead(HeadArtifact):
         for k in range(1, max_components + 1):
             if len(u) < 20 * k:
                 break
-            gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, max_iter=60, random_state=seed).fit(u)
+            with warnings.catch_warnings():  # EM capped at 60 iterations for the fit budget: still a density
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, max_iter=60, random_state=seed).fit(u)
             bic = gmm.bic(u)
             if bic < best_bic:
                 best, best_bic = gmm, bic

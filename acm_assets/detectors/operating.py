@@ -27,6 +27,7 @@ _LOAD_PATTERNS = (
     r"damper|valve|position",
 )
 _SILHOUETTE_ROWS = 2000
+TRANSITION_SHARE = 0.05
 
 
 def auto_operating_tags(tags) -> tuple[str, ...]:
@@ -128,15 +129,25 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     load_tag = load_tag if config.detect_off else None
     ffill_ns = int(config.seconds("ffill_limit") * 1e9)
     off_threshold = low_threshold = ramp_threshold = None
+    window_ns = effective_window_ns(times, config)
     if load_tag is not None:
         load = raw[:, tags.index(load_tag)]
         level = float(np.nanquantile(load, 0.95))
         if level > 0:
             off_threshold = config.off_fraction * level
-            running_median = float(np.nanmedian(load[load >= off_threshold]))
-            low_threshold = max(config.low_load_fraction * running_median, off_threshold)
-            ramp_threshold = config.ramp_fraction * running_median
-    window_ns = effective_window_ns(times, config)
+            on = load >= off_threshold
+            running_median = float(np.nanmedian(load[on]))
+            # never call more than TRANSITION_SHARE of the baseline's on-line rows low-load or ramping: a
+            # process that often runs at part load or follows demand quickly is normal at those points
+            low_threshold = max(
+                min(config.low_load_fraction * running_median, float(np.nanquantile(load[on], TRANSITION_SHARE))),
+                off_threshold,
+            )
+            before = np.searchsorted(times, times - window_ns, side="left")
+            swing = np.abs(load - load[before])[on]
+            ramp_threshold = max(
+                config.ramp_fraction * running_median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))
+            )
     probe = RegimeModel(
         operating_tags=(), load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
         ramp_threshold=ramp_threshold, window_ns=window_ns,
