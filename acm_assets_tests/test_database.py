@@ -31,3 +31,18 @@ def test_sqlite_engine_uses_wal_and_immediate_transactions(sqlite_url):
         except sa.exc.OperationalError as exc:
             raised = "locked" in str(exc)
     assert raised
+
+
+def test_pyodbc_is_only_imported_for_odbc_urls(sqlite_url):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from acm_assets.database import create_engine\n"
+        f"create_engine({sqlite_url!r})\n"
+        "assert 'pyodbc' not in sys.modules\n"
+        "engine = create_engine('mssql+pyodbc://acm:s3cret@server/db?driver=ODBC+Driver+18+for+SQL+Server')\n"
+        "assert engine.dialect.driver == 'pyodbc' and 'pyodbc' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
