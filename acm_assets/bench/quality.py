@@ -132,11 +132,13 @@ def evaluate_reference(folder: Path) -> dict:
 
 
 def reference_report(baseline: pd.DataFrame, batch: pd.DataFrame, config: EnsembleConfig | None = None) -> dict:
+    """The batch continues from the baseline's scoring state; its rows overlapping the baseline are dropped."""
     ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(baseline)
     regime = ensemble.models[ModelType.regime_model]
     holdout = pd.to_datetime(ensemble.models[ModelType.omr_model].holdout_times, utc=True)
-    baseline_scores = ensemble.score(baseline)
-    scores = ensemble.score(batch)
+    baseline_scores, history = ensemble.score_with_state(baseline)
+    batch = batch[batch.index > baseline.index[-1]]
+    scores, _ = ensemble.score_with_state(batch, history)
     episodes = ensemble.episodes(scores)
     running = scores["operating_state"] == "running"
     return {
