@@ -41,9 +41,10 @@ def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.nda
 
 
 def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int) -> np.ndarray:
-    """Log standard deviation of each column over (t - window, t], using only `include` rows.
+    """Log standard deviation of each column over (t - window, t], using only the `include` cells (a
+    rows x columns mask: imputed readings and resting rows carry no evidence of noise or of a frozen sensor).
 
-    Rows whose window holds fewer than MIN_WINDOW_ROWS included rows get NaN (the heads fill them from their
+    Cells whose window holds fewer than MIN_WINDOW_ROWS included values get NaN (the heads fill them from their
     baseline medians), so a spread is never estimated from one or two differences.
     """
     q = np.rint(np.clip(z, -_WINDOW_CLIP, _WINDOW_CLIP) * _QUANTUM).astype(np.int64)
@@ -51,14 +52,14 @@ def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_
     zero = np.zeros((1, z.shape[1]), dtype=np.int64)
     s1 = np.concatenate([zero, np.cumsum(q, axis=0)])
     s2 = np.concatenate([zero, np.cumsum(q * q, axis=0)])
-    count = np.concatenate([[0], np.cumsum(include.astype(np.int64))])
+    count = np.concatenate([zero, np.cumsum(include.astype(np.int64), axis=0)])
     start = np.searchsorted(times, times - window_ns, side="right")
     end = np.arange(1, len(times) + 1)
-    n = (count[end] - count[start]).astype(np.float64)[:, None]
+    n = (count[end] - count[start]).astype(np.float64)
     sum1 = (s1[end] - s1[start]).astype(np.float64)
     sum2 = (s2[end] - s2[start]).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.clip((sum2 - sum1 * sum1 / n) / (n - 1.0), 0.0, None) / (_QUANTUM * _QUANTUM)
         logstd = np.log(np.maximum(np.sqrt(var), LOGSTD_FLOOR))
-    logstd[(n < MIN_WINDOW_ROWS)[:, 0]] = np.nan
+    logstd[n < MIN_WINDOW_ROWS] = np.nan
     return logstd

@@ -260,6 +260,9 @@ class GMMHead(HeadArtifact):
         self.weights_ = best.weights_
         self.means_ = best.means_
         self.prec_chol_ = best.precisions_cholesky_
+        # undefined spreads (too few readings in the window) are filled at the main component's centre: a
+        # coordinate-wise median can sit between components, where the density is low
+        self.fill = self.center_ + self.scale_ * self.means_[np.argmax(self.weights_)]
         self.nll_ref_ = 0.0
         self.nll_ref_ = float(np.min(self._nll(x)))
         self.params = {**self.params, "components": int(best.n_components), "bic": round(float(best_bic), 3)}

@@ -93,7 +93,9 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
     if len(times_all) > 1:
         usable = (np.diff(times_all) <= ar_gap_ns) & ~resting_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
-    has_prev = ~np.isnan(z_prev[:, 0]) & ~resting_all
+    observed = ~np.isnan(raw_all)
+    measured = observed & np.vstack([np.zeros((1, observed.shape[1]), dtype=bool), observed[:-1]])
+    has_prev = (~np.isnan(z_prev[:, 0]) & ~resting_all)[:, None] & measured
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
     wlogstd = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns)
     inputs = Inputs(

@@ -70,3 +70,14 @@ def test_duplicated_collinear_tags_make_mahalanobis_refuse(fan_baseline):
     baseline = fan_baseline.assign(COPY=fan_baseline[tag] * 2.0)
     with pytest.raises(DetectorFitError, match="mhal_params: .*condition number"):
         DetectorEnsemble().fit(baseline)
+
+
+def test_a_batch_of_missing_readings_is_neither_frozen_nor_alarmed(fan_ensemble, fan_baseline):
+    _, state = fan_ensemble.score_with_state(fan_baseline.iloc[:-300])
+    missing = fan_baseline.iloc[-300:] * np.nan
+    scores, _ = fan_ensemble.score_with_state(missing, state)
+    assert (scores["imputed_tags"] == missing.shape[1]).all()
+    assert not scores["alarm"].any()
+    running = scores["operating_state"] == "running"
+    assert (scores.loc[running, "fused_z"] < 3.0).all()
+    assert (scores["gmm_z"].iloc[-100:] < 0.0).all()  # imputed readings are no evidence of a frozen sensor
