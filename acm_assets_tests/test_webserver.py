@@ -97,7 +97,7 @@ def _fill_database(url: str) -> None:
 
 def _stop(process: subprocess.Popen) -> None:
     """SIGTERM to the whole group, then SIGKILL: dagster dev's code servers can outlive a polite stop."""
-    for sig, grace in ((signal.SIGTERM, 8), (signal.SIGKILL, 5)):
+    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
