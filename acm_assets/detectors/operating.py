@@ -89,7 +89,8 @@ class RegimeModel(Artifact):
             load = np.nan_to_num(load, nan=np.inf)
             off, low = load < self.off_threshold, load < self.low_threshold
             before = np.searchsorted(times, times - self.window_ns, side="left")
-            ramp = np.abs(load - load[before]) > self.ramp_threshold
+            with np.errstate(invalid="ignore"):  # a missing load (inf) is no ramp
+                ramp = np.abs(load - load[before]) > self.ramp_threshold
         else:
             off = low = ramp = np.zeros(n, dtype=bool)
         low_times = np.concatenate([[never if last_low_ns is None else last_low_ns], np.where(low, times, never)])
