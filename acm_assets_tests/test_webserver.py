@@ -221,7 +221,8 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
     sensors = {s["name"]: s for s in data["sensorsOrError"]["results"]}
 
-    assert {name: (s["pipelineName"], s["cronSchedule"], s["scheduleState"]["status"]) for name, s in schedules.items()} == {
+    shown = {name: (s["pipelineName"], s["cronSchedule"], s["scheduleState"]["status"]) for name, s in schedules.items()}
+    assert shown == {
         "daily_scoring_schedule": ("scoring", "30 1 * * *", "STOPPED"),
         "weekly_training_schedule": ("training", "0 3 * * 0", "STOPPED"),
     }
@@ -253,7 +254,9 @@ def _wait_for(what: str, server: Server, timeout: float, probe):
 
 def test_sensor_adds_equipment_partitions_and_cold_starts_training(server):
     def partitions():
-        data = server.query('{ assetNodeOrError(assetKey: {path: ["baseline"]}) { ... on AssetNode { partitionKeys } } }')
+        data = server.query(
+            '{ assetNodeOrError(assetKey: {path: ["baseline"]}) { ... on AssetNode { partitionKeys } } }'
+        )
         keys = data["assetNodeOrError"]["partitionKeys"]
         return keys if keys == [EQUIPMENT] else None
 
