@@ -39,6 +39,8 @@ from acm_assets.detectors.fitting import MODEL_DEPENDENCIES
 from acm_assets.executors import CELERY_BROKER_ENV, CELERY_QUEUE_ENV, EXECUTOR_ENV, EXECUTORS, executor_from_env
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.ingest.simulator import simulate
+from acm_assets.outputs.schema import OUTPUT_TABLES
+from acm_assets.outputs.store import OutputStore
 from acm_assets.jobs import scoring_job, training_job
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
@@ -111,11 +113,13 @@ def seed_fleet(
     url: str, instance: dg.DagsterInstance, codes: list[str], baseline_days: int, days: int, seeds: list[int] | None = None
 ) -> None:
     """Simulated FD_FAN history per equipment (faults only after the baseline window; simulator seeds 1, 2, ...
-    unless given), the registry table and one dynamic partition per equipment, in fleet order."""
+    unless given), every ACM table, and one dynamic partition per equipment, in fleet order."""
     engine = create_engine(url)
     historian = HistorianStore(engine)
     historian.create_tables()
     create_registry_table(engine)
+    # Up front, as a deployment would: steps starting at once on several workers race to create them.
+    OutputStore(engine, OUTPUT_TABLES).create_tables()
     scoring_start = FIRST_DAY + pd.Timedelta(days=baseline_days)
     for seed, code in zip(seeds or range(1, len(codes) + 1), codes, strict=True):
         simulation = simulate("FD_FAN", start=FIRST_DAY, days=baseline_days + days, seed=seed,

@@ -4,8 +4,10 @@ the database dropping every connection mid-run. The tests share one cluster and 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
 import pandas as pd
@@ -18,6 +20,7 @@ from acm_assets.executors import CELERY_BROKER_ENV
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets_tests.distributed.conftest import BASELINE_DAYS, CODES, LOCATION_MODULE
+from acm_assets_tests.distributed.schedulers import SCHEDULE, start_schedule, tick
 
 MODEL_TYPES = sorted(t.value for t in ModelType)
 
@@ -150,3 +153,34 @@ def test_database_dropping_connections_mid_run_ends_in_one_complete_version(clus
     assert cluster.versions(code) == {1: True, 2: True}
     assert sorted(cluster.registry().manifest(cluster.equipment(code), 2)["saved_models"]) == MODEL_TYPES
 
+
+
+def test_two_schedulers_ticking_at_once_lose_nothing_and_duplicate_only_identical_queued_runs(cluster):
+    """Two scheduler processes evaluate the same daily-scoring tick at the same moment on the shared
+    PostgreSQL instance; runs go to the QueuedRunCoordinator of deploy/dagster.yaml (queued, not executed).
+
+    Dagster's run-key check is check-then-insert, so a second daemon can queue the same request again (this
+    is why a deployment runs exactly one `dagster-daemon`). What the operator then sees is bounded: every
+    equipment's run is there, each request at most once per scheduler, duplicates identical and still
+    QUEUED, where the per-equipment tag limit runs them one after another and the scoring output tables
+    replace the partition's rows, so no output row is duplicated."""
+    start_schedule(LOCATION_MODULE)
+    tomorrow = pd.Timestamp.now(tz="UTC").normalize() + pd.Timedelta(days=1)
+    end = (tomorrow + pd.Timedelta(hours=1, minutes=31)).isoformat()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        for future in [pool.submit(tick, LOCATION_MODULE, end) for _ in range(2)]:
+            future.result()
+    runs = cluster.instance.get_runs(dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))
+    day = f"{tomorrow - pd.Timedelta(days=1):%Y-%m-%d}"
+    expected = {f"score:{dg.MultiPartitionKey({'equipment': code, 'day': day})}" for code in CODES}
+    by_key: dict[str, list] = {}
+    for run in runs:
+        by_key.setdefault(run.tags["dagster/run_key"], []).append(run)
+    assert set(by_key) == expected
+    for key, same in by_key.items():
+        assert 1 <= len(same) <= 2
+        assert {run.status for run in same} == {dg.DagsterRunStatus.QUEUED}
+        assert {(run.tags["dagster/partition"], run.tags["dagster/partition/equipment"]) for run in same} == {
+            (key.removeprefix("score:"), key.split("|")[-1])
+        }

@@ -1,0 +1,45 @@
+"""Smoke test of the fleet benchmark's functions (what it launches and reports, never how fast)."""
+
+import argparse
+
+import dagster as dg
+
+from acm_assets.bench import fleet
+from acm_assets.partitions import equipment_day_partitions
+
+
+def test_scoring_runs_cover_every_equipment_day_once():
+    codes = [f"EQ{i:04d}" for i in range(1, 8)]
+    plan = fleet.FleetPlan(codes, baseline_days=14, days=3, concurrent_runs=2, equipment_per_scoring_run=3)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("equipment", codes)
+        covered = [
+            key
+            for request in plan.scoring()
+            for key in equipment_day_partitions.get_partition_keys_in_range(
+                dg.PartitionKeyRange(request.tags[fleet.RANGE_START_TAG], request.tags[fleet.RANGE_END_TAG]),
+                dynamic_partitions_store=instance,
+            )
+        ]
+    assert len(plan.scoring()) == 3
+    assert sorted(covered) == sorted(
+        dg.MultiPartitionKey({"equipment": code, "day": day})
+        for code in codes
+        for day in ("2024-01-15", "2024-01-16", "2024-01-17")
+    )
+    assert [r.tags["dagster/partition"] for r in plan.training()] == codes
+
+
+def test_fleet_run_trains_and_scores_through_dagster():
+    parser = argparse.ArgumentParser()
+    fleet.add_arguments(parser)
+    args = parser.parse_args(["--equipment", "1", "--days", "2", "--profiles", "in_process", "--concurrent-runs", "1"])
+    report = fleet.run(args)
+    profile = report["profiles"]["in_process"]
+    assert profile["training"] | {"wall_seconds": None, "seconds_per_partition": None} == {
+        "wall_seconds": None, "runs_launched": 1, "runs_failed": 0, "failures": [], "partitions": 1,
+        "seconds_per_partition": None,
+    }
+    assert (profile["scoring"]["runs_launched"], profile["scoring"]["runs_failed"], profile["scoring"]["partitions"]) == (1, 0, 2)
+    assert report["estimate_1000_equipment"]["from_profile"] == "in_process"
+    assert set(report["direct"]) == {"training_seconds_per_equipment", "scoring_seconds_per_day"}
