@@ -221,7 +221,7 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
     sensors = {s["name"]: s for s in data["sensorsOrError"]["results"]}
 
-    shown = {name: (s["pipelineName"], s["cronSchedule"], s["scheduleState"]["status"]) for name, s in schedules.items()}
+    shown = {n: (s["pipelineName"], s["cronSchedule"], s["scheduleState"]["status"]) for n, s in schedules.items()}
     assert shown == {
         "daily_scoring_schedule": ("scoring", "30 1 * * *", "STOPPED"),
         "weekly_training_schedule": ("training", "0 3 * * 0", "STOPPED"),

@@ -20,6 +20,7 @@ multiprocess executor (a process per step). That comparison is why the code loca
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -127,6 +128,11 @@ def _embedded() -> Iterator[tuple[Path, str, str]]:
 
 @contextlib.contextmanager
 def _postgresql(server_url: str) -> Iterator[tuple[Path, str, str]]:
+    if importlib.util.find_spec("dagster_postgres") is None:
+        raise RuntimeError(
+            "the postgresql profile keeps Dagster's storage in PostgreSQL: it needs dagster-postgres "
+            "(pip install dagster-postgres, the release paired with dagster " + dg.__version__ + ")"
+        )
     acm_url, drop_acm = _scratch_postgres(server_url)
     try:
         dagster_url, drop_dagster = _scratch_postgres(server_url)
