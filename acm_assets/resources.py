@@ -9,6 +9,7 @@ from acm_assets.database import create_engine, default_database_url
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
+from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
 
 
@@ -21,12 +22,13 @@ class AcmDatabase(dg.ConfigurableResource):
     _stores: tuple[HistorianStore, OutputStore] | None = PrivateAttr(default=None)
 
     def _open(self) -> tuple[HistorianStore, OutputStore]:
-        """One engine per process; tables are created where missing (they are this project's own)."""
+        """One engine per process; missing tables are created (an existing ModelRegistry is left as it is)."""
         if self._stores is None:
             engine = create_engine(self.database_url or default_database_url())
             historian, outputs = HistorianStore(engine), OutputStore(engine, OUTPUT_TABLES)
             historian.create_tables()
             outputs.create_tables()
+            create_registry_table(engine)
             self._stores = historian, outputs
         return self._stores
 

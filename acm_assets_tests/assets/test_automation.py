@@ -44,3 +44,16 @@ def test_weekly_training_requests_one_run_per_equipment(sqlite_plant):
     requests = list(weekly_training_schedule(context))
     assert [r.partition_key for r in requests] == [CODE]
     assert weekly_training_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_the_sensor_works_on_a_database_without_a_registry_table(sqlite_url, instance):
+    from acm_assets.database import create_engine
+
+    store = HistorianStore(create_engine(sqlite_url))
+    store.create_tables()
+    store.add_equipment("FRESH_FAN")
+    resources = build_resources(sqlite_url)
+    with dg.build_sensor_context(instance=instance, resources={"acm_database": resources["acm_database"]}) as context:
+        result = equipment_sensor(context)
+    assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["FRESH_FAN"]]
+    assert [r.partition_key for r in result.run_requests] == ["FRESH_FAN"]
