@@ -38,11 +38,15 @@ class OutputTableIOManager(dg.ConfigurableIOManager):
         outputs, historian = self._open()
         table = _table_name(context)
         frames = _frames_by_partition(context, obj)
-        rows = 0
-        for key in sorted(frames, key=str):
+        equip_ids: dict[str, int] = {}
+        parts = []
+        for key, frame in frames.items():
             equipment, day = _equipment_and_day(key)
-            result = outputs.replace_partition(table, historian.get_equipment(equipment).equip_id, day, frames[key])
-            rows += result.inserted
+            if equipment not in equip_ids:
+                equip_ids[equipment] = historian.get_equipment(equipment).equip_id
+            parts.append((equip_ids[equipment], day, frame))
+        results = outputs.replace_partitions(table, parts)
+        rows = sum(result.inserted for result in results)
         context.add_output_metadata({"table": table, "rows_written": rows, "partitions": len(frames)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -47,33 +47,16 @@ class OutputStore:
 
     def replace_partition(self, name: str, equip_id: int, day: dt.date, frame: pd.DataFrame) -> ReplaceResult:
         """Make the table hold exactly `frame` for (equip_id, day), in one transaction."""
+        return self.replace_partitions(name, [(equip_id, day, frame)])[0]
+
+    def replace_partitions(self, name: str, parts: list[tuple[int, dt.date, pd.DataFrame]]) -> list[ReplaceResult]:
+        """Replace several (equip_id, day) partitions, in day order, in one transaction."""
         output = self.table(name)
-        table = output.table
-        columns = [c.name for c in table.columns]
-        rows = _records(frame.assign(EquipID=equip_id, Day=day), columns)
-        entity = output.entity_columns
         with self.engine.begin() as conn:
-            deleted = conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, table.c.Day == day)).rowcount
-            superseded, kept = 0, 0
-            if rows:
-                elsewhere = _entities_in_other_days(conn, table, entity, equip_id, day, rows)
-                incoming = []
-                for row in rows:
-                    other_day = elsewhere.get(tuple(row[c] for c in entity))
-                    if other_day is not None and other_day > day:
-                        kept += 1
-                        continue
-                    if other_day is not None:
-                        conn.execute(
-                            sa.delete(table).where(
-                                table.c.EquipID == equip_id, *[table.c[c] == row[c] for c in entity]
-                            )
-                        )
-                        superseded += 1
-                    incoming.append(row)
-                if incoming:
-                    conn.execute(sa.insert(table), incoming)
-            return ReplaceResult(deleted, len(rows) - kept, superseded, kept)
+            return [
+                _replace(conn, output, equip_id, day, frame)
+                for equip_id, day, frame in sorted(parts, key=lambda part: (part[0], part[1]))
+            ]
 
     def read(self, name: str, equip_id: int, start_day: dt.date | None = None, end_day: dt.date | None = None):
         """Rows of one equipment, optionally for days in [start_day, end_day]."""
@@ -85,6 +68,31 @@ class OutputStore:
             query = query.where(table.c.Day <= end_day)
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
+
+
+def _replace(conn, output: OutputTable, equip_id: int, day: dt.date, frame: pd.DataFrame) -> ReplaceResult:
+    table = output.table
+    rows = _records(frame.assign(EquipID=equip_id, Day=day), [c.name for c in table.columns])
+    entity = output.entity_columns
+    deleted = conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, table.c.Day == day)).rowcount
+    superseded, kept = 0, 0
+    if rows:
+        elsewhere = _entities_in_other_days(conn, table, entity, equip_id, day, rows)
+        incoming = []
+        for row in rows:
+            other_day = elsewhere.get(tuple(row[c] for c in entity))
+            if other_day is not None and other_day > day:
+                kept += 1
+                continue
+            if other_day is not None:
+                conn.execute(
+                    sa.delete(table).where(table.c.EquipID == equip_id, *[table.c[c] == row[c] for c in entity])
+                )
+                superseded += 1
+            incoming.append(row)
+        if incoming:
+            conn.execute(sa.insert(table), incoming)
+    return ReplaceResult(deleted, len(rows) - kept, superseded, kept)
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:

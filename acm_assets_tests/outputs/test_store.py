@@ -75,3 +75,14 @@ def test_an_empty_day_clears_that_day(store):
 def test_a_frame_missing_a_column_names_it(store):
     with pytest.raises(ValueError, match="value"):
         store.replace_partition("points", 7, dt.date(2024, 1, 1), _day_frame("2024-01-01", 1.0).drop(columns="value"))
+
+
+def test_several_partitions_are_replaced_all_or_nothing(store):
+    d1, d2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    bad = _day_frame("2024-01-02", 2.0).drop(columns="value")
+    with pytest.raises(ValueError, match="value"):
+        store.replace_partitions("points", [(7, d1, _day_frame("2024-01-01", 1.0)), (7, d2, bad)])
+    assert store.read("points", 7).empty
+    results = store.replace_partitions("points", [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))])
+    assert [r.inserted for r in results] == [4, 4]
+    assert len(store.read("points", 7)) == 8
