@@ -8,6 +8,7 @@ from acm_assets.assets.ingest import baseline
 from acm_assets.assets.scoring import OUTPUT_IO_MANAGER_KEY, anomaly_scoring
 from acm_assets.assets.training import MODEL_IO_MANAGER_KEY, model_assets
 from acm_assets.database import DATABASE_URL_ENV
+from acm_assets.executors import executor_from_env
 from acm_assets.jobs import scoring_job, training_job
 from acm_assets.outputs.io_manager import OutputTableIOManager
 from acm_assets.registry.io_manager import ModelRegistryIOManager
@@ -39,8 +40,8 @@ def build_definitions(database_url: str | dg.EnvVar | None, hmac_key: str | dg.E
         schedules=[daily_scoring_schedule, weekly_training_schedule],
         sensors=[equipment_sensor],
         resources=build_resources(database_url, hmac_key),
-        # Steps are small (fits take about a second): a process per step would cost ~10 s each here.
-        executor=dg.in_process_executor,
+        # In-process unless $ACM_EXECUTOR says otherwise: steps take about a second, a process each ~10 s.
+        executor=executor_from_env(),
     )
 
 
