@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from acm_assets.database import create_engine, default_database_url
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
+from acm_assets.registry.errors import RegistrySchemaError
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
 
@@ -26,9 +30,7 @@ class AcmDatabase(dg.ConfigurableResource):
         if self._stores is None:
             engine = create_engine(self.database_url or default_database_url())
             historian, outputs = HistorianStore(engine), OutputStore(engine, OUTPUT_TABLES)
-            historian.create_tables()
-            outputs.create_tables()
-            create_registry_table(engine)
+            _create_once(historian.create_tables, outputs.create_tables, lambda: create_registry_table(engine))
             self._stores = historian, outputs
         return self._stores
 
@@ -49,3 +51,17 @@ class AcmDatabase(dg.ConfigurableResource):
     def model_store(self) -> ModelStore:
         """Read-only lookups (e.g. "has this equipment a complete version?"); models load via the IO manager."""
         return ModelStore(self.historian.engine)
+
+
+def _create_once(*creators, attempts: int = 5) -> None:
+    """Create missing tables. Processes starting together race on CREATE TABLE (PostgreSQL reports a
+    duplicate type): the loser tries again and then finds the tables there."""
+    for create in creators:
+        for attempt in range(1, attempts + 1):
+            try:
+                create()
+                break
+            except (sa.exc.DBAPIError, RegistrySchemaError):
+                if attempt == attempts:
+                    raise
+                time.sleep(0.1 * attempt)

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "quality": "acm_assets.bench.quality",
     "registry": "acm_assets.bench.registry",
     "pipeline": "acm_assets.bench.pipeline",
+    "fleet": "acm_assets.bench.fleet",
 }
 
 
