@@ -1,9 +1,14 @@
 """Detection quality: labelled simulator faults (several seeds, every equipment type) and the reference exports.
 
-`python -m acm_assets.bench quality [--seeds 0,1,2,3,4] [--days 120]` prints JSON with the issue's bars:
+`python -m acm_assets.bench quality [--seeds 0,1,2,3,4] [--days 120] [--retrain-days 0] [--baseline-days 60]`
+prints JSON with the issue's bars:
 detection overall and per fault type, step delay, drift level at detection, culprit hit rate, false episodes
 per 30 days and per-point alarm rate on fault-free spans, and on the reference exports the alarm share on
 the baseline's held-out slice and the episodes found in each batch.
+
+By default one model fitted on the first two thirds scores the whole last third (40 days, the season moving
+on). `--retrain-days 7` scores it as the weekly training job would: each week by a model fitted on the last
+`baseline_days` before it (earlier faults included, nobody excludes them) and warmed up on the day before.
 """
 
 from __future__ import annotations
@@ -29,43 +34,58 @@ TARGETS = {
 }
 REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acm_reference"
 REFERENCE_PAIRS = ("FD_FAN", "GAS_TURBINE")
+BASELINE_DAYS = 60.0  # BaselineWindow.days
+WARM_UP = pd.Timedelta(days=1)  # history a freshly trained model is warmed up with (the scoring asset's WARM_UP)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated simulator seeds")
     parser.add_argument("--days", type=float, default=120.0, help="days simulated per run (faults in the last third)")
     parser.add_argument("--types", default=",".join(EQUIPMENT_TYPES), help="equipment types to simulate")
+    parser.add_argument("--retrain-days", type=float, default=0.0,
+                        help="retrain every N days over the test span (7: the weekly training schedule); 0 = fit once")
+    parser.add_argument("--baseline-days", type=float, default=BASELINE_DAYS,
+                        help="training window of each retrain (the product's baseline default)")
     parser.add_argument("--reference-dir", default=str(REFERENCE_DIR), help="folder with the reference exports")
 
 
 def run(args) -> dict:
     seeds = [int(s) for s in str(args.seeds).split(",") if s != ""]
     types = [t for t in str(args.types).split(",") if t]
-    runs = [evaluate_simulation(t, seed, days=args.days) for t in types for seed in seeds]
+    retrain = {"retrain_days": args.retrain_days, "baseline_days": args.baseline_days}
+    runs = [evaluate_simulation(t, seed, days=args.days, **retrain) for t in types for seed in seeds]
     return {
         "targets": TARGETS,
         "config_signature": EnsembleConfig().signature(),
+        "protocol": retrain if args.retrain_days else {"retrain_days": 0, "baseline": "first two thirds, fit once"},
         "simulator": summarize(runs),
         "reference": evaluate_reference(Path(args.reference_dir)),
     }
 
 
-def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, config: EnsembleConfig | None = None):
-    """Fit on the first two thirds (fault-free), score the last third with the default faults, and the same
-    last third without faults (bit-identical outside the fault windows) for false alarms. Both continue
-    from the baseline's scoring state, as the daily runs do."""
+def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, config: EnsembleConfig | None = None,
+                        retrain_days: float = 0.0, baseline_days: float = BASELINE_DAYS):
+    """Score the last third with the default faults, and the same last third without faults (bit-identical
+    outside the fault windows) for false alarms. With `retrain_days`, each period is scored by a model fitted on
+    the `baseline_days` before it and warmed up on the day before it, as the weekly training and daily scoring
+    jobs do; else one model fitted on the first two thirds scores it all, continuing from the baseline's state."""
     faulty = simulate(equipment_type, days=days, seed=seed)
     clean = simulate(equipment_type, days=days, seed=seed, faults=None)
     index = faulty.frame.index
     split = index[0] + (index[-1] - index[0]) * 2 / 3
-    baseline = faulty.frame[index < split]
-    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(baseline)
-    _, history = ensemble.score_with_state(baseline)  # as in production: the test span starts with history
     cadence = index[1] - index[0]
-    scores, _ = ensemble.score_with_state(faulty.frame[index >= split], history)
-    matched = match_faults(ensemble.episodes(scores), faulty.faults, cadence)
-    clean_scores, _ = ensemble.score_with_state(clean.frame[clean.frame.index >= split], history)
-    false = false_alarms(clean_scores, ensemble.episodes(clean_scores))
+    config = config or EnsembleConfig()
+    if retrain_days:
+        starts = list(pd.date_range(split, index[-1], freq=pd.Timedelta(days=retrain_days)))
+        periods = list(zip(starts, starts[1:] + [index[-1] + cadence]))
+        span = pd.Timedelta(days=baseline_days)
+    else:
+        periods, span = [(split, index[-1] + cadence)], split - index[0]
+    (scores, episodes), (clean_scores, clean_episodes) = _score_periods(
+        (faulty.frame, clean.frame), periods, span, config, full_history=not retrain_days
+    )
+    matched = match_faults(episodes, faulty.faults, cadence)
+    false = false_alarms(clean_scores, clean_episodes)
     states = clean.state[clean.state.index >= split].value_counts().to_dict()
     return {
         "equipment_type": equipment_type,
@@ -74,6 +94,30 @@ def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, 
         "false_alarms": {**false, "equipment_type": equipment_type, "seed": seed,
                          "states": {str(k): int(v) for k, v in states.items()}},
     }
+
+
+def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, *, full_history: bool):
+    """Each frame's periods [start, end) scored by a model fitted on the `span` before each; (scores, episodes)
+    per frame. Frames whose baselines are equal share the fit."""
+    index = frames[0].index
+    out = [([], []) for _ in frames]
+    for start, end in periods:
+        fitted = []
+        for frame, (scores, episodes) in zip(frames, out):
+            baseline = frame[(index >= start - span) & (index < start)]
+            ensemble = next((e for b, e in fitted if b.equals(baseline)), None)
+            if ensemble is None:
+                ensemble = DetectorEnsemble(config).fit(baseline)
+                fitted.append((baseline, ensemble))
+            warm = baseline if full_history else baseline[baseline.index >= start - WARM_UP]
+            _, history = ensemble.score_with_state(warm)
+            part, _ = ensemble.score_with_state(frame[(index >= start) & (index < end)], history)
+            scores.append(part)
+            episodes.append(ensemble.episodes(part))
+    return [
+        (pd.concat(scores), pd.concat([e for e in episodes if len(e)] or episodes[:1], ignore_index=True))
+        for scores, episodes in out
+    ]
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -56,6 +56,7 @@ class Calibrator:
 
 
 LEVEL_HEADS = ("pca_t2", "mhal", "iforest")
+VARIABILITY_HEADS = ("gmm",)
 
 
 class Fusion:
@@ -77,7 +78,7 @@ class Fusion:
         self.alert_z = float(alert_z)
         self.power = float(power)
         self.level_ = [j for j, h in enumerate(self.heads) if h in LEVEL_HEADS]
-        self.residual_ = [j for j, h in enumerate(self.heads) if h not in LEVEL_HEADS]
+        self.residual_ = [j for j, h in enumerate(self.heads) if h not in LEVEL_HEADS + VARIABILITY_HEADS]
 
     @classmethod
     def fit(cls, holdouts: dict, owners: dict, config) -> Fusion:

@@ -61,7 +61,7 @@ class EnsembleConfig:
     false_alarm_rate: float = 0.005
     caution_z: float = 1.5
     alert_z: float = 3.0
-    on_hold: str = "40min"
+    on_hold: str = "1h"
     strong_z: float = 6.0
     strong_hold: str = "20min"
     off_hold: str = "1h"

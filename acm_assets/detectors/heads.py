@@ -233,8 +233,9 @@ class OMRHead(HeadArtifact):
 class GMMHead(HeadArtifact):
     """Gaussian mixture (full covariance, k by BIC) on the tags' window log-spreads: the variability head.
     It sees lost variation (stuck or frozen sensors) and extra variation (loose parts, noisy transmitters),
-    and is blind to level changes on purpose (the other heads cover levels). Score: negative
-    log-likelihood, as a distance-like sqrt(2 (nll - min training nll))."""
+    and is blind to level changes on purpose (the other heads cover levels). Score: the larger of the
+    negative log-likelihood as a distance-like sqrt(2 (nll - min training nll)) and one measured tag's spread
+    deviation, each first calibrated on the held-out slice."""
 
     model_type = ModelType.gmm_model
     heads = ("gmm",)
@@ -280,15 +281,32 @@ class GMMHead(HeadArtifact):
         top = logp.max(axis=1)
         return -(top + np.log(rowstable.row_sum(np.exp(logp - top[:, None]))))
 
-    def raw(self, x):
-        """The mixture distance, or one measured (non-operating) tag's spread far from its own baseline (a
-        single noisy or frozen sensor is diluted in a joint density), whichever is larger. The operating
-        tags' own variability is the process (demand), so it only enters through the joint density."""
+    def _parts(self, x):
+        """The mixture distance, and the largest spread deviation of one measured (non-operating) tag (a single
+        noisy or frozen sensor is diluted in a joint density). The operating tags' own variability is the
+        process (demand), so it only enters through the joint density."""
         joint = np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))
         u = (x - self.center_) / self.scale_
         frozen = x <= np.log(LOGSTD_FLOOR) + 1e-9  # no change at all over the window: a stuck sensor
         single = np.where(frozen, np.abs(u), u)[:, self.single_].max(axis=1, initial=0.0)  # calm is no fault
-        return {"gmm": np.maximum(joint, single)}
+        return joint, single
+
+    def calibrate(self, x_holdout, times):
+        """Each part is first mapped to z on the held-out slice: the joint distance of many spreads has a
+        typical size and tail of its own (a chi-like value near sqrt(tags)), against which one tag's clear
+        spread excursion would never register if the two raw values were compared directly."""
+        joint, single = self._parts(x_holdout)
+        self.part_calibrators_ = (Calibrator.fit(joint), Calibrator.fit(single))
+        super().calibrate(x_holdout, times)
+        self.params = {
+            **self.params,
+            "part_calibration": {n: c.to_params() for n, c in zip(("joint", "single"), self.part_calibrators_)},
+        }
+
+    def raw(self, x):
+        """The larger of the two parts, each in held-out z."""
+        (joint_cal, single_cal), (joint, single) = self.part_calibrators_, self._parts(x)
+        return {"gmm": np.maximum(joint_cal(joint), single_cal(single))}
 
     def contributions(self, x):
         u = (x - self.center_) / self.scale_

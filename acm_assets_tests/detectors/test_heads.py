@@ -51,3 +51,16 @@ def test_start_ups_and_shut_downs_never_alarm():
     assert not scores.loc[ramps, "alarm"].any()
     assert set(scores.loc[sim.state.loc[later.index] == "off", "operating_state"]) == {"off"}
     assert scores.loc[ramps, "operating_state"].isin(["off", "transition"]).mean() > 0.9
+
+
+def test_one_noisier_measured_tag_raises_the_variability_head(fan_ensemble, fan_baseline):
+    """Three times the outlet pressure's own noise: a clear spread excursion of one tag, which a joint
+    density over all the tags' spreads (typical size ~sqrt(tags)) would dilute below any alarm."""
+    healthy = fan_baseline.iloc[-288:]
+    noisy = healthy.copy()
+    noisy["FD1.06GP34_OUTLET_PRESS"] += np.random.default_rng(0).normal(0.0, 0.06, len(noisy))
+    before, after = fan_ensemble.score(healthy), fan_ensemble.score(noisy)
+    running = after["operating_state"] == "running"
+    assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
+    assert not before["alarm"].any() and after["alarm"].mean() > 0.3
+    assert all(culprits[0] == "FD1.06GP34_OUTLET_PRESS" for culprits in fan_ensemble.episodes(after)["culprits"])
