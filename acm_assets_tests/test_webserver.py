@@ -46,7 +46,7 @@ EQUIPMENT = "FD_FAN"
 BACKFILL_DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(7)]
 
 MODEL_ASSETS = sorted(t.value for t in ModelType)
-SCORING_ASSETS = ["anomaly_episodes", "anomaly_scores", "episode_culprits", "health_timeline", "scoring_state"]
+SCORING_ASSETS = ["anomaly_episodes", "anomaly_scores", "health_timeline"]
 HEADS_WITH_QUALITY_CHECK = sorted(set(MODEL_ASSETS) - {"feature_medians", "regime_model"})
 
 START_TIMEOUT_S = 60

@@ -21,12 +21,12 @@ from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 OUTPUT_IO_MANAGER_KEY = "output_table_io_manager"
+# Each output's main table; scores also write the day's ACM_ScoringState row and episodes their
+# ACM_EpisodeCulprits rows, in the same transaction (fewer Dagster events per scored day, too).
 OUTPUT_TABLES = {
     "anomaly_scores": "ACM_Scores_Wide",
     "anomaly_episodes": "ACM_Episodes",
-    "episode_culprits": "ACM_EpisodeCulprits",
     "health_timeline": "ACM_HealthTimeline",
-    "scoring_state": "ACM_ScoringState",
 }
 SCORE_COLUMNS = [f"{h}_z" for h in HEADS] + [
     "fused_z", "health", "severity", "regime", "operating_state", "novel", "alarm", "episode_id",
@@ -87,7 +87,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
         value = results[name]
         metadata = {
             "model_version": versions[next(iter(versions))] if len(versions) == 1 else dg.MetadataValue.json(versions),
-            "rows": sum(len(f) for f in value.values()),
+            "rows": sum(len(v[OUTPUT_TABLES[name]]) if isinstance(v, dict) else len(v) for v in value.values()),
         }
         if name == "health_timeline":
             metadata.update({f"plot_{code}": dg.MetadataValue.md(plot) for code, plot in plots.items()})
@@ -192,11 +192,9 @@ class _DayScorer:
             columns=["StateJSON", *provenance],
         )
         return {
-            "anomaly_scores": score_rows,
-            "anomaly_episodes": episode_rows,
-            "episode_culprits": culprit_rows,
+            "anomaly_scores": {"ACM_Scores_Wide": score_rows, "ACM_ScoringState": state_row},
+            "anomaly_episodes": {"ACM_Episodes": episode_rows, "ACM_EpisodeCulprits": culprit_rows},
             "health_timeline": health_row,
-            "scoring_state": state_row,
         }
 
 

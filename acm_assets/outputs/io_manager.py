@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping
 
 import dagster as dg
@@ -18,7 +19,11 @@ TABLE_METADATA_KEY = "dagster/table_name"
 
 
 class OutputTableIOManager(dg.ConfigurableIOManager):
-    """Frames of (equipment x day) partitions go to the table named by the asset's `dagster/table_name`."""
+    """Frames of (equipment x day) partitions go to the table named by the asset's `dagster/table_name`.
+
+    A partition's value may also be {table name: frame} for related tables written together (episodes and
+    their culprits); all tables of one output are replaced in one transaction.
+    """
 
     database_url: str | None = None
     """SQLAlchemy URL (e.g. dg.EnvVar("ACM_DATABASE_URL")); None: the embedded default."""
@@ -34,20 +39,23 @@ class OutputTableIOManager(dg.ConfigurableIOManager):
             self._historian = HistorianStore(engine)
         return self._outputs, self._historian
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | Mapping[str, pd.DataFrame]) -> None:
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
         outputs, historian = self._open()
         table = _table_name(context)
-        frames = _frames_by_partition(context, obj)
+        values = _values_by_partition(context, obj)
         equip_ids: dict[str, int] = {}
-        parts = []
-        for key, frame in frames.items():
+        parts_by_table = defaultdict(list)
+        for key, value in values.items():
             equipment, day = _equipment_and_day(key)
             if equipment not in equip_ids:
                 equip_ids[equipment] = historian.get_equipment(equipment).equip_id
-            parts.append((equip_ids[equipment], day, frame))
-        results = outputs.replace_partitions(table, parts)
-        rows = sum(result.inserted for result in results)
-        context.add_output_metadata({"table": table, "rows_written": rows, "partitions": len(frames)})
+            for name, frame in _tables(context, table, value).items():
+                parts_by_table[name].append((equip_ids[equipment], day, frame))
+        results = outputs.replace_tables(dict(parts_by_table))
+        rows = {name: sum(result.inserted for result in parts) for name, parts in results.items()}
+        context.add_output_metadata(
+            {"table": table, "rows_written": rows.get(table, 0), "partitions": len(values), "rows_by_table": rows}
+        )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         outputs, historian = self._open()
@@ -69,9 +77,20 @@ def _table_name(context: dg.OutputContext) -> str:
     return table
 
 
-def _frames_by_partition(context: dg.OutputContext, obj) -> dict[dg.MultiPartitionKey, pd.DataFrame]:
+def _tables(context: dg.OutputContext, table: str, value) -> dict[str, pd.DataFrame]:
+    tables = value if isinstance(value, Mapping) else {table: value}
+    unknown = sorted(set(tables) - set(OUTPUT_TABLES))
+    if unknown or table not in tables:
+        raise dg.Failure(
+            f"asset {context.asset_key.to_user_string()}: a partition's value must be a frame for {table} or "
+            f"{{table: frame}} including {table}; got tables {sorted(tables)} (unknown: {unknown})"
+        )
+    return tables
+
+
+def _values_by_partition(context: dg.OutputContext, obj) -> dict[dg.MultiPartitionKey, object]:
     keys = [_multi_key(context.asset_partitions_def, key) for key in context.asset_partition_keys]
-    if len(keys) == 1 and isinstance(obj, pd.DataFrame):
+    if len(keys) == 1 and (isinstance(obj, pd.DataFrame) or (isinstance(obj, Mapping) and set(obj) <= set(OUTPUT_TABLES))):
         return {keys[0]: obj}
     if not isinstance(obj, Mapping) or {str(k) for k in obj} != {str(k) for k in keys}:
         raise dg.Failure(

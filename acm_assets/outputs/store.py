@@ -51,12 +51,21 @@ class OutputStore:
 
     def replace_partitions(self, name: str, parts: list[tuple[int, dt.date, pd.DataFrame]]) -> list[ReplaceResult]:
         """Replace several (equip_id, day) partitions, in day order, in one transaction."""
-        output = self.table(name)
+        return self.replace_tables({name: parts})[name]
+
+    def replace_tables(
+        self, parts_by_table: dict[str, list[tuple[int, dt.date, pd.DataFrame]]]
+    ) -> dict[str, list[ReplaceResult]]:
+        """Replace partitions of several related tables (episodes and their culprits) in one transaction."""
+        outputs = {name: self.table(name) for name in parts_by_table}
         with self.engine.begin() as conn:
-            return [
-                _replace(conn, output, equip_id, day, frame)
-                for equip_id, day, frame in sorted(parts, key=lambda part: (part[0], part[1]))
-            ]
+            return {
+                name: [
+                    _replace(conn, outputs[name], equip_id, day, frame)
+                    for equip_id, day, frame in sorted(parts, key=lambda part: (part[0], part[1]))
+                ]
+                for name, parts in parts_by_table.items()
+            }
 
     def read(self, name: str, equip_id: int, start_day: dt.date | None = None, end_day: dt.date | None = None):
         """Rows of one equipment, optionally for days in [start_day, end_day]."""
