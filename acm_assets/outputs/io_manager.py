@@ -90,7 +90,7 @@ def _tables(context: dg.OutputContext, table: str, value) -> dict[str, pd.DataFr
 
 def _values_by_partition(context: dg.OutputContext, obj) -> dict[dg.MultiPartitionKey, object]:
     keys = [_multi_key(context.asset_partitions_def, key) for key in context.asset_partition_keys]
-    if len(keys) == 1 and (isinstance(obj, pd.DataFrame) or (isinstance(obj, Mapping) and set(obj) <= set(OUTPUT_TABLES))):
+    if len(keys) == 1 and not (isinstance(obj, Mapping) and {str(k) for k in obj} == {str(keys[0])}):
         return {keys[0]: obj}
     if not isinstance(obj, Mapping) or {str(k) for k in obj} != {str(k) for k in keys}:
         raise dg.Failure(
