@@ -2,6 +2,7 @@
 
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
@@ -28,13 +29,16 @@ class BaselineWindow(dg.Config):
     check_specs=[dg.AssetCheckSpec("baseline_quality", asset="baseline", blocking=True)],
 )
 def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_database: AcmDatabase):
-    """Read from the historian tables (never from files) so that training and scoring see one truth."""
+    """Read from the historian tables (never from files) so that training and scoring see one truth; leave
+    out the spans earlier models flagged as episodes, so a retrain never learns a fault as normal."""
     code = context.partition_key
     historian = acm_database.historian
     start, end = _window(config, historian.history_range(code)[1])
     cleaned = historian.read_window(code, start, end)
-    frame = cleaned.frame
     report = cleaned.report.to_metadata()
+    episodes = _episodes_in(acm_database, historian.get_equipment(code).equip_id, start, end)
+    flagged = _inside(cleaned.frame.index, episodes)
+    frame = cleaned.frame[~flagged]
     yield dg.Output(
         frame,
         metadata={
@@ -42,11 +46,31 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
             "window_start": str(start),
             "window_end": str(end),
             "rows": len(frame),
+            "rows_in_earlier_episodes_left_out": int(flagged.sum()),
+            "earlier_episodes_left_out": len(episodes),
             "tags": dg.MetadataValue.json(list(frame.columns)),
             "ingest_report": dg.MetadataValue.json(report),
         },
     )
     yield baseline_quality(frame, report)
+
+
+def _episodes_in(database: AcmDatabase, equip_id: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Episodes already recorded for this equipment that overlap [start, end)."""
+    # An episode's row sits on the last day that extended it, which is never before the day it ended.
+    episodes = database.outputs.read("ACM_Episodes", equip_id, start_day=start.date())
+    if episodes.empty:
+        return episodes
+    starts = pd.to_datetime(episodes["StartTime"]).dt.tz_localize("UTC")
+    ends = pd.to_datetime(episodes["EndTime"]).dt.tz_localize("UTC")
+    return pd.DataFrame({"start": starts, "end": ends})[(starts < end) & (ends >= start)]
+
+
+def _inside(index: pd.DatetimeIndex, episodes: pd.DataFrame) -> np.ndarray:
+    flagged = np.zeros(len(index), dtype=bool)
+    for episode in episodes.itertuples():
+        flagged |= (index >= episode.start) & (index <= episode.end)
+    return flagged
 
 
 def _window(config: BaselineWindow, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:

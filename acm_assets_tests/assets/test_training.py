@@ -1,4 +1,5 @@
 import dagster as dg
+import pandas as pd
 import pytest
 
 from acm_assets.detectors import ModelType
@@ -69,3 +70,20 @@ def test_too_little_history_fails_the_baseline_check_and_writes_no_model(sqlite_
 def test_an_unknown_equipment_partition_is_refused(sqlite_plant):
     with pytest.raises(dg.DagsterUnknownPartitionError, match="NOPE"):
         sqlite_plant.train(code="NOPE")
+
+
+def test_a_retrain_leaves_out_the_spans_earlier_models_flagged(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    assert plant.score("2024-02-03", "2024-02-04").success
+    episodes = plant.table("ACM_Episodes")
+    assert len(episodes) >= 1
+    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05"})
+    metadata = result.asset_materializations_for_node("baseline")[0].metadata
+    assert metadata["earlier_episodes_left_out"].value == len(episodes)
+    left_out = metadata["rows_in_earlier_episodes_left_out"].value
+    expected = sum(
+        len(pd.date_range(pd.Timestamp(e.StartTime).ceil("10min"), pd.Timestamp(e.EndTime), freq="10min"))
+        for e in episodes.itertuples()
+    )
+    assert left_out == expected > 0
