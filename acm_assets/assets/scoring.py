@@ -70,11 +70,11 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
         day_scores = []
         for day in sorted(days_by_equipment[code]):
             key = str(dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()}))
-            outputs, scores, episodes = scorer.score_day(day)
-            for name, frame in outputs.items():
-                results[name][key] = frame
-            day_scores.append((scores, episodes))
-        scores = pd.concat([s for s, _ in day_scores])
+            outputs, scores = scorer.score_day(day)
+            for name, value in outputs.items():
+                results[name][key] = value
+            day_scores.append(scores)
+        scores = pd.concat(day_scores)
         episodes = scorer.ensemble.episodes(scores) if not scores.empty else pd.DataFrame(columns=["culprits"])
         all_scores.append(scores)
         title = f"{code}: {min(days_by_equipment[code])} .. {max(days_by_equipment[code])}, model v{version}"
@@ -120,7 +120,7 @@ class _DayScorer:
                 raise dg.Failure(f"equipment {self.code}, day {day}, model version {self.version}: {exc}") from exc
             episodes = self.ensemble.episodes(scores)
         self.state, self.state_day = state, day
-        return self._outputs(day, scores, episodes, state), scores, episodes
+        return self._outputs(scores, episodes, state), scores
 
     def _read(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         first, _ = self.historian.history_range(self.code, start, end)
@@ -145,7 +145,7 @@ class _DayScorer:
             return None
         return self.ensemble.score_with_state(warm)[1]
 
-    def _outputs(self, day: dt.date, scores: pd.DataFrame, episodes: pd.DataFrame, state) -> dict[str, pd.DataFrame]:
+    def _outputs(self, scores: pd.DataFrame, episodes: pd.DataFrame, state) -> dict:
         provenance = {"ModelVersion": self.version, "RunID": self.run_id}
         score_rows = scores[SCORE_COLUMNS].rename_axis("EntryDateTime").reset_index().assign(**provenance)
         episode_rows = pd.DataFrame(
