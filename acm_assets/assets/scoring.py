@@ -75,7 +75,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
                 results[name][key] = value
             day_scores.append(scores)
         scores = pd.concat(day_scores)
-        episodes = scorer.ensemble.episodes(scores) if not scores.empty else pd.DataFrame(columns=["culprits"])
+        episodes = scorer.ensemble.episodes(scores)
         all_scores.append(scores)
         title = f"{code}: {min(days_by_equipment[code])} .. {max(days_by_equipment[code])}, model v{version}"
         plots[code] = png_markdown(
@@ -112,13 +112,12 @@ class _DayScorer:
         frame = self._read(start, end)
         if frame.empty:
             scores = pd.DataFrame(columns=SCORE_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
-            episodes = _no_episodes()
         else:
             try:
                 scores, state = self.ensemble.score_with_state(frame, state)
             except DetectorInputError as exc:
                 raise dg.Failure(f"equipment {self.code}, day {day}, model version {self.version}: {exc}") from exc
-            episodes = self.ensemble.episodes(scores)
+        episodes = self.ensemble.episodes(scores)
         self.state, self.state_day = state, day
         return self._outputs(scores, episodes, state), scores
 
@@ -200,12 +199,6 @@ class _DayScorer:
 
 def _state_dict(state) -> dict:
     return state if isinstance(state, dict) else state.to_dict()
-
-
-def _no_episodes() -> pd.DataFrame:
-    columns = ["episode_id", "start", "end", "open", "peak_z", "mean_z", "duration", "points", "regime",
-               "novel_share", "culprits", *[f"share_{h}" for h in HEADS]]
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
 def _for_equipment(loaded, code: str):
