@@ -10,6 +10,7 @@ x every day into one run through a partition range, the way a single-run backfil
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -164,11 +165,15 @@ class FleetPlan:
     def training(self) -> list[RunRequest]:
         return [training_request(code, self.baseline_days) for code in self.codes]
 
-    def scoring(self) -> list[RunRequest]:
+    def scoring(self, trained: list[str] | None = None) -> list[RunRequest]:
+        """Runs over the `trained` equipment (default: all), never across an untrained one: a run holding an
+        equipment without a complete model version would fail as a whole (its models cannot load)."""
         per_run = self.equipment_per_scoring_run or -(-len(self.codes) // max(self.concurrent_runs, 1))
         first = FIRST_DAY + pd.Timedelta(days=self.baseline_days)
         last = first + pd.Timedelta(days=self.days - 1)
-        batches = [self.codes[i : i + per_run] for i in range(0, len(self.codes), per_run)]
+        included = set(self.codes if trained is None else trained)
+        segments = [list(group) for kept, group in itertools.groupby(self.codes, key=included.__contains__) if kept]
+        batches = [s[i : i + per_run] for s in segments for i in range(0, len(s), per_run)]
         return [scoring_request(b[0], b[-1], f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}") for b in batches]
 
 
@@ -220,23 +225,30 @@ def run_profile(profile: str, plan: FleetPlan, env: Mapping[str, str], tmp: Path
             stack.enter_context(CeleryWorkers(env, tmp / f"celery-{uuid.uuid4().hex[:6]}", count=workers))
             result["workers"] = workers
             result["worker_start_seconds"] = round(time.perf_counter() - started, 2)
-        for phase, requests, partitions in (
-            ("training", plan.training(), len(plan.codes)),
-            ("scoring", plan.scoring(), len(plan.codes) * plan.days),
-        ):
-            started = time.perf_counter()
-            outcomes = execute_all(__name__, requests, plan.concurrent_runs, env)
-            wall = time.perf_counter() - started
-            result[phase] = {
-                "wall_seconds": round(wall, 2),
-                "runs_launched": len(outcomes),
-                "runs_failed": sum(error is not None for _, error in outcomes),
-                "failures": sorted({error for _, error in outcomes if error})[:3],
-                "partitions": partitions,
-                "seconds_per_partition": round(wall / partitions, 4),
-            }
+        trained = _run_phase(result, "training", plan.training(), len(plan.codes), plan.concurrent_runs, env)
+        codes = [code for code, (_, error) in zip(plan.codes, trained, strict=True) if error is None]
+        result["equipment_not_scored"] = {
+            code: error for code, (_, error) in zip(plan.codes, trained, strict=True) if error is not None
+        }
+        _run_phase(result, "scoring", plan.scoring(codes), len(codes) * plan.days, plan.concurrent_runs, env)
     result["total_wall_seconds"] = round(result["training"]["wall_seconds"] + result["scoring"]["wall_seconds"], 2)
     return result
+
+
+def _run_phase(result: dict, phase: str, requests: list[RunRequest], partitions: int, concurrent_runs: int,
+               env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    started = time.perf_counter()
+    outcomes = execute_all(__name__, requests, concurrent_runs, env)
+    wall = time.perf_counter() - started
+    result[phase] = {
+        "wall_seconds": round(wall, 2),
+        "runs_launched": len(outcomes),
+        "runs_failed": sum(error is not None for _, error in outcomes),
+        "failures": sorted({error for _, error in outcomes if error})[:3],
+        "partitions": partitions,
+        "seconds_per_partition": round(wall / max(partitions, 1), 4),
+    }
+    return outcomes
 
 
 # ---------------------------------------------------------------- what the work costs without Dagster

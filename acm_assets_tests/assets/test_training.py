@@ -1,8 +1,11 @@
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
+from acm_assets.assets.training import model_quality
 from acm_assets.detectors import ModelType
+from acm_assets.detectors.calibration import Z_CLIP
 from acm_assets.registry.errors import VersionNotFoundError
 from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets_tests.assets.conftest import CODE, make_plant
@@ -87,3 +90,56 @@ def test_a_retrain_leaves_out_the_spans_earlier_models_flagged(sqlite_plant):
         for e in episodes.itertuples()
     )
     assert left_out == expected > 0
+
+
+@pytest.fixture(scope="module")
+def gmm_artifact():
+    from acm_assets.detectors import MODEL_DEPENDENCIES, fit_model
+    from acm_assets.ingest.simulator import simulate
+
+    frame = simulate("FD_FAN", start=pd.Timestamp("2024-01-01", tz="UTC"), days=14, seed=3, faults=()).frame
+    models = {}
+    for model_type in (ModelType.regime_model, ModelType.feature_medians, ModelType.gmm_model):
+        upstream = {t.value: models[t.value] for t in MODEL_DEPENDENCIES[model_type]}
+        models[model_type.value] = fit_model(model_type, frame, ENSEMBLE_CONFIG, upstream)
+    return models["gmm_model"]
+
+
+def _with_holdout(artifact, z: np.ndarray):
+    copy = type(artifact).__new__(type(artifact))
+    copy.__dict__.update(artifact.__dict__)
+    copy.holdout_z = {head: z.astype(np.float32) for head in artifact.holdout_z}
+    copy.holdout_times = np.arange(len(z), dtype=np.int64)
+    return copy
+
+
+def _holdout(n: int, alarms: int = 0, at_clip: int = 0, nan: int = 0) -> np.ndarray:
+    z = np.zeros(n)
+    z[:alarms] = ENSEMBLE_CONFIG.alert_z + 0.5
+    z[alarms : alarms + at_clip] = Z_CLIP
+    z[alarms + at_clip : alarms + at_clip + nan] = np.nan
+    return z
+
+
+@pytest.mark.parametrize(
+    "z, passed",
+    [
+        (_holdout(328, alarms=5), True),  # 1.5% of a short slice: chance, not a broken head
+        (_holdout(5000, alarms=75), True),
+        (_holdout(328, alarms=20), False),
+        (_holdout(5000, alarms=150), False),
+        (_holdout(328, at_clip=15), False),
+        (_holdout(328, nan=1), False),
+        (_holdout(0), False),
+    ],
+)
+def test_model_quality_tests_the_held_out_counts_against_the_limits(gmm_artifact, z, passed):
+    check = model_quality(_with_holdout(gmm_artifact, z))
+    assert check.passed is passed
+    problems = check.metadata["problems"].value
+    assert bool(problems) is not passed
+    assert all(problem.startswith("gmm: ") for problem in problems)
+
+
+def test_the_real_gmm_head_passes_its_quality_check(gmm_artifact):
+    assert model_quality(gmm_artifact).passed

@@ -8,26 +8,40 @@ from acm_assets.bench import fleet
 from acm_assets.partitions import equipment_day_partitions
 
 
-def test_scoring_runs_cover_every_equipment_day_once():
-    codes = [f"EQ{i:04d}" for i in range(1, 8)]
-    plan = fleet.FleetPlan(codes, baseline_days=14, days=3, concurrent_runs=2, equipment_per_scoring_run=3)
+CODES = [f"EQ{i:04d}" for i in range(1, 8)]
+DAYS = ("2024-01-15", "2024-01-16", "2024-01-17")
+
+
+def _covered(requests) -> list[str]:
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("equipment", codes)
-        covered = [
+        instance.add_dynamic_partitions("equipment", CODES)
+        return [
             key
-            for request in plan.scoring()
+            for request in requests
             for key in equipment_day_partitions.get_partition_keys_in_range(
                 dg.PartitionKeyRange(request.tags[fleet.RANGE_START_TAG], request.tags[fleet.RANGE_END_TAG]),
                 dynamic_partitions_store=instance,
             )
         ]
+
+
+def test_scoring_runs_cover_every_equipment_day_once():
+    plan = fleet.FleetPlan(CODES, baseline_days=14, days=3, concurrent_runs=2, equipment_per_scoring_run=3)
     assert len(plan.scoring()) == 3
-    assert sorted(covered) == sorted(
-        dg.MultiPartitionKey({"equipment": code, "day": day})
-        for code in codes
-        for day in ("2024-01-15", "2024-01-16", "2024-01-17")
+    assert sorted(_covered(plan.scoring())) == sorted(
+        dg.MultiPartitionKey({"equipment": code, "day": day}) for code in CODES for day in DAYS
     )
-    assert [r.tags["dagster/partition"] for r in plan.training()] == codes
+    assert [r.tags["dagster/partition"] for r in plan.training()] == CODES
+
+
+def test_scoring_runs_leave_out_equipment_whose_training_failed():
+    plan = fleet.FleetPlan(CODES, baseline_days=14, days=3, concurrent_runs=2, equipment_per_scoring_run=3)
+    trained = [code for code in CODES if code not in ("EQ0003", "EQ0004")]
+    requests = plan.scoring(trained)
+    assert len(requests) == 2  # EQ0001-02, then EQ0005-07: no range spans the untrained pair
+    assert sorted(_covered(requests)) == sorted(
+        dg.MultiPartitionKey({"equipment": code, "day": day}) for code in trained for day in DAYS
+    )
 
 
 def test_fleet_run_trains_and_scores_through_dagster():
@@ -40,6 +54,7 @@ def test_fleet_run_trains_and_scores_through_dagster():
         "wall_seconds": None, "runs_launched": 1, "runs_failed": 0, "failures": [], "partitions": 1,
         "seconds_per_partition": None,
     }
+    assert profile["equipment_not_scored"] == {}
     assert (profile["scoring"]["runs_launched"], profile["scoring"]["runs_failed"], profile["scoring"]["partitions"]) == (1, 0, 2)
     assert report["estimate_1000_equipment"]["from_profile"] == "in_process"
     assert set(report["direct"]) == {"training_seconds_per_equipment", "scoring_seconds_per_day"}
