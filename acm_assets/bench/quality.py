@@ -8,7 +8,8 @@ the baseline's held-out slice and the episodes found in each batch.
 
 By default one model fitted on the first two thirds scores the whole last third (40 days, the season moving
 on). `--retrain-days 7` scores it as the weekly training job would: each week by a model fitted on the last
-`baseline_days` before it (earlier faults included, nobody excludes them) and warmed up on the day before.
+`baseline_days` before it, leaving out the episodes found so far (as the baseline asset does), and warmed up
+on the day before.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, 
                         retrain_days: float = 0.0, baseline_days: float = BASELINE_DAYS):
     """Score the last third with the default faults, and the same last third without faults (bit-identical
     outside the fault windows) for false alarms. With `retrain_days`, each period is scored by a model fitted on
-    the `baseline_days` before it and warmed up on the day before it, as the weekly training and daily scoring
-    jobs do; else one model fitted on the first two thirds scores it all, continuing from the baseline's state."""
+    the `baseline_days` before it (less the episodes found so far) and warmed up on the day before it, as the
+    weekly training and daily scoring jobs do; else one model fitted on the first two thirds scores it all, continuing from the baseline's state."""
     faulty = simulate(equipment_type, days=days, seed=seed)
     clean = simulate(equipment_type, days=days, seed=seed, faults=None)
     index = faulty.frame.index
@@ -104,7 +105,7 @@ def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, 
     for start, end in periods:
         fitted = []
         for frame, (scores, episodes) in zip(frames, out):
-            baseline = frame[(index >= start - span) & (index < start)]
+            baseline = frame[(index >= start - span) & (index < start) & ~_inside(index, episodes)]
             ensemble = next((e for b, e in fitted if b.equals(baseline)), None)
             if ensemble is None:
                 ensemble = DetectorEnsemble(config).fit(baseline)
@@ -118,6 +119,15 @@ def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, 
         (pd.concat(scores), pd.concat([e for e in episodes if len(e)] or episodes[:1], ignore_index=True))
         for scores, episodes in out
     ]
+
+
+def _inside(index: pd.DatetimeIndex, episodes: list[pd.DataFrame]) -> np.ndarray:
+    """Rows inside episodes found so far: a retrain leaves them out, as the baseline asset does."""
+    flagged = np.zeros(len(index), dtype=bool)
+    for frame in episodes:
+        for episode in frame.itertuples():
+            flagged |= (index >= episode.start) & (index <= episode.end)
+    return flagged
 
 
 def summarize(runs: list[dict]) -> dict:

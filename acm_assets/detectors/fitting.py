@@ -89,7 +89,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
         train_rows=len(train), params=settings,
     )
     x_train = head.inputs(x_train)
-    _fit_head(head, x_train, config, regime.operating_tags)
+    _fit_head(head, x_train, config)
     head.calibrate(head.inputs(inputs.subset(holdout).matrix(columns)), inputs.times[holdout])
     return head
 
@@ -104,7 +104,7 @@ HEAD_CLASSES: dict[ModelType, type[HeadArtifact]] = {
 }
 
 
-def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig, operating_tags) -> None:
+def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None:
     if isinstance(head, PCAHead):
         head.fit(x, config.pca_variance, config.seed)
     elif isinstance(head, MahalanobisHead):
@@ -112,7 +112,7 @@ def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig, operati
     elif isinstance(head, OMRHead):
         head.fit(x, config.omr_alpha)
     elif isinstance(head, GMMHead):
-        head.fit(x, config.gmm_max_components, config.seed, operating_tags)
+        head.fit(x, config.gmm_max_components, config.seed)
     elif isinstance(head, IForestHead):
         head.fit(x, config.iforest_trees, config.iforest_samples, config.seed)
     else:

@@ -234,15 +234,14 @@ class GMMHead(HeadArtifact):
     """Gaussian mixture (full covariance, k by BIC) on the tags' window log-spreads: the variability head.
     It sees lost variation (stuck or frozen sensors) and extra variation (loose parts, noisy transmitters),
     and is blind to level changes on purpose (the other heads cover levels). Score: the larger of the
-    negative log-likelihood as a distance-like sqrt(2 (nll - min training nll)) and one measured tag's spread
+    negative log-likelihood as a distance-like sqrt(2 (nll - min training nll)) and one tag's spread
     deviation, each first calibrated on the held-out slice."""
 
     model_type = ModelType.gmm_model
     heads = ("gmm",)
 
-    def fit(self, x: np.ndarray, max_components: int, seed: int, operating_tags=()) -> GMMHead:
+    def fit(self, x: np.ndarray, max_components: int, seed: int) -> GMMHead:
         self.center_ = np.median(x, axis=0)
-        self.single_ = np.array([t not in operating_tags for t in self.tags])
         spread = 1.4826 * np.median(np.abs(x - self.center_), axis=0)
         self.scale_ = np.where(spread > _SPREAD_FLOOR, spread, np.maximum(x.std(axis=0), 1.0))
         u = (x - self.center_) / self.scale_
@@ -282,13 +281,13 @@ class GMMHead(HeadArtifact):
         return -(top + np.log(rowstable.row_sum(np.exp(logp - top[:, None]))))
 
     def _parts(self, x):
-        """The mixture distance, and the largest spread deviation of one measured (non-operating) tag (a single
-        noisy or frozen sensor is diluted in a joint density). The operating tags' own variability is the
-        process (demand), so it only enters through the joint density."""
+        """The mixture distance, and the largest spread deviation of one tag (a single noisy or frozen sensor
+        is diluted in a joint density). Operating tags (flow, power, current) count too: the spread of first
+        differences cancels their demand trends, ramps are transitions, and their transmitters fail as well."""
         joint = np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))
         u = (x - self.center_) / self.scale_
         frozen = x <= np.log(LOGSTD_FLOOR) + 1e-9  # no change at all over the window: a stuck sensor
-        single = np.where(frozen, np.abs(u), u)[:, self.single_].max(axis=1, initial=0.0)  # calm is no fault
+        single = np.where(frozen, np.abs(u), u).max(axis=1, initial=0.0)  # calm is no fault
         return joint, single
 
     def calibrate(self, x_holdout, times):

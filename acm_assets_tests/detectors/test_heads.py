@@ -64,3 +64,19 @@ def test_one_noisier_measured_tag_raises_the_variability_head(fan_ensemble, fan_
     assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
     assert not before["alarm"].any() and after["alarm"].mean() > 0.3
     assert all(culprits[0] == "FD1.06GP34_OUTLET_PRESS" for culprits in fan_ensemble.episodes(after)["culprits"])
+
+
+def test_a_noisy_operating_tag_transmitter_raises_the_variability_head(fan_ensemble, fan_baseline):
+    """The inlet flow is an operating tag (it follows demand), yet its transmitter can turn noisy too: the
+    spread of first differences cancels the demand trend, so extra noise (here about 1.7 times the
+    differences' spread) stands out of the tag's own spread, where the joint density alone misses it."""
+    flow = "FD1.FSAA_LEFT_INLET_FLOW"
+    assert flow in fan_ensemble.models[ModelType.regime_model].operating_tags
+    healthy = fan_baseline.iloc[-288:]
+    noisy = healthy.copy()
+    noisy[flow] += np.random.default_rng(0).normal(0.0, healthy[flow].diff().std(), len(noisy))
+    before, after = fan_ensemble.score(healthy), fan_ensemble.score(noisy)
+    running = after["operating_state"] == "running"
+    assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
+    assert after["alarm"].mean() > 0.3
+    assert all(culprits[0] == flow for culprits in fan_ensemble.episodes(after)["culprits"])
