@@ -69,7 +69,8 @@ def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, 
     """Score the last third with the default faults, and the same last third without faults (bit-identical
     outside the fault windows) for false alarms. With `retrain_days`, each period is scored by a model fitted on
     the `baseline_days` before it (less the episodes found so far) and warmed up on the day before it, as the
-    weekly training and daily scoring jobs do; else one model fitted on the first two thirds scores it all, continuing from the baseline's state."""
+    weekly training and daily scoring jobs do; else one model fitted on the first two thirds scores it all,
+    continuing from the baseline's state."""
     faulty = simulate(equipment_type, days=days, seed=seed)
     clean = simulate(equipment_type, days=days, seed=seed, faults=None)
     index = faulty.frame.index
