@@ -15,6 +15,8 @@ EXECUTOR_ENV = "ACM_EXECUTOR"
 CELERY_BROKER_ENV = "ACM_CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "ACM_CELERY_BACKEND_URL"
 CELERY_QUEUE_ENV = "ACM_CELERY_QUEUE"
+# The same as deploy/celery.yaml, which the workers start from (see the reason there).
+CELERY_SETTINGS = {"task_acks_late": True}
 EXECUTORS = ("in_process", "multiprocess", "celery")
 
 
@@ -45,11 +47,11 @@ def celery_executor(environ: Mapping[str, str] | None = None) -> dg.ExecutorDefi
     # Imported here: dagster-celery is only needed by deployments that choose it.
     from dagster_celery import celery_executor as dagster_celery_executor
 
-    config: dict = {"broker": {"env": CELERY_BROKER_ENV}}
+    config: dict = {"broker": {"env": CELERY_BROKER_ENV}, "config_source": dict(CELERY_SETTINGS)}
     if environ.get(CELERY_BACKEND_ENV):
         config["backend"] = {"env": CELERY_BACKEND_ENV}
     if environ.get(CELERY_QUEUE_ENV):
         # Its own queue per code location (workers start with `-q <queue>`): steps never reach workers that
         # load other code or other databases through the same broker.
-        config["config_source"] = {"task_default_queue": environ[CELERY_QUEUE_ENV]}
+        config["config_source"]["task_default_queue"] = environ[CELERY_QUEUE_ENV]
     return dagster_celery_executor.configured(config, name="celery")

@@ -1,6 +1,7 @@
 """Training through the Celery executor on two real `dagster-celery` workers, PostgreSQL instance storage and
-a PostgreSQL registry; then the faults an operator meets: a worker lost mid-step, the broker down at launch,
-the database dropping every connection mid-run. The tests share one cluster and run in file order."""
+a PostgreSQL registry; then the faults an operator meets: a worker's process lost mid-step, the broker down at
+launch, the database dropping every connection mid-run, two schedulers at once, a whole worker lost mid-step.
+The tests share one cluster and run in file order."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from acm_assets.bench.fleet import baseline_window, execute_all, fit_order, training_request
+from acm_assets.bench.fleet import alive, baseline_window, descendants, execute_all, fit_order, training_request
 from acm_assets.detectors import DetectorEnsemble, ModelType, fit_model
 from acm_assets.detectors.fitting import MODEL_DEPENDENCIES
 from acm_assets.executors import CELERY_BROKER_ENV
@@ -184,3 +185,37 @@ def test_two_schedulers_ticking_at_once_lose_nothing_and_duplicate_only_identica
         assert {(run.tags["dagster/partition"], run.tags["dagster/partition/equipment"]) for run in same} == {
             (key.removeprefix("score:"), key.split("|")[-1])
         }
+
+
+def test_whole_worker_lost_mid_step_hands_the_step_to_the_other_worker(cluster):
+    """The worker's host goes away mid-step (every process of one worker is killed). Its task was not yet
+    acknowledged (deploy/celery.yaml: task_acks_late), so the broker redelivers it to the other worker and the
+    run completes one version. Last in the file: the cluster has one worker left afterwards."""
+    code = CODES[4]
+    killed: dict = {}
+
+    def kill_worker(run_id: str, hostname: str) -> None:
+        name = hostname.split("@")[0]
+        root = cluster.workers.workers[name].pid
+        killed.update(run_id=run_id, worker=name, pids=[root, *descendants(root)])
+        for pid in killed["pids"]:
+            os.kill(pid, signal.SIGKILL)
+
+    watcher = cluster.when_step_starts("iforest_model", kill_worker)
+    result = cluster.train(code)
+    watcher.join()
+    assert killed["run_id"] == result.run_id and len(killed["pids"]) >= 3
+    assert not any(alive(pid) for pid in killed["pids"])
+
+    assert result.success, run_text(cluster, result.run_id)[-2000:]
+    assert cluster.versions(code) == {1: True, 2: True}
+    assert sorted(cluster.registry().manifest(cluster.equipment(code), 2)["saved_models"]) == MODEL_TYPES
+    # The step's task went to the killed worker, then to the other one.
+    iforest_workers = {
+        event.engine_event_data.metadata["Celery worker"].value.split("@")[0]
+        for event in cluster.events(result.run_id)
+        if event.event_type == dg.DagsterEventType.ENGINE_EVENT
+        and event.step_key == "iforest_model"
+        and "Celery worker" in event.engine_event_data.metadata
+    }
+    assert iforest_workers == set(cluster.workers.workers)

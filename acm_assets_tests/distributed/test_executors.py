@@ -5,7 +5,7 @@ import pytest
 from dagster_celery.cli import get_validated_config
 
 from acm_assets.bench.fleet import DEPLOY_DIR
-from acm_assets.executors import CELERY_BROKER_ENV, CELERY_QUEUE_ENV, EXECUTOR_ENV, executor_from_env
+from acm_assets.executors import CELERY_BROKER_ENV, CELERY_QUEUE_ENV, CELERY_SETTINGS, EXECUTOR_ENV, executor_from_env
 
 BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
 
@@ -40,3 +40,5 @@ def test_worker_settings_file_takes_the_broker_from_the_environment(monkeypatch)
     config = get_validated_config(str(DEPLOY_DIR / "celery.yaml"))
     assert config["broker"] == BROKER
     assert config["backend"] == "rpc://"
+    # The workers and the code location acknowledge tasks the same way.
+    assert config["config_source"] == CELERY_SETTINGS
