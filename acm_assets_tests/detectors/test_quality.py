@@ -22,8 +22,7 @@ def summary(runs):
 def test_faults_are_detected(summary):
     assert summary["detected_overall"] >= 0.85
     for fault_type, share in summary["detected_per_type"].items():
-        if fault_type != "variance":  # the one bar not met: see the detectors README section
-            assert share >= 0.75, fault_type
+        assert share >= 0.75, fault_type
 
 
 def test_steps_are_detected_fast_and_drifts_early(summary):
