@@ -2,9 +2,9 @@
 
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
+from acm_assets.detectors.episodes import inside_episodes
 from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
 from acm_assets.partitions import equipment_partitions
 from acm_assets.resources import AcmDatabase
@@ -37,7 +37,7 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
     cleaned = historian.read_window(code, start, end)
     report = cleaned.report.to_metadata()
     episodes = _episodes_in(acm_database, historian.get_equipment(code).equip_id, start, end)
-    flagged = _inside(cleaned.frame.index, episodes)
+    flagged = inside_episodes(cleaned.frame.index, episodes)
     frame = cleaned.frame[~flagged]
     yield dg.Output(
         frame,
@@ -59,18 +59,9 @@ def _episodes_in(database: AcmDatabase, equip_id: int, start: pd.Timestamp, end:
     """Episodes already recorded for this equipment that overlap [start, end)."""
     # An episode's row sits on the last day that extended it, which is never before the day it ended.
     episodes = database.outputs.read("ACM_Episodes", equip_id, start_day=start.date())
-    if episodes.empty:
-        return episodes
     starts = pd.to_datetime(episodes["StartTime"]).dt.tz_localize("UTC")
     ends = pd.to_datetime(episodes["EndTime"]).dt.tz_localize("UTC")
     return pd.DataFrame({"start": starts, "end": ends})[(starts < end) & (ends >= start)]
-
-
-def _inside(index: pd.DatetimeIndex, episodes: pd.DataFrame) -> np.ndarray:
-    flagged = np.zeros(len(index), dtype=bool)
-    for episode in episodes.itertuples():
-        flagged |= (index >= episode.start) & (index <= episode.end)
-    return flagged
 
 
 def _window(config: BaselineWindow, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -35,17 +35,14 @@ from acm_assets.assets.scoring import anomaly_scoring
 from acm_assets.assets.training import model_assets
 from acm_assets.database import DATABASE_URL_ENV, create_engine
 from acm_assets.definitions import build_resources
-from acm_assets.detectors import DetectorEnsemble, ModelType, fit_model
-from acm_assets.detectors.fitting import MODEL_DEPENDENCIES
+from acm_assets.detectors import DetectorEnsemble
 from acm_assets.executors import CELERY_BROKER_ENV, CELERY_QUEUE_ENV, EXECUTOR_ENV, EXECUTORS, executor_from_env
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.ingest.simulator import simulate
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
 from acm_assets.jobs import scoring_job, training_job
-from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
-from acm_assets.registry.store import ModelStore
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
@@ -110,11 +107,9 @@ def run(args) -> dict:
 # ---------------------------------------------------------------- the fleet's data
 
 
-def seed_fleet(
-    url: str, instance: dg.DagsterInstance, codes: list[str], baseline_days: int, days: int, seeds: list[int] | None = None
-) -> None:
-    """Simulated FD_FAN history per equipment (faults only after the baseline window; simulator seeds 1, 2, ...
-    unless given), every ACM table, and one dynamic partition per equipment, in fleet order."""
+def seed_fleet(url: str, instance: dg.DagsterInstance, codes: list[str], baseline_days: int, days: int) -> None:
+    """Simulated FD_FAN history per equipment (faults only after the baseline window; simulator seeds 1, 2, ...),
+    every ACM table, and one dynamic partition per equipment, in fleet order."""
     engine = create_engine(url)
     historian = HistorianStore(engine)
     historian.create_tables()
@@ -122,7 +117,7 @@ def seed_fleet(
     # Up front, as a deployment would: steps starting at once on several workers race to create them.
     OutputStore(engine, OUTPUT_TABLES).create_tables()
     scoring_start = FIRST_DAY + pd.Timedelta(days=baseline_days)
-    for seed, code in zip(seeds or range(1, len(codes) + 1), codes, strict=True):
+    for seed, code in enumerate(codes, start=1):
         simulation = simulate("FD_FAN", start=FIRST_DAY, days=baseline_days + days, seed=seed,
                               faults_after=scoring_start)
         historian.add_equipment(code, equip_type="FD_FAN", tags=simulation.tag_info)
@@ -261,27 +256,15 @@ def _direct_costs(url: str, code: str, baseline_days: int, days: int) -> dict:
     window = baseline_window(baseline_days)
     started = time.perf_counter()
     frame = historian.read_window(code, pd.Timestamp(window["start"], tz="UTC"), pd.Timestamp(window["end"], tz="UTC")).frame
-    models: dict = {}
-    for model_type in fit_order():
-        upstream = {t.value: models[t.value] for t in MODEL_DEPENDENCIES[model_type]}
-        models[model_type.value] = fit_model(model_type, frame, ENSEMBLE_CONFIG, upstream)
+    ensemble = DetectorEnsemble(ENSEMBLE_CONFIG).fit(frame)
     fit = time.perf_counter() - started
     started = time.perf_counter()
     first = pd.Timestamp(window["end"], tz="UTC")
     scored = historian.read_window(code, first, first + pd.Timedelta(days=days), drop_constant=False).frame
-    DetectorEnsemble.from_models(models, ENSEMBLE_CONFIG).score_with_state(scored)
+    ensemble.score_with_state(scored)
     score = time.perf_counter() - started
     engine.dispose()
     return {"training_seconds_per_equipment": round(fit, 3), "scoring_seconds_per_day": round(score / days, 4)}
-
-
-def fit_order() -> list[ModelType]:
-    ordered: list[ModelType] = []
-    while len(ordered) < len(MODEL_DEPENDENCIES):
-        for model_type, upstream in MODEL_DEPENDENCIES.items():
-            if model_type not in ordered and all(u in ordered for u in upstream):
-                ordered.append(model_type)
-    return ordered
 
 
 def _estimate(report: dict) -> dict:
@@ -473,14 +456,4 @@ def postgres_instance_env(url: str) -> dict[str, str]:
         "DAGSTER_PG_PASSWORD": parsed.password or "",
         "DAGSTER_PG_DB": parsed.database,
     }
-
-
-def registry_summary(url: str, codes: list[str]) -> dict[str, int]:
-    """Latest complete version per equipment code (what scoring would load)."""
-    engine = create_engine(url)
-    historian, store = HistorianStore(engine), ModelStore(engine)
-    try:
-        return {code: store.latest_version(Equipment(historian.get_equipment(code).equip_id, code)) for code in codes}
-    finally:
-        engine.dispose()
 

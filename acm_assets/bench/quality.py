@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
+from acm_assets.detectors.episodes import inside_episodes
 from acm_assets.detectors.evaluation import SINGLE_TAG_FAULTS, false_alarms, match_faults
 from acm_assets.ingest.simulator import EQUIPMENT_TYPES, simulate
 
@@ -106,7 +107,9 @@ def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, 
     for start, end in periods:
         fitted = []
         for frame, (scores, episodes) in zip(frames, out):
-            baseline = frame[(index >= start - span) & (index < start) & ~_inside(index, episodes)]
+            earlier = [e for e in episodes if len(e)]
+            found = inside_episodes(index, pd.concat(earlier)) if earlier else np.zeros(len(index), dtype=bool)
+            baseline = frame[(index >= start - span) & (index < start) & ~found]
             ensemble = next((e for b, e in fitted if b.equals(baseline)), None)
             if ensemble is None:
                 ensemble = DetectorEnsemble(config).fit(baseline)
@@ -120,15 +123,6 @@ def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, 
         (pd.concat(scores), pd.concat([e for e in episodes if len(e)] or episodes[:1], ignore_index=True))
         for scores, episodes in out
     ]
-
-
-def _inside(index: pd.DatetimeIndex, episodes: list[pd.DataFrame]) -> np.ndarray:
-    """Rows inside episodes found so far: a retrain leaves them out, as the baseline asset does."""
-    flagged = np.zeros(len(index), dtype=bool)
-    for frame in episodes:
-        for episode in frame.itertuples():
-            flagged |= (index >= episode.start) & (index <= episode.end)
-    return flagged
 
 
 def summarize(runs: list[dict]) -> dict:

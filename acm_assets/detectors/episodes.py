@@ -100,3 +100,13 @@ def running_totals(ids: np.ndarray, values: np.ndarray, peak: np.ndarray, carrie
             sums[lo:hi] = np.cumsum(block, axis=0)
             peaks[lo:hi] = np.maximum.accumulate(block_peak)
     return sums, peaks
+
+
+def inside_episodes(index, episodes) -> np.ndarray:
+    """Which points of `index` lie inside an episode's [start, end] (rows of `episodes` with those columns,
+    as `DetectorEnsemble.episodes` gives them): a retrain leaves them out, so it never learns a fault as
+    normal."""
+    flagged = np.zeros(len(index), dtype=bool)
+    for start, end in zip(episodes["start"], episodes["end"]):
+        flagged |= (index >= start) & (index <= end)
+    return flagged

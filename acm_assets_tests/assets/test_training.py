@@ -8,7 +8,7 @@ from acm_assets.detectors import ModelType
 from acm_assets.detectors.calibration import Z_CLIP
 from acm_assets.registry.errors import VersionNotFoundError
 from acm_assets.settings import ENSEMBLE_CONFIG
-from acm_assets_tests.assets.conftest import CODE, make_plant
+from acm_assets_tests.assets.conftest import make_plant
 
 MODEL_TYPES = {t.value for t in ModelType}
 

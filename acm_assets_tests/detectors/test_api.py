@@ -17,6 +17,7 @@ from acm_assets.detectors import (
     ModelType,
     fit_model,
 )
+from acm_assets.detectors.episodes import inside_episodes
 
 
 def test_models_are_the_eight_named_types_with_manifest_fields(fan_ensemble):
@@ -118,3 +119,11 @@ def test_heads_refitted_on_another_baseline_share_too_few_holdout_points(fan_ens
 def test_unfitted_ensemble_says_so(fan_batch):
     with pytest.raises(DetectorInputError, match="not fitted"):
         DetectorEnsemble().score(fan_batch)
+
+
+def test_inside_episodes_marks_exactly_the_alarmed_points(fan_ensemble, fan_scores):
+    episodes = fan_ensemble.episodes(fan_scores)
+    assert len(episodes) >= 3
+    inside = inside_episodes(fan_scores.index, episodes)
+    np.testing.assert_array_equal(inside, fan_scores["alarm"].to_numpy(dtype=bool))
+    assert not inside_episodes(fan_scores.index, episodes.iloc[:0]).any()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import IsolationForest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType

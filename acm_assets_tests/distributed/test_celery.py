@@ -14,9 +14,8 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from acm_assets.bench.fleet import alive, baseline_window, descendants, execute_all, fit_order, training_request
-from acm_assets.detectors import DetectorEnsemble, ModelType, fit_model
-from acm_assets.detectors.fitting import MODEL_DEPENDENCIES
+from acm_assets.bench.fleet import alive, baseline_window, descendants, execute_all, training_request
+from acm_assets.detectors import DetectorEnsemble, ModelType
 from acm_assets.executors import CELERY_BROKER_ENV
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.settings import ENSEMBLE_CONFIG
@@ -58,10 +57,7 @@ def test_models_trained_on_workers_score_like_local_fits(cluster):
     historian = HistorianStore(cluster.engine)
     window = {k: pd.Timestamp(v, tz="UTC") for k, v in baseline_window(BASELINE_DAYS).items()}
     frame = historian.read_window(code, window["start"], window["end"]).frame
-    local: dict = {}
-    for model_type in fit_order():
-        upstream = {t.value: local[t.value] for t in MODEL_DEPENDENCIES[model_type]}
-        local[model_type.value] = fit_model(model_type, frame, ENSEMBLE_CONFIG, upstream)
+    local = DetectorEnsemble(ENSEMBLE_CONFIG).fit(frame).models
     day = historian.read_window(code, window["end"], window["end"] + pd.Timedelta(days=1), drop_constant=False).frame
 
     def scores(models: dict) -> pd.DataFrame:
