@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-ARTIFACT_SCHEMA = 1
+ARTIFACT_SCHEMA = 2  # 2: the regime model learns the settling time (min_settle_ns)
 
 
 class ModelType(str, Enum):

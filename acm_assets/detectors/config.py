@@ -19,7 +19,10 @@ class ConfigError(ValueError):
     """A setting is unknown or has a bad value."""
 
 
-_DURATIONS = ("startup_settle", "feature_window", "ffill_limit", "ar_max_gap", "on_hold", "off_hold", "strong_hold")
+_DURATIONS = (
+    "startup_settle", "max_startup_settle", "feature_window", "ffill_limit", "ar_max_gap", "on_hold", "off_hold",
+    "strong_hold",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class EnsembleConfig:
 
     `tags` / `operating_tags` / `load_tag` of None mean "detect from the baseline" (all numeric tags; tags
     whose names look like load, power, current, speed, flow or damper; the most load-like of those).
+    `startup_settle` is the shortest settling time after a start-up; the regime model lengthens it up to
+    `max_startup_settle` when the baseline's start-ups show slower thermal settling (equal values: fixed).
     """
 
     tags: tuple[str, ...] | None = None
@@ -38,6 +43,7 @@ class EnsembleConfig:
     low_load_fraction: float = 0.5
     ramp_fraction: float = 0.25
     startup_settle: str = "2h"
+    max_startup_settle: str = "12h"
     feature_window: str = "2h"
     ffill_limit: str = "1h"
     ar_max_gap: str = "2h"
@@ -84,6 +90,11 @@ class EnsembleConfig:
             raise ConfigError(f"detect_off must be true or false, got {self.detect_off!r}")
         for name in _DURATIONS:
             _duration(name, getattr(self, name))
+        if _duration("max_startup_settle", self.max_startup_settle) < _duration("startup_settle", self.startup_settle):
+            raise ConfigError(
+                f"max_startup_settle ({self.max_startup_settle}) must not be shorter than startup_settle "
+                f"({self.startup_settle})"
+            )
         _number("off_fraction", self.off_fraction, 0.0, 1.0)
         _number("low_load_fraction", self.low_load_fraction, 0.0, 1.0)
         _number("ramp_fraction", self.ramp_fraction, 0.0, math.inf, open_low=True)
@@ -155,7 +166,7 @@ class EnsembleConfig:
                 value = list(value)
             out[f.name] = value
         if not self.detect_off:
-            for name in ("off_fraction", "low_load_fraction", "ramp_fraction", "startup_settle"):
+            for name in ("off_fraction", "low_load_fraction", "ramp_fraction", "startup_settle", "max_startup_settle"):
                 out.pop(name)
         if self.operating_tags == ():
             for name in ("load_tag", "max_regimes", "silhouette_floor", "novelty_factor", "min_regime_rows"):

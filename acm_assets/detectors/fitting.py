@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.artifacts import Artifact, ModelType, fingerprint
+from acm_assets.detectors.calibration import MIN_COMMON_HOLDOUT
 from acm_assets.detectors.config import EnsembleConfig
 from acm_assets.detectors.errors import DetectorFitError, DetectorInputError
 from acm_assets.detectors.frames import checked_index, numeric_tags
@@ -71,7 +72,8 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
         rows = regime.scaler_rows(inputs.regime)
         return fit_feature_medians(raw, times, regime, off, rows, fingerprint=fp, upstream=ups)
 
-    train, holdout, trimmed = split_baseline(inputs, config)
+    learnable = regime.states(raw, times, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
+    train, holdout, trimmed = split_baseline(inputs, learnable, config)
     columns = head_columns(model_type.value, regime.tags)
     x_train = inputs.subset(train).matrix(columns)
     with warnings.catch_warnings():  # a feature never defined in training is filled with 0 (its neutral value)
@@ -119,12 +121,15 @@ def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None
         head.fit(x)
 
 
-def split_baseline(inputs, config: EnsembleConfig):
-    """Running rows minus obvious contamination (any tag beyond `trim_z` robust deviations), in time order:
-    the last `holdout_fraction` is the calibration slice. Training rows are capped at `max_train_rows`
-    (evenly spaced in time within each regime), calibration rows at `max_calibration_rows`."""
-    running = inputs.state == RUNNING
-    clean = running & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
+def split_baseline(inputs, learnable: np.ndarray, config: EnsembleConfig):
+    """`learnable` rows (running past the configured start-up settle) minus obvious contamination (any tag beyond
+    `trim_z` robust deviations), in time order: the last `holdout_fraction` is the calibration slice, of which
+    only the rows that can alarm (running past the learned settle) calibrate. The heads thus learn how
+    temperatures move together while they settle (the same direction as a hot afternoon), and the false-alarm
+    budget is spent on the points that can raise episodes. Training rows are capped at `max_train_rows` (evenly
+    spaced in time within each regime), calibration rows at `max_calibration_rows`. A held-out slice with fewer
+    than MIN_COMMON_HOLDOUT settled rows calibrates on all of its rows."""
+    clean = learnable & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
     rows = np.flatnonzero(clean)
     if len(rows) < config.min_baseline_rows:
         raise DetectorFitError(
@@ -133,10 +138,12 @@ def split_baseline(inputs, config: EnsembleConfig):
         )
     cut = int(round(len(rows) * (1.0 - config.holdout_fraction)))
     train, holdout = rows[:cut], rows[cut:]
+    settled = holdout[inputs.state[holdout] == RUNNING]
+    holdout = settled if len(settled) >= MIN_COMMON_HOLDOUT else holdout
     train = _stratified(train, inputs.regime[train], config.max_train_rows)
     if len(holdout) > config.max_calibration_rows:
         holdout = holdout[np.linspace(0, len(holdout) - 1, config.max_calibration_rows).astype(int)]
-    return train, holdout, int(running.sum() - clean.sum())
+    return train, holdout, int(learnable.sum() - clean.sum())
 
 
 def _stratified(rows: np.ndarray, regime: np.ndarray, cap: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
 from sklearn.metrics import silhouette_score
 
 from acm_assets.detectors.artifacts import Artifact, ModelType
@@ -28,6 +29,9 @@ _LOAD_PATTERNS = (
 )
 _SILHOUETTE_ROWS = 2000
 TRANSITION_SHARE = 0.05
+SETTLE_MIN_STARTS = 3  # start-ups the baseline must show before a settling time is learned from them
+_SETTLE_FIT_ROWS = 5000
+_SETTLE_BIN_NS = 30 * 60 * 10**9
 
 
 def auto_operating_tags(tags) -> tuple[str, ...]:
@@ -45,15 +49,16 @@ def auto_load_tag(operating_tags) -> str | None:
 class RegimeModel(Artifact):
     """OFF when the load tag is below `off_fraction` of its running level (95th percentile); `transition`
     (start-up, shut-down, low-load ramps: scored but never alarmed) while the load is below
-    `low_load_fraction` of its median running level and for `startup_settle` after that (thermal settling),
-    and while the load moves by more than `ramp_fraction` of that median within one feature window; regimes by k-means on the standardised operating tags when the silhouette clears
-    the floor (else one regime); `novel` when a point is farther from every regime centre than
-    `novelty_factor` times the baseline's 99.9th-percentile distance."""
+    `low_load_fraction` of its median running level and for a settling time after that (learned from the
+    baseline's own start-ups, see `learned_settle_ns`), and while the load moves by more than `ramp_fraction`
+    of that median within one feature window; regimes by k-means on the standardised operating tags when the
+    silhouette clears the floor (else one regime); `novel` when a point is farther from every regime centre
+    than `novelty_factor` times the baseline's 99.9th-percentile distance."""
 
     model_type = ModelType.regime_model
 
     def __init__(self, *, operating_tags, load_tag, off_threshold, low_threshold, ramp_threshold, window_ns,
-                 settle_ns, ffill_ns, op_fill, op_center,
+                 settle_ns, min_settle_ns, ffill_ns, op_fill, op_center,
                  op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags, **base):
         super().__init__(**base)
         self.operating_tags = tuple(operating_tags)
@@ -62,7 +67,8 @@ class RegimeModel(Artifact):
         self.low_threshold = low_threshold
         self.ramp_threshold = ramp_threshold
         self.window_ns = int(window_ns)  # the effective feature window (also the ramp window)
-        self.settle_ns = int(settle_ns)
+        self.settle_ns = int(settle_ns)  # learned: no episode opens before a start-up has settled
+        self.min_settle_ns = int(min_settle_ns)  # configured: the heads learn from the rows after it
         self.ffill_ns = int(ffill_ns)
         self.op_fill = op_fill
         self.op_center = op_center
@@ -78,24 +84,18 @@ class RegimeModel(Artifact):
     def n_regimes(self) -> int:
         return len(self.centroids)
 
-    def states(self, values: np.ndarray, times: np.ndarray, last_low_ns: int | None):
+    def states(self, values: np.ndarray, times: np.ndarray, last_low_ns: int | None, settle_ns: int | None = None):
         """Per row: state (OFF/TRANSITION/RUNNING), regime id, novelty, distance to the nearest regime, and the
-        time of the last low-load row (carried into the next batch for the settling window)."""
+        time of the last low-load row (carried into the next batch for the settling window). `settle_ns`
+        replaces the model's settling time (training reads the rows past the configured minimum)."""
+        settle_ns = self.settle_ns if settle_ns is None else settle_ns
         n = len(times)
         op_idx = [self.tags.index(t) for t in self.operating_tags]
         never = np.iinfo(np.int64).min
-        if self.load_tag is not None and self.off_threshold is not None:
-            load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
-            load = np.nan_to_num(load, nan=np.inf)
-            off, low = load < self.off_threshold, load < self.low_threshold
-            before = np.searchsorted(times, times - self.window_ns, side="left")
-            with np.errstate(invalid="ignore"):  # a missing load (inf) is no ramp
-                ramp = np.abs(load - load[before]) > self.ramp_threshold
-        else:
-            off = low = ramp = np.zeros(n, dtype=bool)
+        off, low, ramp = self.load_flags(values, times)
         low_times = np.concatenate([[never if last_low_ns is None else last_low_ns], np.where(low, times, never)])
         last_low = np.maximum.accumulate(low_times)[1:]
-        settling = ~off & (low | ramp | ((last_low > never) & (times - last_low <= self.settle_ns)))
+        settling = ~off & (low | ramp | ((last_low > never) & (times - last_low <= settle_ns)))
         state = np.where(off, OFF, np.where(settling, TRANSITION, RUNNING))
         if op_idx:
             ops = ffill_within(values[:, op_idx], times, self.ffill_ns)
@@ -111,6 +111,18 @@ class RegimeModel(Artifact):
         regime = np.where(off, NO_REGIME, regime)
         new_last_low = int(last_low[-1]) if n and last_low[-1] > never else last_low_ns
         return state, regime, novel, distance, new_last_low
+
+    def load_flags(self, values: np.ndarray, times: np.ndarray):
+        """Per row from the load tag: OFF, low load (start-up / shut-down) and ramping."""
+        n = len(times)
+        if self.load_tag is None or self.off_threshold is None:
+            return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
+        load = np.nan_to_num(load, nan=np.inf)
+        before = np.searchsorted(times, times - self.window_ns, side="left")
+        with np.errstate(invalid="ignore"):  # a missing load (inf) is no ramp
+            ramp = np.abs(load - load[before]) > self.ramp_threshold
+        return load < self.off_threshold, load < self.low_threshold, ramp
 
     def scaler_rows(self, regime: np.ndarray) -> np.ndarray:
         """Row of `centers`/`scales` for each point: its regime's own if well populated, else pooled."""
@@ -149,15 +161,24 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             ramp_threshold = max(
                 config.ramp_fraction * running_median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))
             )
+    min_settle_ns = int(config.seconds("startup_settle") * 1e9) if config.detect_off else 0
     probe = RegimeModel(
         operating_tags=(), load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, window_ns=window_ns,
-        settle_ns=config.seconds("startup_settle") * 1e9 if config.detect_off else 0, ffill_ns=ffill_ns,
-        op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)), regime_rows=[len(times)],
-        novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags, fingerprint="",
-        upstream={}, train_rows=len(times), params={"min_regime_rows": config.min_regime_rows},
+        ramp_threshold=ramp_threshold, window_ns=window_ns, settle_ns=min_settle_ns, min_settle_ns=min_settle_ns,
+        ffill_ns=ffill_ns, op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)),
+        regime_rows=[len(times)], novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags,
+        fingerprint="", upstream={}, train_rows=len(times), params={"min_regime_rows": config.min_regime_rows},
     )
     state, _, _, _, _ = probe.states(raw, times, None)
+    settle_ns, settle_params = min_settle_ns, {}
+    if load_tag is not None and off_threshold is not None:
+        _, low, _ = probe.load_flags(raw, times)
+        learned, settle_params = learned_settle_ns(raw, times, state == RUNNING, low, min_settle_ns, config)
+        longer_state = probe.states(raw, times, None, settle_ns=learned)[0]
+        if (longer_state == RUNNING).sum() >= config.min_baseline_rows:
+            settle_ns, state = learned, longer_state
+        else:
+            settle_params["kept_configured"] = "too few running rows would remain"
     running = state == RUNNING
     if running.sum() < config.min_baseline_rows:
         raise DetectorFitError(
@@ -199,7 +220,7 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     scales.append(pooled_scale)
     return RegimeModel(
         operating_tags=operating, load_tag=load_tag, off_threshold=off_threshold, low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, window_ns=window_ns, settle_ns=probe.settle_ns,
+        ramp_threshold=ramp_threshold, window_ns=window_ns, settle_ns=settle_ns, min_settle_ns=min_settle_ns,
         ffill_ns=ffill_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
         regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
         dropped_tags=dropped_tags, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
@@ -210,7 +231,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "off_threshold": off_threshold,
             "low_load_threshold": low_threshold,
             "ramp_threshold": ramp_threshold,
-            "startup_settle_s": probe.settle_ns / 1e9,
+            "startup_settle_s": settle_ns / 1e9,
+            "settle_learning": settle_params,
             "configured_feature_window_s": config.seconds("feature_window"),
             "feature_window_s": window_ns / 1e9,
             "regimes": len(centroids),
@@ -221,6 +243,50 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "dropped_tags": dict(dropped_tags),
         },
     )
+
+
+def learned_settle_ns(raw, times, running, low, configured_ns: int, config) -> tuple[int, dict]:
+    """How long after a start-up the tags take to return to their steady relations to each other.
+
+    Temperatures follow load and ambient through thermal lags of hours, so right after the configured settle a
+    start-up still looks like a fault to every residual head. Each tag is reconstructed from the others (ridge)
+    on steady rows (more than `max_startup_settle` after any low load); the largest standardised residual of a
+    row measures how unsettled it is. Rows after start-ups are binned by time since the low load; the settling
+    time is the end of the last bin whose median is above the steady rows' 90th percentile, between
+    `startup_settle` and `max_startup_settle`. Kept at `startup_settle` when the baseline shows fewer than
+    SETTLE_MIN_STARTS start-ups or too few steady rows to learn from."""
+    cap_ns = int(config.seconds("max_startup_settle") * 1e9)
+    never = np.iinfo(np.int64).min
+    last_low = np.maximum.accumulate(np.where(low, times, never))
+    since = np.where(last_low > never, times - last_low, np.iinfo(np.int64).max)
+    steady = running & (since > cap_ns)
+    after = running & (since <= cap_ns)
+    starts = len(np.unique(last_low[after]))
+    params = {"startups": int(starts), "steady_rows": int(steady.sum()), "learned": False}
+    p = raw.shape[1]
+    if cap_ns <= configured_ns or starts < SETTLE_MIN_STARTS or steady.sum() < max(config.min_baseline_rows, 10 * p):
+        return configured_ns, params
+    center = np.nanmedian(raw[steady], axis=0)
+    x = np.where(np.isnan(raw), center, raw)
+    u = (x - center) / _spread(x[steady], center)
+    fit_rows = np.flatnonzero(steady)
+    fit_rows = fit_rows[np.linspace(0, len(fit_rows) - 1, min(len(fit_rows), _SETTLE_FIT_ROWS)).astype(int)]
+    unsettled = np.zeros(len(u))
+    for j in range(p):
+        others = [i for i in range(p) if i != j]
+        model = Ridge(alpha=1.0).fit(u[fit_rows][:, others], u[fit_rows, j])
+        resid = u[:, j] - model.predict(u[:, others])
+        unsettled = np.maximum(unsettled, np.abs(resid) / max(float(resid[fit_rows].std()), 1e-9))
+    reference = float(np.quantile(unsettled[steady], 0.9))
+    cadence = int(np.median(np.diff(times))) if len(times) > 1 else 0
+    width = max(_SETTLE_BIN_NS, cadence)
+    settle = configured_ns
+    for lo in range(configured_ns, cap_ns, width):
+        in_bin = after & (since > lo) & (since <= lo + width)
+        if in_bin.sum() >= SETTLE_MIN_STARTS and np.median(unsettled[in_bin]) > reference:
+            settle = min(lo + width, cap_ns)
+    params.update(learned=True, steady_q90=round(reference, 4), settle_s=settle / 1e9)
+    return int(settle), params
 
 
 def effective_window_ns(times: np.ndarray, config) -> int:

@@ -32,7 +32,7 @@ def test_models_are_the_eight_named_types_with_manifest_fields(fan_ensemble):
         assert artifact.train_rows > 0
         assert artifact.train_sensors == list(artifact.tags)
         json.dumps({"params": artifact.params, "rows": artifact.train_rows, "sensors": artifact.train_sensors})
-        assert artifact.schema_stamp.endswith(f"{model_type.value}/v1")
+        assert artifact.schema_stamp.endswith(f"{model_type.value}/v2")
 
 
 def test_scores_have_the_contract_columns_and_index(fan_scores, fan_batch):

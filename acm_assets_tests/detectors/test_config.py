@@ -27,6 +27,7 @@ def test_unknown_keys_are_rejected_by_name():
         ({"tags": "DWATT"}, "tags must be a list"),
         ({"detect_off": "yes"}, "detect_off"),
         ({"holdout_fraction": 0.9}, "holdout_fraction"),
+        ({"startup_settle": "3h", "max_startup_settle": "1h"}, "max_startup_settle .* must not be shorter"),
     ],
 )
 def test_bad_values_are_rejected_clearly(settings, message):

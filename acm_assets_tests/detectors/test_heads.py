@@ -61,7 +61,7 @@ def test_one_noisier_measured_tag_raises_the_variability_head(fan_ensemble, fan_
     before, after = fan_ensemble.score(healthy), fan_ensemble.score(noisy)
     running = after["operating_state"] == "running"
     assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
-    assert not before["alarm"].any() and after["alarm"].mean() > 0.3
+    assert not before["alarm"].any() and after.loc[running, "alarm"].mean() > 0.3
     assert all(culprits[0] == "FD1.06GP34_OUTLET_PRESS" for culprits in fan_ensemble.episodes(after)["culprits"])
 
 
@@ -77,5 +77,5 @@ def test_a_noisy_operating_tag_transmitter_raises_the_variability_head(fan_ensem
     before, after = fan_ensemble.score(healthy), fan_ensemble.score(noisy)
     running = after["operating_state"] == "running"
     assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
-    assert after["alarm"].mean() > 0.3
+    assert after.loc[running, "alarm"].mean() > 0.3
     assert all(culprits[0] == flow for culprits in fan_ensemble.episodes(after)["culprits"])
