@@ -172,13 +172,10 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     state, _, _, _, _ = probe.states(raw, times, None)
     settle_ns, settle_params = min_settle_ns, {}
     if load_tag is not None and off_threshold is not None:
+        # a learned settle keeps at least the steady rows it was learned on (>= min_baseline_rows) running
         _, low, _ = probe.load_flags(raw, times)
-        learned, settle_params = learned_settle_ns(raw, times, state == RUNNING, low, min_settle_ns, config)
-        longer_state = probe.states(raw, times, None, settle_ns=learned)[0]
-        if (longer_state == RUNNING).sum() >= config.min_baseline_rows:
-            settle_ns, state = learned, longer_state
-        else:
-            settle_params["kept_configured"] = "too few running rows would remain"
+        settle_ns, settle_params = learned_settle_ns(raw, times, state == RUNNING, low, min_settle_ns, config)
+        state = probe.states(raw, times, None, settle_ns=settle_ns)[0]
     running = state == RUNNING
     if running.sum() < config.min_baseline_rows:
         raise DetectorFitError(

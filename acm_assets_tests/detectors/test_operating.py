@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
-from acm_assets.detectors.fitting import fit_model
-from acm_assets.detectors.operating import RUNNING
+from acm_assets.detectors.calibration import MIN_COMMON_HOLDOUT
+from acm_assets.detectors.fitting import fit_model, split_baseline
+from acm_assets.detectors.inputs import Carry, build_inputs
+from acm_assets.detectors.operating import RUNNING, TRANSITION
 from acm_assets.ingest.simulator import simulate
 
 HOUR = 3600.0
@@ -69,3 +71,20 @@ def test_without_enough_start_ups_the_configured_settle_is_kept(fan_season):
     regime = fit_model(ModelType.regime_model, one_run, EnsembleConfig())
     assert regime.params["settle_learning"]["learned"] is False
     assert regime.settle_ns / 1e9 == 2 * HOUR
+
+
+def test_a_held_out_slice_mostly_settling_calibrates_on_all_its_rows(fan_season):
+    """Too few settled held-out rows would leave the calibrators a handful of points: all rows are kept."""
+    baseline, _ = fan_season
+    config = EnsembleConfig()
+    regime = fit_model(ModelType.regime_model, baseline, config)
+    medians = fit_model(ModelType.feature_medians, baseline, config, {ModelType.regime_model: regime})
+    raw = baseline[list(regime.tags)].to_numpy(float)
+    inputs, _, _, _ = build_inputs(raw, baseline.index.asi8, regime, medians, ar_gap_ns=2 * 3600 * 10**9,
+                                   last_low_ns=None, carry=Carry.empty(len(regime.tags)))
+    learnable = regime.states(raw, baseline.index.asi8, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
+    _, holdout, _ = split_baseline(inputs, learnable, config)
+    assert (inputs.state[holdout] == RUNNING).all()
+    inputs.state[len(inputs.state) // 2 :] = TRANSITION  # as if every later row were still settling
+    _, holdout, _ = split_baseline(inputs, learnable, config)
+    assert len(holdout) >= MIN_COMMON_HOLDOUT and (inputs.state[holdout] == TRANSITION).all()
