@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from acm_assets.detectors.episodes import inside_episodes
+from acm_assets.detectors.episodes import FAULT_LEAD, left_out_of_retraining
 from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
 from acm_assets.partitions import equipment_partitions
 from acm_assets.resources import AcmDatabase
@@ -16,11 +16,14 @@ MIN_RUNNING_SHARE = 0.2
 
 
 class BaselineWindow(dg.Config):
-    """The training window: the last `days` of history before the run, or a fixed [start, end) range."""
+    """The training window: the last `days` of history before the run, or a fixed [start, end) range.
+    `keep_episodes`: ids of recorded episodes an engineer judged normal operation (a new season, a new duty);
+    their spans stay in the baseline so the retrain learns them instead of flagging them again."""
 
     days: int = 60
     start: str | None = None
     end: str | None = None
+    keep_episodes: list[int] = []
 
 
 @dg.asset(
@@ -30,14 +33,22 @@ class BaselineWindow(dg.Config):
 )
 def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_database: AcmDatabase):
     """Read from the historian tables (never from files) so that training and scoring see one truth; leave
-    out the spans earlier models flagged as episodes, so a retrain never learns a fault as normal."""
+    out the spans earlier models flagged as episodes and the day before each, so a retrain never learns a
+    fault (or its build-up) as normal."""
     code = context.partition_key
     historian = acm_database.historian
     start, end = _window(config, historian.history_range(code)[1])
     cleaned = historian.read_window(code, start, end)
     report = cleaned.report.to_metadata()
     episodes = _episodes_in(acm_database, historian.get_equipment(code).equip_id, start, end)
-    flagged = inside_episodes(cleaned.frame.index, episodes)
+    unknown = sorted(set(config.keep_episodes) - set(episodes["id"]))
+    if unknown:
+        raise dg.Failure(
+            f"baseline {code}: keep_episodes {unknown} are not episodes recorded for this equipment in "
+            f"[{start}, {end + FAULT_LEAD}); recorded: {sorted(episodes['id'].tolist())}"
+        )
+    left_out = episodes[~episodes["id"].isin(config.keep_episodes)]
+    flagged = left_out_of_retraining(cleaned.frame.index, left_out)
     frame = cleaned.frame[~flagged]
     yield dg.Output(
         frame,
@@ -46,8 +57,9 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
             "window_start": str(start),
             "window_end": str(end),
             "rows": len(frame),
-            "rows_in_earlier_episodes_left_out": int(flagged.sum()),
-            "earlier_episodes_left_out": len(episodes),
+            "rows_left_out_near_earlier_episodes": int(flagged.sum()),
+            "earlier_episodes_left_out": len(left_out),
+            "earlier_episodes_kept": dg.MetadataValue.json(sorted(config.keep_episodes)),
             "tags": dg.MetadataValue.json(list(frame.columns)),
             "ingest_report": dg.MetadataValue.json(report),
         },
@@ -56,12 +68,13 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
 
 
 def _episodes_in(database: AcmDatabase, equip_id: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Episodes already recorded for this equipment that overlap [start, end)."""
+    """Episodes already recorded for this equipment whose span or lead overlaps [start, end)."""
     # An episode's row sits on the last day that extended it, which is never before the day it ended.
     episodes = database.outputs.read("ACM_Episodes", equip_id, start_day=start.date())
     starts = pd.to_datetime(episodes["StartTime"]).dt.tz_localize("UTC")
     ends = pd.to_datetime(episodes["EndTime"]).dt.tz_localize("UTC")
-    return pd.DataFrame({"start": starts, "end": ends})[(starts < end) & (ends >= start)]
+    found = pd.DataFrame({"id": episodes["EpisodeID"].astype("int64"), "start": starts, "end": ends})
+    return found[(starts - FAULT_LEAD < end) & (ends >= start)].reset_index(drop=True)
 
 
 def _window(config: BaselineWindow, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -8,8 +8,8 @@ the baseline's held-out slice and the episodes found in each batch.
 
 By default one model fitted on the first two thirds scores the whole last third (40 days, the season moving
 on). `--retrain-days 7` scores it as the weekly training job would: each week by a model fitted on the last
-`baseline_days` before it, leaving out the episodes found so far (as the baseline asset does), and warmed up
-on the day before.
+`baseline_days` before it, leaving out the episodes found so far and the day before each (as the baseline
+asset does), and warmed up on the day before.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
-from acm_assets.detectors.episodes import inside_episodes
+from acm_assets.detectors.episodes import left_out_of_retraining
 from acm_assets.detectors.evaluation import SINGLE_TAG_FAULTS, false_alarms, match_faults
 from acm_assets.ingest.simulator import EQUIPMENT_TYPES, simulate
 
@@ -69,9 +69,9 @@ def evaluate_simulation(equipment_type: str, seed: int, *, days: float = 120.0, 
                         retrain_days: float = 0.0, baseline_days: float = BASELINE_DAYS):
     """Score the last third with the default faults, and the same last third without faults (bit-identical
     outside the fault windows) for false alarms. With `retrain_days`, each period is scored by a model fitted on
-    the `baseline_days` before it (less the episodes found so far) and warmed up on the day before it, as the
-    weekly training and daily scoring jobs do; else one model fitted on the first two thirds scores it all,
-    continuing from the baseline's state."""
+    the `baseline_days` before it (less the episodes found so far and the day before each) and warmed up on the
+    day before it, as the weekly training and daily scoring jobs do; else one model fitted on the first two
+    thirds scores it all, continuing from the baseline's state."""
     faulty = simulate(equipment_type, days=days, seed=seed)
     clean = simulate(equipment_type, days=days, seed=seed, faults=None)
     index = faulty.frame.index
@@ -108,7 +108,7 @@ def _score_periods(frames, periods, span: pd.Timedelta, config: EnsembleConfig, 
         fitted = []
         for frame, (scores, episodes) in zip(frames, out):
             earlier = [e for e in episodes if len(e)]
-            found = inside_episodes(index, pd.concat(earlier)) if earlier else np.zeros(len(index), dtype=bool)
+            found = left_out_of_retraining(index, pd.concat(earlier)) if earlier else np.zeros(len(index), dtype=bool)
             baseline = frame[(index >= start - span) & (index < start) & ~found]
             ensemble = next((e for b, e in fitted if b.equals(baseline)), None)
             if ensemble is None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 NONE = -1
+FAULT_LEAD = pd.Timedelta(hours=24)
 
 
 @dataclass
@@ -104,9 +106,15 @@ def running_totals(ids: np.ndarray, values: np.ndarray, peak: np.ndarray, carrie
 
 def inside_episodes(index, episodes) -> np.ndarray:
     """Which points of `index` lie inside an episode's [start, end] (rows of `episodes` with those columns,
-    as `DetectorEnsemble.episodes` gives them): a retrain leaves them out, so it never learns a fault as
-    normal."""
+    as `DetectorEnsemble.episodes` gives them)."""
     flagged = np.zeros(len(index), dtype=bool)
     for start, end in zip(episodes["start"], episodes["end"]):
         flagged |= (index >= start) & (index <= end)
     return flagged
+
+
+def left_out_of_retraining(index, episodes) -> np.ndarray:
+    """Points a retrain must not learn from: inside an episode or in the FAULT_LEAD before it. A fault
+    builds up before its episode opens (a drift is caught at a fraction of its size, a bearing wears for
+    days), and a model that learned that build-up as normal would be slower to see the next one."""
+    return inside_episodes(index, episodes.assign(start=episodes["start"] - FAULT_LEAD))

@@ -75,7 +75,16 @@ def test_an_unknown_equipment_partition_is_refused(sqlite_plant):
         sqlite_plant.train(code="NOPE")
 
 
-def test_a_retrain_leaves_out_the_spans_earlier_models_flagged(sqlite_plant):
+def _left_out_rows(episodes: pd.DataFrame, window_start: str) -> int:
+    """10-minute historian rows from a day before each episode's start to its end, inside the window."""
+    stamps = pd.DatetimeIndex([])
+    for e in episodes.itertuples():
+        first = max(pd.Timestamp(e.StartTime) - pd.Timedelta(days=1), pd.Timestamp(window_start))
+        stamps = stamps.union(pd.date_range(first.ceil("10min"), pd.Timestamp(e.EndTime), freq="10min"))
+    return len(stamps)
+
+
+def test_a_retrain_leaves_out_the_spans_earlier_models_flagged_and_the_day_before(sqlite_plant):
     plant = sqlite_plant
     assert plant.train().success
     assert plant.score("2024-02-03", "2024-02-04").success
@@ -84,12 +93,26 @@ def test_a_retrain_leaves_out_the_spans_earlier_models_flagged(sqlite_plant):
     result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05"})
     metadata = result.asset_materializations_for_node("baseline")[0].metadata
     assert metadata["earlier_episodes_left_out"].value == len(episodes)
-    left_out = metadata["rows_in_earlier_episodes_left_out"].value
-    expected = sum(
-        len(pd.date_range(pd.Timestamp(e.StartTime).ceil("10min"), pd.Timestamp(e.EndTime), freq="10min"))
-        for e in episodes.itertuples()
-    )
-    assert left_out == expected > 0
+    left_out = metadata["rows_left_out_near_earlier_episodes"].value
+    assert left_out == _left_out_rows(episodes, "2024-01-05") > 0
+
+    kept = int(episodes["EpisodeID"].iloc[0])
+    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05", "keep_episodes": [kept]})
+    metadata = result.asset_materializations_for_node("baseline")[0].metadata
+    assert metadata["earlier_episodes_kept"].value == [kept]
+    assert metadata["earlier_episodes_left_out"].value == len(episodes) - 1
+    expected = _left_out_rows(episodes[episodes["EpisodeID"] != kept], "2024-01-05")
+    assert metadata["rows_left_out_near_earlier_episodes"].value == expected < left_out
+
+
+def test_keeping_an_episode_that_was_never_recorded_fails_naming_it(sqlite_plant):
+    plant = sqlite_plant
+    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05", "keep_episodes": [12345]},
+                         raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "keep_episodes [12345]" in str(failure.event_specific_data.error)
+    assert plant.table("ModelRegistry").empty
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from acm_assets.detectors import (
     ModelType,
     fit_model,
 )
-from acm_assets.detectors.episodes import inside_episodes
+from acm_assets.detectors.episodes import FAULT_LEAD, inside_episodes, left_out_of_retraining
 
 
 def test_models_are_the_eight_named_types_with_manifest_fields(fan_ensemble):
@@ -127,3 +127,12 @@ def test_inside_episodes_marks_exactly_the_alarmed_points(fan_ensemble, fan_scor
     inside = inside_episodes(fan_scores.index, episodes)
     np.testing.assert_array_equal(inside, fan_scores["alarm"].to_numpy(dtype=bool))
     assert not inside_episodes(fan_scores.index, episodes.iloc[:0]).any()
+
+
+def test_a_retrain_leaves_out_each_episode_and_the_day_before_it(fan_ensemble, fan_scores):
+    episodes = fan_ensemble.episodes(fan_scores).iloc[:1]
+    index = fan_scores.index
+    left_out = left_out_of_retraining(index, episodes)
+    start, end = episodes["start"].iloc[0], episodes["end"].iloc[0]
+    np.testing.assert_array_equal(left_out, (index >= start - FAULT_LEAD) & (index <= end))
+    assert left_out.sum() > inside_episodes(index, episodes).sum()
