@@ -57,7 +57,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
         days_by_equipment[dims["equipment"]].append(dt.date.fromisoformat(dims["day"]))
 
     results = {name: {} for name in OUTPUT_TABLES}
-    versions, plots, all_scores = {}, {}, []
+    versions, plots, listed, all_scores = {}, {}, {}, []
     for code in sorted(days_by_equipment):
         loaded = {t: _for_equipment(models[t], code) for t in models}
         version = _single_version(code, loaded)
@@ -76,6 +76,11 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
             day_scores.append(scores)
         scores = pd.concat(day_scores)
         episodes = scorer.ensemble.episodes(scores)
+        listed[code] = [
+            {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "peak_z": round(e.peak_z, 2),
+             "culprits": e.culprits}
+            for e in episodes.itertuples()
+        ]
         all_scores.append(scores)
         title = f"{code}: {min(days_by_equipment[code])} .. {max(days_by_equipment[code])}, model v{version}"
         plots[code] = png_markdown(
@@ -91,6 +96,8 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
         }
         if name == "health_timeline":
             metadata.update({f"plot_{code}": dg.MetadataValue.md(plot) for code, plot in plots.items()})
+        if name == "anomaly_episodes":  # the ids an engineer passes to the baseline's keep_episodes
+            metadata["episodes"] = dg.MetadataValue.json(listed)
         yield dg.Output(next(iter(value.values())) if single else value, output_name=name, metadata=metadata)
     yield score_sanity(pd.concat(all_scores) if all_scores else pd.DataFrame(columns=SCORE_COLUMNS))
 

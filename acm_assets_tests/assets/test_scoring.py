@@ -36,6 +36,10 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert "FD1.06T32_BEARING_TEMP" in crossing["Culprits"].iloc[0]
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
+    # The run's metadata lists the episodes by the ids the table holds (what keep_episodes takes).
+    materialized = plant.score(DAYS[0], DAYS[-1]).asset_materializations_for_node("anomaly_scoring")
+    listed = next(m for m in materialized if m.asset_key == dg.AssetKey("anomaly_episodes")).metadata["episodes"]
+    assert [e["EpisodeID"] for e in listed.value["FD_FAN"]] == long_episodes["EpisodeID"].tolist()
     # Re-running the earlier day neither shrinks nor duplicates it.
     assert plant.score("2024-02-03").success
     pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
