@@ -13,8 +13,14 @@ _MIN_TAIL = 5  # held-out points needed beyond a quantile knot
 MIN_COMMON_HOLDOUT = 50
 
 
+_TAIL_BASE_Z = norm.ppf(0.9)
+
+
 class Calibrator:
-    """Monotone map raw -> z: held-out quantiles onto standard-normal quantiles, linear beyond the ends.
+    """Monotone map raw -> z: held-out quantiles onto standard-normal quantiles, linear beyond the ends with
+    the slope of the outer decile (the 0.9 knot to the last one): the last two knots hold only a handful of
+    held-out points, and a steep slope between them would inflate every z beyond (a head calibrated twice, as
+    the variability head is, would compound it).
 
     On healthy data a calibrated z is then about N(0, 1) whatever the head, run or equipment.
     """
@@ -45,8 +51,10 @@ class Calibrator:
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         kr, kz = self.knots_raw, self.knots_z
         z = np.interp(raw, kr, kz)
-        hi_slope = (kz[-1] - kz[-2]) / (kr[-1] - kr[-2])
-        lo_slope = (kz[1] - kz[0]) / (kr[1] - kr[0])
+        hi = min(int(np.searchsorted(kz, _TAIL_BASE_Z)), len(kz) - 2)
+        lo = max(int(np.searchsorted(kz, -_TAIL_BASE_Z, side="right")) - 1, 1)
+        hi_slope = (kz[-1] - kz[hi]) / (kr[-1] - kr[hi])
+        lo_slope = (kz[lo] - kz[0]) / (kr[lo] - kr[0])
         z = np.where(raw > kr[-1], kz[-1] + (raw - kr[-1]) * hi_slope, z)
         z = np.where(raw < kr[0], kz[0] + (raw - kr[0]) * lo_slope, z)
         return np.clip(z, -5.0, Z_CLIP)
