@@ -11,7 +11,6 @@ from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Ridge
 from sklearn.mixture import GaussianMixture
 
 from acm_assets.detectors import rowstable
@@ -19,6 +18,7 @@ from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.calibration import Calibrator
 from acm_assets.detectors.errors import DetectorFitError
 from acm_assets.detectors.features import LOGSTD_FLOOR
+from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 
 _FOREST_CHUNK = 4096
 GMM_FIT_ROWS = 1500  # GaussianMixture fit sample: BIC over k needs several full-covariance fits within 2 s
@@ -205,22 +205,15 @@ class OMRHead(HeadArtifact):
     heads = ("omr",)
 
     def fit(self, x: np.ndarray, alpha: float) -> OMRHead:
-        p = x.shape[1]
-        coef, intercept = np.zeros((p, p)), np.zeros(p)
-        for j in range(p):
-            others = [i for i in range(p) if i != j]
-            model = Ridge(alpha=alpha).fit(x[:, others], x[:, j])
-            coef[others, j] = model.coef_
-            intercept[j] = model.intercept_
-        self.coef_, self.intercept_ = coef, intercept
-        resid = x - rowstable.matmul(x, coef) - intercept
+        self.coef_, self.intercept_ = fit_reconstruction(x, alpha)
+        resid = residuals(x, self.coef_, self.intercept_)
         self.resid_mean_ = resid.mean(axis=0)
         self.resid_std_ = np.maximum(resid.std(axis=0), _SPREAD_FLOOR)
         self.params = {**self.params, "resid_std": dict(zip(self.tags, self.resid_std_.round(6).tolist()))}
         return self
 
     def _std_resid(self, x):
-        return (x - rowstable.matmul(x, self.coef_) - self.intercept_ - self.resid_mean_) / self.resid_std_
+        return (residuals(x, self.coef_, self.intercept_) - self.resid_mean_) / self.resid_std_
 
     def raw(self, x):
         return {"omr": np.abs(self._std_resid(x)).max(axis=1)}

@@ -9,12 +9,12 @@ import warnings
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Ridge
 from sklearn.metrics import silhouette_score
 
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.errors import DetectorFitError
 from acm_assets.detectors.features import MIN_WINDOW_ROWS, ffill_within
+from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 from acm_assets.detectors.rowstable import row_sumsq
 
 OFF, TRANSITION, RUNNING = "off", "transition", "running"
@@ -246,12 +246,12 @@ def learned_settle_ns(raw, times, running, low, configured_ns: int, config) -> t
     """How long after a start-up the tags take to return to their steady relations to each other.
 
     Temperatures follow load and ambient through thermal lags of hours, so right after the configured settle a
-    start-up still looks like a fault to every residual head. Each tag is reconstructed from the others (ridge)
-    on steady rows (more than `max_startup_settle` after any low load); the largest standardised residual of a
-    row measures how unsettled it is. Rows after start-ups are binned by time since the low load; the settling
-    time is the end of the last bin whose median is above the steady rows' 90th percentile, between
-    `startup_settle` and `max_startup_settle`. Kept at `startup_settle` when the baseline shows fewer than
-    SETTLE_MIN_STARTS start-ups or too few steady rows to learn from."""
+    start-up still looks like a fault to every residual head. Each tag is reconstructed from the others (the
+    OMR head's ridge reconstruction) on steady rows (more than `max_startup_settle` after any low load); the
+    largest standardised residual of a row measures how unsettled it is. Rows after start-ups are binned by
+    time since the low load; the settling time is the end of the last bin whose median is above the steady
+    rows' 90th percentile, between `startup_settle` and `max_startup_settle`. Kept at `startup_settle` when the
+    baseline shows fewer than SETTLE_MIN_STARTS start-ups or too few steady rows to learn from."""
     cap_ns = int(config.seconds("max_startup_settle") * 1e9)
     never = np.iinfo(np.int64).min
     last_low = np.maximum.accumulate(np.where(low, times, never))
@@ -268,12 +268,8 @@ def learned_settle_ns(raw, times, running, low, configured_ns: int, config) -> t
     u = (x - center) / _spread(x[steady], center)
     fit_rows = np.flatnonzero(steady)
     fit_rows = fit_rows[np.linspace(0, len(fit_rows) - 1, min(len(fit_rows), _SETTLE_FIT_ROWS)).astype(int)]
-    unsettled = np.zeros(len(u))
-    for j in range(p):
-        others = [i for i in range(p) if i != j]
-        model = Ridge(alpha=1.0).fit(u[fit_rows][:, others], u[fit_rows, j])
-        resid = u[:, j] - model.predict(u[:, others])
-        unsettled = np.maximum(unsettled, np.abs(resid) / max(float(resid[fit_rows].std()), 1e-9))
+    resid = residuals(u, *fit_reconstruction(u[fit_rows], config.omr_alpha))
+    unsettled = (np.abs(resid) / np.maximum(resid[fit_rows].std(axis=0), 1e-9)).max(axis=1)
     reference = float(np.quantile(unsettled[steady], 0.9))
     cadence = int(np.median(np.diff(times))) if len(times) > 1 else 0
     width = max(_SETTLE_BIN_NS, cadence)

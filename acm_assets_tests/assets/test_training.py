@@ -6,6 +6,7 @@ import pytest
 from acm_assets.assets.training import model_quality
 from acm_assets.detectors import ModelType
 from acm_assets.detectors.calibration import Z_CLIP
+from acm_assets.detectors.episodes import FAULT_LEAD
 from acm_assets.registry.errors import VersionNotFoundError
 from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets_tests.assets.conftest import make_plant
@@ -76,10 +77,10 @@ def test_an_unknown_equipment_partition_is_refused(sqlite_plant):
 
 
 def _left_out_rows(episodes: pd.DataFrame, window_start: str) -> int:
-    """10-minute historian rows from a day before each episode's start to its end, inside the window."""
+    """10-minute historian rows from FAULT_LEAD before each episode's start to its end, inside the window."""
     stamps = pd.DatetimeIndex([])
     for e in episodes.itertuples():
-        first = max(pd.Timestamp(e.StartTime) - pd.Timedelta(days=1), pd.Timestamp(window_start))
+        first = max(pd.Timestamp(e.StartTime) - FAULT_LEAD, pd.Timestamp(window_start))
         stamps = stamps.union(pd.date_range(first.ceil("10min"), pd.Timestamp(e.EndTime), freq="10min"))
     return len(stamps)
 
