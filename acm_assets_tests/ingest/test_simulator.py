@@ -67,6 +67,17 @@ def test_temperatures_cool_down_while_off_and_lag_the_load():
     assert sim.frame.loc[running].corr().loc["CP1.JT101_MOTOR_POWER", "CP1.FT108_FLOW"] > 0.9
 
 
+def test_gas_turbine_oil_is_regulated_while_running_and_follows_the_weather_only_when_stopped():
+    """As in the reference export: LOTEMP1 runs at the same temperature in summer and winter."""
+    sim = simulate("GAS_TURBINE", days=366, seed=1, faults=None)
+    oil, state, month = sim.frame["LOTEMP1"], sim.state, sim.frame.index.month
+    settled = (state == "running") & (state.shift(36) == "running")  # 6 h into the run
+    hottest_running = oil[settled].groupby(month[settled]).quantile(0.99)  # load-driven, not weather-driven
+    assert hottest_running.max() - hottest_running.min() < 1.0
+    stopped = (state == "off") & (state.shift(36) == "off")
+    assert oil[stopped & (month == 7)].median() > oil[stopped & (month == 1)].median() + 3.0
+
+
 def test_labels_match_data(pair):
     faulty, clean = pair
     diff = faulty.frame.to_numpy() != clean.frame.to_numpy()
