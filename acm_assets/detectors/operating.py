@@ -29,8 +29,9 @@ _LOAD_PATTERNS = (
 )
 _SILHOUETTE_ROWS = 2000
 TRANSITION_SHARE = 0.05
-SETTLE_MIN_STARTS = 3  # start-ups the baseline must show before a settling time is learned from them
+SETTLE_MIN_STARTS = 2  # start-ups the baseline must show before a settling time is learned from them
 _SETTLE_FIT_ROWS = 5000
+_SETTLE_MIN_BIN_ROWS = 3  # rows a half-hour bin after start-ups needs before its median counts
 _SETTLE_BIN_NS = 30 * 60 * 10**9
 
 
@@ -276,7 +277,7 @@ def learned_settle_ns(raw, times, running, low, configured_ns: int, config) -> t
     settle = configured_ns
     for lo in range(configured_ns, cap_ns, width):
         in_bin = after & (since > lo) & (since <= lo + width)
-        if in_bin.sum() >= SETTLE_MIN_STARTS and np.median(unsettled[in_bin]) > reference:
+        if in_bin.sum() >= _SETTLE_MIN_BIN_ROWS and np.median(unsettled[in_bin]) > reference:
             settle = min(lo + width, cap_ns)
     params.update(learned=True, steady_q90=round(reference, 4), settle_s=settle / 1e9)
     return int(settle), params

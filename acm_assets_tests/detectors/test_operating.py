@@ -73,6 +73,15 @@ def test_without_enough_start_ups_the_configured_settle_is_kept(fan_season):
     assert regime.settle_ns / 1e9 == 2 * HOUR
 
 
+def test_two_start_ups_are_enough_to_learn_the_settling_time(fan_season):
+    """A 60-day weekly baseline of a machine that rarely stops may hold only two start-ups."""
+    baseline, _ = fan_season
+    regime = fit_model(ModelType.regime_model, baseline[baseline.index < "2024-02-10"], EnsembleConfig())
+    assert regime.params["settle_learning"]["startups"] == 2
+    assert regime.params["settle_learning"]["learned"]
+    assert regime.settle_ns / 1e9 > 2 * HOUR
+
+
 def test_a_held_out_slice_mostly_settling_calibrates_on_all_its_rows(fan_season):
     """Too few settled held-out rows would leave the calibrators a handful of points: all rows are kept."""
     baseline, _ = fan_season
