@@ -71,7 +71,7 @@ def test_gas_turbine_oil_is_regulated_while_running_and_follows_the_weather_only
     """As in the reference export: LOTEMP1 runs at the same temperature in summer and winter."""
     sim = simulate("GAS_TURBINE", days=366, seed=1, faults=None)
     oil, state, month = sim.frame["LOTEMP1"], sim.state, sim.frame.index.month
-    settled = (state == "running") & (state.shift(36) == "running")  # 6 h into the run
+    settled = (state == "running") & (state.shift(36) == "running")  # and running 6 h before
     hottest_running = oil[settled].groupby(month[settled]).quantile(0.99)  # load-driven, not weather-driven
     assert hottest_running.max() - hottest_running.min() < 1.0
     stopped = (state == "off") & (state.shift(36) == "off")
