@@ -10,10 +10,8 @@ from acm_assets.detectors.errors import ArtifactMismatchError
 Z_CLIP = 20.0
 _PROBS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998])
 _MIN_TAIL = 5  # held-out points needed beyond a quantile knot
+_TAIL_BASE_Z = norm.ppf(0.9)  # the extrapolation beyond the outer knots takes the slope from here
 MIN_COMMON_HOLDOUT = 50
-
-
-_TAIL_BASE_Z = norm.ppf(0.9)
 
 
 class Calibrator:
