@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from acm_assets.database import create_engine
 from acm_assets.detectors import ModelType
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore

@@ -19,7 +19,7 @@ from acm_assets.detectors import MODEL_DEPENDENCIES, DetectorEnsemble, EnsembleC
 from acm_assets.detectors.ensemble import HEAD_OWNER
 from acm_assets.detectors.fitting import FIT_ORDER
 from acm_assets.detectors.inputs import Carry, build_inputs
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 
 REFERENCE_BASELINE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acm_reference" / "FD_FAN_BASELINE_DATA.csv"
 TARGETS = {"fit_all_seconds": 2.0, "score_rows_per_second": 100_000, "artifact_bytes_total": 500_000}

@@ -38,7 +38,7 @@ from acm_assets.definitions import build_resources
 from acm_assets.detectors import DetectorEnsemble
 from acm_assets.executors import CELERY_BROKER_ENV, CELERY_QUEUE_ENV, EXECUTOR_ENV, EXECUTORS, executor_from_env
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
 from acm_assets.jobs import scoring_job, training_job

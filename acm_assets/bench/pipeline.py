@@ -44,7 +44,7 @@ from acm_assets.database import DATABASE_URL_ENV, create_engine
 from acm_assets.definitions import defs
 from acm_assets.detectors import DetectorEnsemble
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 from acm_assets.jobs import training_job
 from acm_assets.partitions import day_partitions, equipment_partitions
 from acm_assets.registry.equipment import Equipment

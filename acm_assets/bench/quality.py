@@ -22,7 +22,7 @@ import pandas as pd
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
 from acm_assets.detectors.episodes import left_out_of_retraining
 from acm_assets.detectors.evaluation import SINGLE_TAG_FAULTS, false_alarms, match_faults
-from acm_assets.ingest.simulator import EQUIPMENT_TYPES, simulate
+from acm_assets.simulation.simulator import EQUIPMENT_TYPES, simulate
 
 TARGETS = {
     "detected_overall": ">= 0.90",

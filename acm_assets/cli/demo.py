@@ -10,7 +10,7 @@ import pandas as pd
 from acm_assets.cli.historian import add_database_option, open_store
 from acm_assets.database import acm_home, create_engine, default_database_url, redact
 from acm_assets.definitions import build_definitions
-from acm_assets.ingest.demo_data import DemoLoad, load_demo_history
+from acm_assets.simulation.demo_data import DemoLoad, load_demo_history
 from acm_assets.outputs.schema import episodes_table
 from acm_assets.registry.schema import create_registry_table
 

@@ -1,1 +1,1 @@
-"""Historian ingest: strict readers for exports and SQL tables, and the equipment simulator. No Dagster here."""
+"""Historian ingest: strict readers for exports and SQL tables. No Dagster here."""

@@ -15,7 +15,7 @@ from acm_assets.assets.training import model_assets
 from acm_assets.database import create_engine
 from acm_assets.definitions import build_resources
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import FaultSpec, simulate
+from acm_assets.simulation.simulator import FaultSpec, simulate
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore

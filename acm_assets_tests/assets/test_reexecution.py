@@ -1,7 +1,7 @@
 import dagster as dg
 
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 from acm_assets_tests.assets import reexecution_jobs
 from acm_assets_tests.assets.conftest import CODE, TRAIN_WINDOW, make_plant
 

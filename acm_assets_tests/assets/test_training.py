@@ -119,7 +119,7 @@ def test_keeping_an_episode_that_was_never_recorded_fails_naming_it(sqlite_plant
 @pytest.fixture(scope="module")
 def gmm_artifact():
     from acm_assets.detectors import MODEL_DEPENDENCIES, fit_model
-    from acm_assets.ingest.simulator import simulate
+    from acm_assets.simulation.simulator import simulate
 
     frame = simulate("FD_FAN", start=pd.Timestamp("2024-01-01", tz="UTC"), days=14, seed=3, faults=()).frame
     models = {}

@@ -4,10 +4,10 @@ import pytest
 
 from acm_assets.cli.main import main
 from acm_assets.database import acm_home, create_engine, default_database_url
-from acm_assets.ingest.demo_data import load_demo_history
+from acm_assets.simulation.demo_data import load_demo_history
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.ingest.simulator import EQUIPMENT_TYPES, FAULT_TYPES
+from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FAULT_TYPES
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.store import ModelStore
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 
 SPLIT = pd.Timestamp("2024-01-22", tz="UTC")
 

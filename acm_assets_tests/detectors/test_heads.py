@@ -7,7 +7,7 @@ from sklearn.ensemble import IsolationForest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
 from acm_assets.detectors.heads import IForestHead
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 
 
 def test_compact_forest_scores_like_scikit_learn():

@@ -11,7 +11,7 @@ from acm_assets.detectors.calibration import MIN_COMMON_HOLDOUT
 from acm_assets.detectors.fitting import fit_model, split_baseline
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.operating import RUNNING, TRANSITION
-from acm_assets.ingest.simulator import simulate
+from acm_assets.simulation.simulator import simulate
 
 HOUR = 3600.0
 

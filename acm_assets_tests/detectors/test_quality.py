@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from acm_assets.bench.quality import evaluate_simulation, summarize
-from acm_assets.ingest.simulator import EQUIPMENT_TYPES
+from acm_assets.simulation.simulator import EQUIPMENT_TYPES
 
 
 @pytest.fixture(scope="module")

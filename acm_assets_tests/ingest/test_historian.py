@@ -11,7 +11,7 @@ from sqlalchemy.schema import CreateTable
 from acm_assets.database import create_engine
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore, WriteResult, equipment_table, historian_table, update_point
-from acm_assets.ingest.simulator import equipment_tags, simulate
+from acm_assets.simulation.simulator import equipment_tags, simulate
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import Equipment, HistorianStore, WriteResult
-from acm_assets.ingest.simulator import EQUIPMENT_TYPES, Simulation, simulate
+from acm_assets.simulation.simulator import EQUIPMENT_TYPES, Simulation, simulate
 
 DEMO_START = "2024-01-01"
 DEMO_DAYS = 182

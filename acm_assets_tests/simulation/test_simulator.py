@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from acm_assets.ingest.simulator import EQUIPMENT_TYPES, FAULT_TYPES, FaultSpec, equipment_tags, simulate
+from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FAULT_TYPES, FaultSpec, equipment_tags, simulate
 
 
 @pytest.fixture(scope="module", params=EQUIPMENT_TYPES)
