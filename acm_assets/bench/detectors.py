@@ -74,14 +74,13 @@ def measure(baseline: pd.DataFrame, frame: pd.DataFrame, repeat: int, config: En
 
 def _head_seconds(ensemble: DetectorEnsemble, frame: pd.DataFrame, repeat: int) -> dict:
     """Preparation (states, imputation, windows) and each artifact's scoring, timed separately."""
-    models, config = ensemble.models, ensemble.config
+    models = ensemble.models
     regime = models[ModelType.regime_model]
     values, times = frame[list(regime.tags)].to_numpy(dtype=np.float64), frame.index.asi8
 
     def prepare():
         return build_inputs(
             values, times, regime, models[ModelType.feature_medians],
-            ar_gap_ns=int(config.seconds("ar_max_gap") * 1e9),
             last_low_ns=None, carry=Carry.empty(len(regime.tags)),
         )[0]
 

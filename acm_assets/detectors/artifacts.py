@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-ARTIFACT_SCHEMA = 2  # 2: the regime model learns the settling time (min_settle_ns)
+ARTIFACT_SCHEMA = 3  # 3: durations derived from the baseline (regime_model.durations)
 
 
 class ModelType(str, Enum):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from acm_assets.detectors.errors import ArtifactMismatchError
+from acm_assets.detectors.errors import ArtifactMismatchError, DetectorFitError
 
 Z_CLIP = 20.0
 _PROBS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998])
 _MIN_TAIL = 5  # held-out points needed beyond a quantile knot
+MIN_EXCESS = 10  # points an extrapolated tail is fitted to
 _TAIL_BASE_Z = norm.ppf(0.9)  # the extrapolation beyond the outer knots takes the slope from here
-MIN_COMMON_HOLDOUT = 50
+MIN_HOLDOUT = 20  # held-out points the fusion needs at least (a 100-row baseline holds out 20)
 
 
 class Calibrator:
@@ -76,13 +77,14 @@ class Fusion:
     an unseen-but-consistent load pattern does not raise episodes on its own (it is flagged `novel`).
     """
 
-    def __init__(self, heads, weights, median, upper, alert_z, power):
+    def __init__(self, heads, weights, median, upper, alert_z, power, method=""):
         self.heads = tuple(heads)
         self.weights = np.asarray(weights, dtype=np.float64)
         self.median = float(median)
         self.upper = float(upper)
         self.alert_z = float(alert_z)
         self.power = float(power)
+        self.method = method  # how the alert threshold was set from the held-out slice
         self.level_ = [j for j, h in enumerate(self.heads) if h in LEVEL_HEADS]
         self.residual_ = [j for j, h in enumerate(self.heads) if h not in LEVEL_HEADS + VARIABILITY_HEADS]
 
@@ -95,11 +97,16 @@ class Fusion:
             times = holdouts[head][0]
             common = times if common is None else np.intersect1d(common, times, assume_unique=True)
         smallest = min(len(holdouts[h][0]) for h in heads)
-        if common.size < max(MIN_COMMON_HOLDOUT, smallest // 2):
-            names = sorted({owners[h] for h in heads})
+        names = sorted({owners[h] for h in heads})
+        if common.size < smallest // 2:
             raise ArtifactMismatchError(
                 f"artifacts {names} share only {common.size} held-out timestamps (of {smallest}): they were "
                 "fitted on different baselines; re-fit them together"
+            )
+        if common.size < MIN_HOLDOUT:
+            raise DetectorFitError(
+                f"artifacts {names} hold out only {common.size} baseline points for calibration; at least "
+                f"{MIN_HOLDOUT} are needed: use a longer baseline or a larger holdout_fraction"
             )
         z = np.column_stack([holdouts[h][1][np.searchsorted(holdouts[h][0], common)] for h in heads])
         z = z.astype(np.float64)
@@ -111,10 +118,10 @@ class Fusion:
         fusion = cls(heads, weights, 0.0, 1.0, config.alert_z, config.fusion_power)
         raw = fusion.raw(z)
         median = float(np.median(raw))
-        upper = _tail_quantile(raw, 1.0 - config.false_alarm_rate)
+        upper, method = tail_threshold(raw, config.false_alarm_rate)
         if upper <= median:
             upper = median + 1e-6
-        return cls(heads, weights, median, upper, config.alert_z, config.fusion_power)
+        return cls(heads, weights, median, upper, config.alert_z, config.fusion_power, method)
 
     def raw(self, z: np.ndarray) -> np.ndarray:
         positive = np.clip(z, 0.0, None)
@@ -135,15 +142,29 @@ class Fusion:
             "power": self.power,
             "median": self.median,
             "upper": self.upper,
+            "threshold_method": self.method,
         }
 
 
-def _tail_quantile(raw: np.ndarray, p: float) -> float:
-    """The p-quantile; with too few points beyond it, extrapolated from a lower quantile (normal tail)."""
-    n = raw.size
-    if n * (1.0 - p) >= _MIN_TAIL:
-        return float(np.quantile(raw, p))
-    p_low = max(1.0 - _MIN_TAIL / n, 0.75)
-    median = float(np.median(raw))
-    q_low = float(np.quantile(raw, p_low))
-    return median + (q_low - median) * norm.ppf(p) / norm.ppf(p_low)
+def tail_threshold(raw: np.ndarray, alpha: float) -> tuple[float, str]:
+    """A threshold that a new healthy point exceeds with probability about `alpha`, and the method that set it.
+
+    With at least MIN_TAIL held-out points beyond it, the empirical quantile. Fewer cannot support the tail by
+    interpolation: an exponential tail is fitted to the top decile (at least MIN_EXCESS points; scores built
+    from maxima and sums of squares have tails no heavier than that) and extrapolated to `alpha`, never below
+    the conformal rank bound, the ceil((n + 1)(1 - alpha))-th smallest point, which a new exchangeable point
+    exceeds with probability at most `alpha`; when n is too small for that rank to exist, never below the
+    largest held-out point."""
+    values = np.sort(np.asarray(raw, dtype=np.float64))
+    n = values.size
+    if n * alpha >= _MIN_TAIL:
+        return float(np.quantile(values, 1.0 - alpha)), "empirical quantile"
+    m = min(max(MIN_EXCESS, int(np.ceil(0.1 * n))), n - 1)
+    u = values[n - m - 1]
+    fitted = u + float(np.mean(values[n - m :] - u)) * np.log(m / ((n + 1) * alpha))
+    rank = int(np.ceil((n + 1) * (1.0 - alpha)))
+    floor, floor_method = (values[rank - 1], f"conformal rank {rank} of {n}") if rank <= n else (
+        values[-1], f"largest of {n} held-out points")
+    if fitted >= floor:
+        return float(fitted), f"exponential tail over the top {m} of {n} held-out points"
+    return float(floor), floor_method

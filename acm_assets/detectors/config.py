@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from acm_assets.detectors import durations
+
 HEADS = ("ar1", "pca_spe", "pca_t2", "iforest", "gmm", "mhal", "omr")
 SCHEMA_VERSION = 1
 
@@ -19,15 +21,13 @@ class ConfigError(ValueError):
     """A setting is unknown or has a bad value."""
 
 
-_DURATIONS = (
-    "startup_settle", "max_startup_settle", "feature_window", "ffill_limit", "ar_max_gap", "on_hold", "off_hold",
-    "strong_hold",
-)
+_DURATIONS = durations.NAMES
 
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    """Every setting of the ensemble. Durations are pandas offsets in time ("30min", "2h"), never row counts.
+    """Every setting of the ensemble. Durations are pandas offsets in time ("30min", "2h"), never row counts;
+    a duration of None (the default) is derived from the baseline's cadence and length (`durations.py`).
 
     `tags` / `operating_tags` / `load_tag` of None mean "detect from the baseline" (all numeric tags; tags
     whose names look like load, power, current, speed, flow or damper; the most load-like of those).
@@ -42,11 +42,11 @@ class EnsembleConfig:
     off_fraction: float = 0.1
     low_load_fraction: float = 0.5
     ramp_fraction: float = 0.25
-    startup_settle: str = "2h"
-    max_startup_settle: str = "12h"
-    feature_window: str = "2h"
-    ffill_limit: str = "1h"
-    ar_max_gap: str = "2h"
+    startup_settle: str | None = None
+    max_startup_settle: str | None = None
+    feature_window: str | None = None
+    ffill_limit: str | None = None
+    ar_max_gap: str | None = None
     holdout_fraction: float = 0.2
     trim_z: float = 8.0
     min_baseline_rows: int = 100
@@ -67,10 +67,10 @@ class EnsembleConfig:
     false_alarm_rate: float = 0.005
     caution_z: float = 1.5
     alert_z: float = 3.0
-    on_hold: str = "1h"
+    on_hold: str | None = None
     strong_z: float = 6.0
-    strong_hold: str = "20min"
-    off_hold: str = "1h"
+    strong_hold: str | None = None
+    off_hold: str | None = None
     top_culprits: int = 3
     seed: int = 0
 
@@ -89,8 +89,10 @@ class EnsembleConfig:
         if not isinstance(self.detect_off, bool):
             raise ConfigError(f"detect_off must be true or false, got {self.detect_off!r}")
         for name in _DURATIONS:
-            _duration(name, getattr(self, name))
-        if _duration("max_startup_settle", self.max_startup_settle) < _duration("startup_settle", self.startup_settle):
+            if getattr(self, name) is not None:
+                _duration(name, getattr(self, name))
+        settles = (self.startup_settle, self.max_startup_settle)
+        if None not in settles and _duration("max_startup_settle", settles[1]) < _duration("startup_settle", settles[0]):
             raise ConfigError(
                 f"max_startup_settle ({self.max_startup_settle}) must not be shorter than startup_settle "
                 f"({self.startup_settle})"
@@ -150,16 +152,19 @@ class EnsembleConfig:
     def weight(self, head: str) -> float:
         return dict(self.weights)[head]
 
-    def seconds(self, name: str) -> float:
-        return _duration(name, getattr(self, name)).total_seconds()
+    def seconds(self, name: str) -> float | None:
+        """An explicit duration in seconds; None when it is derived from the baseline."""
+        value = getattr(self, name)
+        return None if value is None else _duration(name, value).total_seconds()
 
     def effective(self) -> dict:
-        """The settings as used: durations in seconds, weights for every head, unused settings left out."""
+        """The settings as used: explicit durations in seconds, derived ones by their rule, weights for every
+        head, unused settings left out."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in _DURATIONS:
-                value = self.seconds(f.name)
+                value = self.seconds(f.name) if value is not None else f"auto: {durations.rule(f.name)}"
             elif f.name == "weights":
                 value = dict(value)
             elif isinstance(value, tuple):

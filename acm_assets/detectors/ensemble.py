@@ -10,14 +10,14 @@ import pandas as pd
 from acm_assets.detectors.artifacts import ARTIFACT_SCHEMA, ModelType, fingerprint
 from acm_assets.detectors.calibration import LEVEL_HEADS, Fusion
 from acm_assets.detectors.config import HEADS, EnsembleConfig
-from acm_assets.detectors.episodes import NONE, EpisodeTracker, running_totals, track
+from acm_assets.detectors.episodes import HOLDS, NONE, EpisodeTracker, Hold, running_totals, track
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorInputError
 from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, HEAD_CLASSES, fit_model
 from acm_assets.detectors.frames import checked_index, numeric_tags
 from acm_assets.detectors.health import health, severity
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.medians import FeatureMedians
-from acm_assets.detectors.operating import RUNNING, RegimeModel
+from acm_assets.detectors.operating import RUNNING, RegimeModel, durations_setting
 from acm_assets.detectors.state import ScoringState
 
 HEAD_OWNER = {
@@ -90,17 +90,13 @@ class DetectorEnsemble:
                         f"{model_type.value} was fitted with {dep} {recorded}, but the given {dep} is "
                         f"{models[ModelType(dep)].fingerprint}; re-fit {model_type.value} on this {dep}"
                     )
-        fitted_with = {
-            ModelType.regime_model: {"feature_window": regime.params["configured_feature_window_s"]},
-            **{t: {"ar_max_gap": models[t].params["ar_max_gap_s"]} for t in HEAD_CLASSES},
-        }
-        for model_type, settings in fitted_with.items():
-            for setting, seconds in settings.items():
-                if seconds != self.config.seconds(setting):
-                    raise ArtifactMismatchError(
-                        f"{model_type.value} was fitted with {setting}={seconds}s but the config says "
-                        f"{self.config.seconds(setting)}s; re-fit it or use its config"
-                    )
+        fitted, configured = regime.params["configured_durations"], durations_setting(self.config)
+        changed = sorted(n for n in configured if fitted.get(n) != configured[n])
+        if changed:
+            raise ArtifactMismatchError(
+                f"regime_model was fitted with {', '.join(f'{n}={fitted.get(n)}' for n in changed)} but the config "
+                f"says {', '.join(f'{n}={configured[n]}' for n in changed)}; re-fit it or use its config"
+            )
         holdouts, owners = {}, {}
         for head, owner in HEAD_OWNER.items():
             artifact = models[owner]
@@ -137,7 +133,6 @@ class DetectorEnsemble:
 
         inputs, off, resting, pooled = build_inputs(
             values, times, regime, self.models_[ModelType.feature_medians],
-            ar_gap_ns=int(cfg.seconds("ar_max_gap") * 1e9),
             last_low_ns=state.last_low_ns if state is not None else None, carry=carry,
         )
         z, contrib = {}, {}
@@ -155,12 +150,12 @@ class DetectorEnsemble:
         eligible = inputs.state == RUNNING
         ids, meta = track(
             tracker, times, np.nan_to_num(fused, nan=-np.inf), eligible, inputs.regime,
-            on_z=cfg.alert_z, off_z=cfg.caution_z,
-            on_hold_ns=int(cfg.seconds("on_hold") * 1e9), off_hold_ns=int(cfg.seconds("off_hold") * 1e9),
-            strong_z=cfg.strong_z, strong_hold_ns=int(cfg.seconds("strong_hold") * 1e9),
+            alert_z=cfg.alert_z, strong_z=cfg.strong_z,
+            holds={name: Hold(regime.durations.ns(name), regime.durations.steps(name)) for name in HOLDS},
         )
         head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
         accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), novel.astype(float),
+                                      (np.nan_to_num(fused, nan=-np.inf) >= cfg.alert_z).astype(float),
                                       tag_contrib, head_pos])
         sums, peaks = running_totals(ids, accumulate, np.nan_to_num(fused, nan=-np.inf), carried_id, carried_sums)
         if tracker.episode_id is not None and len(times) and ids[-1] == tracker.episode_id:
@@ -168,7 +163,7 @@ class DetectorEnsemble:
 
         scores = self._frame(frame.index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks)
         scores.attrs["ignored_tags"] = extra
-        lookback = max(regime.window_ns, *(int(cfg.seconds(n) * 1e9) for n in ("ffill_limit", "ar_max_gap")))
+        lookback = max(regime.window_ns, *(regime.durations.ns(n) for n in ("ffill_limit", "ar_max_gap")))
         new_state = ScoringState(
             models_fingerprint=self.fingerprint_,
             config_signature=cfg.signature(),
@@ -240,20 +235,21 @@ class DetectorEnsemble:
         data["episode_sum_z"] = sums[:, 1]
         data["episode_peak_z"] = peaks
         data["episode_novel_points"] = sums[:, 2]
+        data["episode_alert_points"] = sums[:, 3]
         p = len(tags)
         for j, tag in enumerate(tags):
             data[f"contrib__{tag}"] = tag_contrib[:, j]
         for j, tag in enumerate(tags):
-            data[f"episode_contrib__{tag}"] = sums[:, 3 + j]
+            data[f"episode_contrib__{tag}"] = sums[:, 4 + j]
         for j, head in enumerate(HEADS):
-            data[f"episode_head__{head}"] = sums[:, 3 + p + j]
+            data[f"episode_head__{head}"] = sums[:, 4 + p + j]
         return pd.DataFrame(data, index=index)
 
     # ------------------------------------------------------------------ episodes
     def episodes(self, scores: pd.DataFrame) -> pd.DataFrame:
         """One row per episode in `scores` (several batches' scores may be concatenated)."""
         columns = ["episode_id", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
-                   "regime", "novel_share", "culprits"] + [f"share_{h}" for h in HEADS]
+                   "regime", "novel_share", "alert_share", "culprits"] + [f"share_{h}" for h in HEADS]
         if "episode_id" not in scores.columns:
             raise DetectorInputError("episodes(): expected the frame returned by score()")
         inside = scores[scores["episode_id"].notna()]
@@ -279,6 +275,7 @@ class DetectorEnsemble:
                 "points": int(row["episode_points"]),
                 "regime": row["episode_regime"],
                 "novel_share": float(row["episode_novel_points"] / row["episode_points"]),
+                "alert_share": float(row["episode_alert_points"] / row["episode_points"]),
                 "culprits": [tags[k] for k in order if contrib[k] > 0],
                 **{f"share_{h}": float(s) for h, s in zip(HEADS, shares)},
             })

@@ -1,11 +1,12 @@
-"""Hysteresis episodes in time units, causal so that a day-by-day run equals a one-shot run.
+"""Hysteresis episodes, causal so that a day-by-day run equals a one-shot run.
 
 An episode opens at the first eligible point where fused z has stayed >= the alert threshold for `on_hold`,
 or >= `strong_z` for the shorter `strong_hold` (clear faults are reported at once, marginal excursions must
 persist; `onset` is when the run began), and closes at the first point where fused z has stayed below the
-caution threshold for `off_hold` (dips shorter than that are merged into the episode), or at the first OFF /
-transition point. `alarm` is True on every point of an open episode. Episode ids are the epoch seconds of
-the start: stable across batches and reruns.
+alert threshold for `off_hold` (dips shorter than that are merged into the episode), or at the first OFF /
+transition point: scores idling in CAUTION are no evidence, and must not hold an episode open for days. A hold is counted in time and in samples: it needs both its duration and as many cadence
+steps, so a gap in the data never stands in for evidence. `alarm` is True on every point of an open
+episode. Episode ids are the epoch seconds of the start: stable across batches and reruns.
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ import pandas as pd
 
 NONE = -1
 FAULT_LEAD = pd.Timedelta(hours=24)
+HOLDS = ("on_hold", "off_hold", "strong_hold")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold of `ns` nanoseconds and `steps` samples (both must have passed)."""
+
+    ns: int
+    steps: int
+
+    def passed(self, now: int, since: int, steps: int) -> bool:
+        return now - since >= self.ns and steps >= self.steps
 
 
 @dataclass
@@ -25,7 +38,10 @@ class EpisodeTracker:
 
     hot_since: int | None = None  # start of the current run of points >= alert while idle (ns)
     strong_since: int | None = None  # start of the current run of points >= strong_z while idle (ns)
-    quiet_since: int | None = None  # start of the current run of points < caution while open (ns)
+    quiet_since: int | None = None  # start of the current run of points < alert while open (ns)
+    hot_steps: int = 0  # samples after the first of each run
+    strong_steps: int = 0
+    quiet_steps: int = 0
     episode_id: int | None = None
     start: int | None = None
     onset: int | None = None
@@ -40,10 +56,10 @@ class EpisodeTracker:
         return cls(**data)
 
 
-def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_z, on_hold_ns, off_hold_ns,
-          strong_z, strong_hold_ns):
+def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, alert_z, strong_z, holds: dict):
     """Episode id per point (NONE outside episodes) and {id: (start, onset, regime)} of every episode seen,
-    including one carried in open; updates `tracker` in place."""
+    including one carried in open; updates `tracker` in place. `holds` maps HOLDS to `Hold`s."""
+    on_hold, off_hold, strong_hold = (holds[name] for name in HOLDS)
     ids = np.full(len(times), NONE, dtype=np.int64)
     meta = {} if tracker.episode_id is None else {tracker.episode_id: (tracker.start, tracker.onset, tracker.regime)}
     t_list, z_list, ok_list, r_list = times.tolist(), fused.tolist(), eligible.tolist(), regime.tolist()
@@ -53,31 +69,45 @@ def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, on_z, off_
             if not ok:
                 _close(tr)
             else:
-                if z < off_z:
-                    tr.quiet_since = t if tr.quiet_since is None else tr.quiet_since
-                    if t - tr.quiet_since >= off_hold_ns:
+                if z < alert_z:
+                    if tr.quiet_since is None:
+                        tr.quiet_since, tr.quiet_steps = t, 0
+                    else:
+                        tr.quiet_steps += 1
+                    if off_hold.passed(t, tr.quiet_since, tr.quiet_steps):
                         _close(tr)
                         continue
                 else:
-                    tr.quiet_since = None
+                    tr.quiet_since, tr.quiet_steps = None, 0
                 ids[i] = tr.episode_id
                 continue
-        if ok and z >= on_z:
-            tr.hot_since = t if tr.hot_since is None else tr.hot_since
-            tr.strong_since = (t if tr.strong_since is None else tr.strong_since) if z >= strong_z else None
-            strong = tr.strong_since is not None and t - tr.strong_since >= strong_hold_ns
-            if strong or t - tr.hot_since >= on_hold_ns:
+        if ok and z >= alert_z:
+            if tr.hot_since is None:
+                tr.hot_since, tr.hot_steps = t, 0
+            else:
+                tr.hot_steps += 1
+            if z < strong_z:
+                tr.strong_since, tr.strong_steps = None, 0
+            elif tr.strong_since is None:
+                tr.strong_since, tr.strong_steps = t, 0
+            else:
+                tr.strong_steps += 1
+            strong = tr.strong_since is not None and strong_hold.passed(t, tr.strong_since, tr.strong_steps)
+            if strong or on_hold.passed(t, tr.hot_since, tr.hot_steps):
                 tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, tr.hot_since, r_list[i]
                 tr.hot_since, tr.strong_since, tr.quiet_since, tr.sums = None, None, None, []
+                tr.hot_steps = tr.strong_steps = tr.quiet_steps = 0
                 meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
                 ids[i] = tr.episode_id
         else:
             tr.hot_since = tr.strong_since = None
+            tr.hot_steps = tr.strong_steps = 0
     return ids, meta
 
 
 def _close(tr: EpisodeTracker) -> None:
     tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.hot_since = tr.strong_since = None
+    tr.hot_steps = tr.strong_steps = tr.quiet_steps = 0
     tr.sums = []
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.artifacts import Artifact, ModelType, fingerprint
-from acm_assets.detectors.calibration import MIN_COMMON_HOLDOUT
 from acm_assets.detectors.config import EnsembleConfig
 from acm_assets.detectors.errors import DetectorFitError, DetectorInputError
 from acm_assets.detectors.frames import checked_index, numeric_tags
@@ -35,6 +34,7 @@ MODEL_DEPENDENCIES: dict[ModelType, tuple[ModelType, ...]] = {
 }
 FIT_ORDER = tuple(MODEL_DEPENDENCIES)
 MAX_MISSING_SHARE = 0.5
+MIN_SETTLED_HOLDOUT = 50
 
 
 def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstream: dict | None = None) -> Artifact:
@@ -65,7 +65,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
     medians = upstream.get(ModelType.feature_medians)
     inputs, off, _, _ = build_inputs(
-        raw, times, regime, medians, ar_gap_ns=_ns(config, "ar_max_gap"),
+        raw, times, regime, medians,
         last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
     if model_type is ModelType.feature_medians:
@@ -74,7 +74,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
 
     learnable = regime.states(raw, times, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
     train, holdout, trimmed = split_baseline(inputs, learnable, config)
-    columns = head_columns(model_type.value, regime.tags)
+    columns = head_columns(model_type.value, regime.tags, regime.independent_tags)
     x_train = inputs.subset(train).matrix(columns)
     with warnings.catch_warnings():  # a feature never defined in training is filled with 0 (its neutral value)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -82,7 +82,7 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     scaler = {"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint}
     settings = {
         "feature_window_s": regime.window_ns / 1e9,
-        "ar_max_gap_s": config.seconds("ar_max_gap"),
+        "ar_max_gap_s": regime.durations.ns("ar_max_gap") / 1e9,
         "trimmed_rows": int(trimmed),
         "train_rows": int(len(train)),
     }
@@ -128,7 +128,7 @@ def split_baseline(inputs, learnable: np.ndarray, config: EnsembleConfig):
     temperatures move together while they settle (the same direction as a hot afternoon), and the false-alarm
     budget is spent on the points that can raise episodes. Training rows are capped at `max_train_rows` (evenly
     spaced in time within each regime), calibration rows at `max_calibration_rows`. A held-out slice with fewer
-    than MIN_COMMON_HOLDOUT settled rows calibrates on all of its rows."""
+    than MIN_SETTLED_HOLDOUT settled rows calibrates on all of its rows."""
     clean = learnable & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
     rows = np.flatnonzero(clean)
     if len(rows) < config.min_baseline_rows:
@@ -139,7 +139,7 @@ def split_baseline(inputs, learnable: np.ndarray, config: EnsembleConfig):
     cut = int(round(len(rows) * (1.0 - config.holdout_fraction)))
     train, holdout = rows[:cut], rows[cut:]
     settled = holdout[inputs.state[holdout] == RUNNING]
-    holdout = settled if len(settled) >= MIN_COMMON_HOLDOUT else holdout
+    holdout = settled if len(settled) >= MIN_SETTLED_HOLDOUT else holdout
     train = _stratified(train, inputs.regime[train], config.max_train_rows)
     if len(holdout) > config.max_calibration_rows:
         holdout = holdout[np.linspace(0, len(holdout) - 1, config.max_calibration_rows).astype(int)]
@@ -176,7 +176,3 @@ def _usable_tags(frame: pd.DataFrame, config: EnsembleConfig):
     if len(usable) < 2:
         raise DetectorFitError(f"baseline: fewer than two usable tags (dropped: {dropped or 'none'}; tags {tags})")
     return usable, dropped
-
-
-def _ns(config: EnsembleConfig, name: str) -> int:
-    return int(config.seconds(name) * 1e9)

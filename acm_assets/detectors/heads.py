@@ -153,33 +153,34 @@ class PCAHead(HeadArtifact):
 
 
 class MahalanobisHead(HeadArtifact):
-    """Mahalanobis distance on the normalised tags (never on collinear engineered features) with a
-    Ledoit-Wolf shrinkage covariance; ill-conditioned fits are refused."""
+    """Mahalanobis distance on the normalised independent tags (one of each redundant group; never on
+    collinear engineered features) with a Ledoit-Wolf shrinkage covariance, shrunk further towards its mean
+    variance where needed to keep the condition number within `mhal_max_condition`: a collinearity the
+    grouping did not catch (a tag that is a combination of several) lowers the head's resolution in that
+    direction instead of failing the fit. Both condition numbers and the shrinkage are recorded."""
 
     model_type = ModelType.mhal_params
     heads = ("mhal",)
 
     def fit(self, x: np.ndarray, max_condition: float) -> MahalanobisHead:
-        """Refuses when the tags' own covariance is ill-conditioned (duplicated or collinear tags), which
-        shrinkage would only hide; records both condition numbers."""
         raw_condition = float(np.linalg.cond(np.cov(x, rowvar=False)))
-        if not np.isfinite(raw_condition) or raw_condition > max_condition:
-            corr = np.nan_to_num(np.corrcoef(x, rowvar=False))
-            np.fill_diagonal(corr, 0.0)
-            i, j = np.unravel_index(np.argmax(np.abs(corr)), corr.shape)
-            raise DetectorFitError(
-                f"mhal_params: covariance of the baseline tags has condition number {raw_condition:.3g} > "
-                f"mhal_max_condition {max_condition:.3g}; tags {self.tags[i]!r} and {self.tags[j]!r} are "
-                f"collinear (correlation {corr[i, j]:.6f}): drop one of them"
-            )
         lw = LedoitWolf().fit(x)
+        covariance, shrinkage = lw.covariance_, float(lw.shrinkage_)
+        eig = np.linalg.eigvalsh(covariance)
+        if eig[-1] > max_condition * eig[0]:
+            # (1 - a) C + a mu I has condition number (l_max (1 - a) + a mu) / (l_min (1 - a) + a mu)
+            mu = float(np.trace(covariance)) / len(covariance)
+            a = (eig[-1] - max_condition * eig[0]) / ((max_condition - 1.0) * mu + eig[-1] - max_condition * eig[0])
+            covariance = (1.0 - a) * covariance + a * mu * np.eye(len(covariance))
+            shrinkage = 1.0 - (1.0 - shrinkage) * (1.0 - a)
         self.location_ = lw.location_
-        self.precision_ = np.linalg.inv(lw.covariance_)
+        self.precision_ = np.linalg.inv(covariance)
+        self.tag_index_ = np.array([self.tags.index(column) for column in self.columns])
         self.params = {
             **self.params,
-            "condition_number": round(raw_condition, 3),
-            "shrunk_condition_number": round(float(np.linalg.cond(lw.covariance_)), 3),
-            "shrinkage": round(float(lw.shrinkage_), 6),
+            "condition_number": round(raw_condition, 3) if np.isfinite(raw_condition) else None,
+            "shrunk_condition_number": round(float(np.linalg.cond(covariance)), 3),
+            "shrinkage": round(shrinkage, 6),
         }
         return self
 
@@ -193,7 +194,9 @@ class MahalanobisHead(HeadArtifact):
 
     def contributions(self, x):
         centred, weighted = self._parts(x)
-        return {"mhal": np.clip(centred * weighted, 0.0, None)}
+        out = np.zeros((len(x), len(self.tags)))
+        out[:, self.tag_index_] = np.clip(centred * weighted, 0.0, None)
+        return {"mhal": out}
 
 
 class OMRHead(HeadArtifact):

@@ -67,7 +67,7 @@ class Carry:
         )
 
 
-def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns, carry: Carry):
+def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Carry):
     """Inputs for the new rows only; the carry supplies the history they look back on."""
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
@@ -91,7 +91,7 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
     resting_all = np.concatenate([carry.resting, resting])
     z_prev = np.full_like(z_all, np.nan)
     if len(times_all) > 1:
-        usable = (np.diff(times_all) <= ar_gap_ns) & ~resting_all[:-1]
+        usable = (np.diff(times_all) <= regime_model.durations.ns("ar_max_gap")) & ~resting_all[:-1]
         z_prev[1:][usable] = z_all[:-1][usable]
     observed = ~np.isnan(raw_all)
     measured = observed & np.vstack([np.zeros((1, observed.shape[1]), dtype=bool), observed[:-1]])
@@ -106,15 +106,16 @@ def build_inputs(values, times, regime_model, medians, *, ar_gap_ns, last_low_ns
     return inputs, off, resting, pooled
 
 
-def head_columns(model_type: str, tags) -> list[str]:
-    """The fixed input schema of each head."""
+def head_columns(model_type: str, tags, independent) -> list[str]:
+    """The fixed input schema of each head; the Mahalanobis head inverts a covariance, so it reads one tag of
+    each redundant group (`independent`)."""
     names = feature_names(tags)
     p = len(tags)
     values, pooled, prev, logstd = (names[i * p : (i + 1) * p] for i in range(4))
     return {
         "ar1_params": pooled + prev,
         "pca_model": values,
-        "mhal_params": values,
+        "mhal_params": [t for t in values if t in independent],
         "omr_model": values,
         "gmm_model": logstd,
         "iforest_model": values + logstd,

@@ -17,6 +17,7 @@ from acm_assets.detectors import (
     ModelType,
     fit_model,
 )
+from acm_assets.detectors.artifacts import ARTIFACT_SCHEMA
 from acm_assets.detectors.episodes import FAULT_LEAD, inside_episodes, left_out_of_retraining
 
 
@@ -32,7 +33,7 @@ def test_models_are_the_eight_named_types_with_manifest_fields(fan_ensemble):
         assert artifact.train_rows > 0
         assert artifact.train_sensors == list(artifact.tags)
         json.dumps({"params": artifact.params, "rows": artifact.train_rows, "sensors": artifact.train_sensors})
-        assert artifact.schema_stamp.endswith(f"{model_type.value}/v2")
+        assert artifact.schema_stamp.endswith(f"{model_type.value}/v{ARTIFACT_SCHEMA}")
 
 
 def test_scores_have_the_contract_columns_and_index(fan_scores, fan_batch):

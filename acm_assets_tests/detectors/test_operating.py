@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
-from acm_assets.detectors.calibration import MIN_COMMON_HOLDOUT
-from acm_assets.detectors.fitting import fit_model, split_baseline
+from acm_assets.detectors.fitting import MIN_SETTLED_HOLDOUT, fit_model, split_baseline
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.operating import RUNNING, TRANSITION
 from acm_assets.simulation.simulator import simulate
@@ -89,11 +88,11 @@ def test_a_held_out_slice_mostly_settling_calibrates_on_all_its_rows(fan_season)
     regime = fit_model(ModelType.regime_model, baseline, config)
     medians = fit_model(ModelType.feature_medians, baseline, config, {ModelType.regime_model: regime})
     raw = baseline[list(regime.tags)].to_numpy(float)
-    inputs, _, _, _ = build_inputs(raw, baseline.index.asi8, regime, medians, ar_gap_ns=2 * 3600 * 10**9,
+    inputs, _, _, _ = build_inputs(raw, baseline.index.asi8, regime, medians,
                                    last_low_ns=None, carry=Carry.empty(len(regime.tags)))
     learnable = regime.states(raw, baseline.index.asi8, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
     _, holdout, _ = split_baseline(inputs, learnable, config)
     assert (inputs.state[holdout] == RUNNING).all()
     inputs.state[len(inputs.state) // 2 :] = TRANSITION  # as if every later row were still settling
     _, holdout, _ = split_baseline(inputs, learnable, config)
-    assert len(holdout) >= MIN_COMMON_HOLDOUT and (inputs.state[holdout] == TRANSITION).all()
+    assert len(holdout) >= MIN_SETTLED_HOLDOUT and (inputs.state[holdout] == TRANSITION).all()

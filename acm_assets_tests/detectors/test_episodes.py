@@ -1,0 +1,55 @@
+"""The hysteresis machine: holds counted in time and in samples; an episode ends when the evidence falls back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from acm_assets.detectors.episodes import HOLDS, NONE, EpisodeTracker, Hold, track
+
+MINUTE = 60 * 10**9
+HOLDS_10MIN = {"on_hold": Hold(60 * MINUTE, 6), "off_hold": Hold(60 * MINUTE, 6), "strong_hold": Hold(20 * MINUTE, 2)}
+
+
+def _track(times_min, z):
+    times = np.asarray(times_min, dtype=np.int64) * MINUTE
+    z = np.asarray(z, dtype=float)
+    return track(EpisodeTracker(), times, z, np.ones(len(z), bool), np.zeros(len(z), np.int64),
+                 alert_z=3.0, strong_z=6.0, holds=HOLDS_10MIN)[0]
+
+
+def test_the_holds_are_the_named_ones():
+    assert set(HOLDS) == set(HOLDS_10MIN)
+
+
+def test_an_hour_above_alert_opens_an_episode():
+    ids = _track(range(0, 80, 10), [4.0] * 8)
+    assert (ids[:6] == NONE).all() and (ids[6:] != NONE).all()
+
+
+def test_a_gap_in_the_data_is_no_evidence():
+    """Two readings an hour and a half apart have the duration of the hold, not its samples."""
+    ids = _track([0, 90, 100], [4.0, 4.0, 4.0])
+    assert (ids == NONE).all()
+
+
+def test_sub_alert_scores_let_an_episode_close():
+    """Fused z idling between caution and alert is no longer evidence: the episode ends after off_hold."""
+    z = [8.0] * 4 + [2.5] * 30
+    ids = _track(range(0, 340, 10), z)
+    open_points = np.flatnonzero(ids != NONE)
+    assert open_points[0] == 2  # strong: z >= 6 for 20 min
+    assert open_points[-1] < 4 + 6 and (ids[12:] == NONE).all()
+
+
+def test_short_dips_below_alert_are_merged():
+    z = [8.0] * 4 + [2.0] * 3 + [5.0] * 4 + [1.0] * 8
+    ids = _track(range(0, 190, 10), z)
+    assert len(set(ids[ids != NONE])) == 1 and (ids[2:11] != NONE).all()
+
+
+def test_episodes_report_their_share_of_points_at_alert(fan_ensemble, fan_scores):
+    episodes = fan_ensemble.episodes(fan_scores)
+    assert len(episodes)
+    for episode in episodes.itertuples():
+        inside = fan_scores[fan_scores["episode_id"] == episode.episode_id]
+        assert episode.alert_share == (inside["fused_z"] >= 3.0).mean()
