@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
+from acm_assets.bench import exports
+from acm_assets.detectors import DetectorEnsemble, EnsembleConfig
 from acm_assets.detectors.episodes import left_out_of_retraining
 from acm_assets.detectors.evaluation import SINGLE_TAG_FAULTS, false_alarms, match_faults
 from acm_assets.simulation.simulator import EQUIPMENT_TYPES, simulate
@@ -32,10 +33,7 @@ TARGETS = {
     "step_median_delay_samples": "<= 3",
     "drift_level_at_detection_sigma": "< 4",
     "single_tag_culprit_top3": ">= 0.90",
-    "reference_heldout_alarm_share": "<= 0.01",
 }
-REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acm_reference"
-REFERENCE_PAIRS = ("FD_FAN", "GAS_TURBINE")
 BASELINE_DAYS = 60.0  # BaselineWindow.days
 WARM_UP = pd.Timedelta(days=1)  # history a freshly trained model is warmed up with (the scoring asset's WARM_UP)
 
@@ -48,7 +46,7 @@ def add_arguments(parser) -> None:
                         help="retrain every N days over the test span (7: the weekly training schedule); 0 = fit once")
     parser.add_argument("--baseline-days", type=float, default=BASELINE_DAYS,
                         help="training window of each retrain (the product's baseline default)")
-    parser.add_argument("--reference-dir", default=str(REFERENCE_DIR), help="folder with the reference exports")
+    parser.add_argument("--exports-dir", default=str(exports.EXPORTS_DIR), help="folder with the historian exports")
 
 
 def run(args) -> dict:
@@ -61,7 +59,7 @@ def run(args) -> dict:
         "config_signature": EnsembleConfig().signature(),
         "protocol": retrain if args.retrain_days else {"retrain_days": 0, "baseline": "first two thirds, fit once"},
         "simulator": summarize(runs),
-        "reference": evaluate_reference(Path(args.reference_dir)),
+        "exports": exports.evaluate(Path(args.exports_dir)),
     }
 
 
@@ -158,56 +156,6 @@ def summarize(runs: list[dict]) -> dict:
         "missed": faults.loc[~faults["detected"], ["equipment_type", "seed", "type", "tags", "magnitude"]]
         .astype({"tags": str})
         .to_dict(orient="records"),
-    }
-
-
-def evaluate_reference(folder: Path) -> dict:
-    """Fit on each reference baseline, score its batch; the held-out alarm share and the batch episodes."""
-    if not folder.is_dir():
-        return {"skipped": f"reference exports not found at {folder}"}
-    from acm_assets.ingest.cleaning import clean_frame
-    from acm_assets.ingest.csv_reader import read_historian_csv
-
-    out = {}
-    for name in REFERENCE_PAIRS:
-        baseline = clean_frame(read_historian_csv(folder / f"{name}_BASELINE_DATA.csv").frame, source=f"{name} baseline")
-        batch = clean_frame(
-            read_historian_csv(folder / f"{name}_BATCH_DATA.csv").frame,
-            source=f"{name} batch",
-            previous_end=baseline.frame.index[-1],
-        )
-        out[name] = reference_report(baseline.frame, batch.frame)
-    return out
-
-
-def reference_report(baseline: pd.DataFrame, batch: pd.DataFrame, config: EnsembleConfig | None = None) -> dict:
-    """The batch continues from the baseline's scoring state; its rows overlapping the baseline are dropped."""
-    ensemble = DetectorEnsemble(config or EnsembleConfig()).fit(baseline)
-    regime = ensemble.models[ModelType.regime_model]
-    holdout = pd.to_datetime(ensemble.models[ModelType.omr_model].holdout_times, utc=True)
-    baseline_scores, history = ensemble.score_with_state(baseline)
-    batch = batch[batch.index > baseline.index[-1]]
-    scores, _ = ensemble.score_with_state(batch, history)
-    episodes = ensemble.episodes(scores)
-    running = scores["operating_state"] == "running"
-    return {
-        "baseline_rows": int(len(baseline)),
-        "batch_rows": int(len(batch)),
-        "regime_model": regime.params,
-        "heldout_rows": int(len(holdout)),
-        "heldout_alarm_share": round(float(baseline_scores.loc[holdout, "alarm"].mean()), 5),
-        "batch_states": {str(k): int(v) for k, v in scores["operating_state"].value_counts().items()},
-        "batch_alarm_share": round(float(scores["alarm"].mean()), 4),
-        "batch_running_alarm_share": round(float(scores.loc[running, "alarm"].mean()), 4) if running.any() else None,
-        "batch_novel_share_of_running": round(float(scores.loc[running, "novel"].mean()), 4) if running.any() else None,
-        "episodes": int(len(episodes)),
-        "episode_list": [
-            {
-                "start": str(e.start), "end": str(e.end), "peak_z": round(float(e.peak_z), 2), "points": int(e.points),
-                "novel_share": round(float(e.novel_share), 3), "culprits": list(e.culprits),
-            }
-            for e in episodes.itertuples()
-        ],
     }
 
 

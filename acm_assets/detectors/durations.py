@@ -2,10 +2,11 @@
 own cadence and length, so one default configuration works from 1 s to 1 h cadence and from a few hundred
 samples to a year of baseline.
 
-Statistical durations count samples: a spread needs a number of readings, a hold a number of confirmations,
-whatever the clock says. The start-up settling time is physical (thermal lags do not shrink with the sample
-interval) but is bounded by what the baseline can show: a fraction of its span, and a number of samples.
-At the 10-minute cadence the rules give the durations this library always used (2 h windows, 1 h holds...).
+Holds, the forward-fill limit and the AR gap count samples: a confirmation, a stale reading and a lag are
+matters of readings, whatever the clock says. The feature window and the start-up settling time are
+physical (ramps and thermal lags do not shrink with the sample interval) but bounded by what the baseline
+can show: a number of samples and a fraction of its span. At the 10-minute cadence the rules give the
+durations this library always used (2 h windows, 1 h holds, ...).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 
 # name -> samples of the baseline cadence
 PER_CADENCE = {
-    "feature_window": 12,
     "ffill_limit": 6,
     "ar_max_gap": 12,
     "on_hold": 6,
@@ -26,6 +26,7 @@ PER_CADENCE = {
 HOUR_NS = 3600 * 10**9
 # name -> (physical duration, at most this many samples, at most this share of the baseline span)
 BOUNDED_PHYSICAL = {
+    "feature_window": (2 * HOUR_NS, 120, 0.05),
     "startup_settle": (2 * HOUR_NS, 120, 0.05),
     "max_startup_settle": (12 * HOUR_NS, 720, 0.25),
 }

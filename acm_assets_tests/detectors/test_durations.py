@@ -28,7 +28,7 @@ def test_at_ten_minutes_the_rules_give_the_classic_durations():
 
 def test_a_short_one_second_baseline_gets_durations_it_can_hold():
     durations = Durations.derive(_times("1s", 400), EnsembleConfig())
-    assert durations.ns("feature_window") == 12 * 10**9
+    assert durations.ns("feature_window") == int(0.05 * 399 * 10**9)
     assert durations.ns("on_hold") == 6 * 10**9
     assert durations.ns("startup_settle") == int(0.05 * 399 * 10**9)  # 5 % of the span, not 2 h
     assert durations.ns("max_startup_settle") == int(0.25 * 399 * 10**9)
@@ -59,7 +59,7 @@ def test_a_400_sample_one_second_baseline_fits_and_records_its_durations():
     regime = ensemble.models[ModelType.regime_model]
     recorded = regime.params["durations"]
     assert recorded["cadence_s"] == 1.0 and recorded["baseline_rows"] == 400
-    assert recorded["feature_window_s"] == 12.0 and recorded["on_hold_s"] == 6.0
+    assert recorded["feature_window_s"] == 19.95 and recorded["on_hold_s"] == 6.0
     assert regime.params["configured_durations"]["on_hold"] == "auto: 6 cadences"
     scores = ensemble.score(simulate("FD_FAN", days=400 / 86400, cadence="1s", seed=2, faults=None).frame)
     assert scores["fused_z"].notna().all()
