@@ -2,9 +2,9 @@
 timestamp, every number, every missing marker) is explicit and every failure is counted or raised.
 
 Shapes handled: UTF-8 with or without a byte-order mark, quoted fields (numbers included), blank lines,
-a trailing delimiter (an unnamed, empty last column), and multi-row headers: rows right after the tag
-name row whose timestamp cell does not parse and whose cells are all non-numeric text (descriptions,
-units) become `TagInfo` metadata, never data.
+a trailing delimiter (an unnamed, empty last column), and multi-row headers of any length: the rows right
+after the tag name row that hold no number and either some text or a label (descriptions, units, extended
+names, empty labelled rows) become `TagInfo` metadata, never data, and never count as bad timestamps.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_
 
 TIMESTAMP_COLUMN_NAMES = frozenset({"ts", "timestamp", "entrydatetime", "time", "datetime", "date"})
 MISSING_VALUES = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "null", "none"})
-MAX_HEADER_ROWS = 5
 DETECTION_ROWS = 1000
+HEADER_SCAN_ROWS = 16
+DESCRIPTION_LABELS = frozenset({"description", "desc", "descriptor"})
+UNITS_LABELS = frozenset({"units", "unit", "eu", "uom", "engunits", "engineeringunits", "unitofmeasure"})
 
 
 @dataclass
@@ -68,7 +70,7 @@ def read_historian_csv(
         raise IngestError(f"{source}: timestamp column {ts_column!r} not found; columns: {list(cells.columns)}")
 
     header_rows = _header_row_count(cells, ts_column, formats, markers)
-    tags = _tag_info(cells.iloc[:header_rows].apply(lambda column: column.str.strip()), ts_column)
+    tags = _tag_info(cells.iloc[:header_rows].apply(lambda column: column.str.strip()), ts_column, source)
     data = cells.iloc[header_rows:]
     if data.empty:
         raise IngestError(f"{source}: the file has a header ({header_rows + 1} rows) but no data rows")
@@ -150,11 +152,14 @@ def _named_columns(cells: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str) -> str:
     """By name first (TS, Timestamp, EntryDateTime, Date Time ... in any case), else the first column
-    most of whose values parse with the formats (judged on the first DETECTION_ROWS rows)."""
+    most of whose values parse with the formats, judged on those of the first DETECTION_ROWS rows that
+    hold a number (if any do), so a header block above a short export does not outvote its data."""
     for name in cells.columns:
         if re.sub(r"[^a-z]", "", name.lower()) in TIMESTAMP_COLUMN_NAMES:
             return name
     sample = cells.head(DETECTION_ROWS)
+    data = sample.apply(lambda column: pd.to_numeric(column, errors="coerce")).notna().any(axis=1)
+    sample = sample[data] if data.any() else sample
     for name in cells.columns:
         wall, utc, _ = match_formats(sample[name], formats)
         if (wall.notna() | utc.notna()).mean() > 0.5:
@@ -166,36 +171,60 @@ def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str
 
 
 def _header_row_count(cells: pd.DataFrame, ts_column: str, formats: tuple[str, ...], markers) -> int:
-    """Leading rows whose timestamp does not parse and whose other cells are text, none a number."""
-    head = cells.iloc[:MAX_HEADER_ROWS].apply(lambda column: column.str.strip())
-    wall, utc, _ = match_formats(head[ts_column], formats)
-    others = head.drop(columns=ts_column)
+    """Length of the block of header rows below the tag name row, scanned in growing chunks so a long
+    header costs no more than its own rows and a plain export only HEADER_SCAN_ROWS."""
+    start, size = 0, HEADER_SCAN_ROWS
+    while start < len(cells):
+        is_header = _is_header_row(cells.iloc[start : start + size], ts_column, formats, markers)
+        if not is_header.all():
+            return start + int(np.argmin(is_header))
+        start, size = start + size, 2 * size
+    return len(cells)
+
+
+def _is_header_row(rows: pd.DataFrame, ts_column: str, formats: tuple[str, ...], markers) -> np.ndarray:
+    """A header row holds no number and its timestamp cell does not parse; it has text in some cell or
+    a label in the timestamp cell (letters, no digit and no missing marker: a timestamp never looks like
+    that), empty cells allowed. So a row with a bad timestamp and a number, or with a stamp that has
+    digits or is a missing marker, is data: counted as a bad timestamp."""
+    rows = rows.apply(lambda column: column.str.strip())
+    label = rows[ts_column]
+    wall, utc, _ = match_formats(label, formats)
+    others = rows.drop(columns=ts_column)
     numeric = others.apply(lambda column: pd.to_numeric(column, errors="coerce")).notna()
     text = ~numeric & ~others.apply(lambda column: column.str.lower().isin(markers))
-    is_header = (wall.isna() & utc.isna() & ~numeric.any(axis=1) & text.any(axis=1)).to_numpy()
-    return int(np.argmin(np.append(is_header, False)))
+    labelled = label.str.contains(r"[^\W\d_]") & ~label.str.contains(r"\d") & ~label.str.lower().isin(markers)
+    return (wall.isna() & utc.isna() & ~numeric.any(axis=1) & (text.any(axis=1) | labelled)).to_numpy()
 
 
-def _tag_info(header: pd.DataFrame, ts_column: str) -> dict[str, TagInfo]:
-    """Roles of the extra header rows: by the label in the timestamp column (Description, Units, EU ...),
-    else by position (first unlabelled row: description, second: units)."""
-    positional = iter(("description", "units"))
-    roles = []
-    for line, label in header[ts_column].items():
-        key = label.lower()
-        if "desc" in key:
-            roles.append("description")
-        elif "unit" in key or key in {"eu", "uom"}:
-            roles.append("units")
-        else:
-            roles.append(label or next(positional, f"line {line}"))
+def _tag_info(header: pd.DataFrame, ts_column: str, source: str) -> dict[str, TagInfo]:
+    """Roles of the header rows below the tag names. A row labelled Description (Desc) or Units (Unit,
+    EU, UOM, Engineering Units) fills that field; any other labelled row is an attribute under its label,
+    empty cells kept as "". Unlabelled rows take description, then units, where no label claimed them,
+    then `line N`, keeping only their non-empty cells. A field claimed twice keeps the first row and the
+    later one stays an attribute under its label, so no header row is lost."""
+    labels = header[ts_column]
+    claimed: dict[str, int] = {}
+    for line, label in labels[labels.ne("")].items():
+        key = re.sub(r"[^a-z]", "", label.lower())
+        role = "description" if key in DESCRIPTION_LABELS else "units" if key in UNITS_LABELS else label
+        role = label if role in claimed else role
+        if role in claimed:
+            raise IngestError(
+                f"{source}: header rows on lines {claimed[role]} and {line} have the same label {label!r}"
+            )
+        claimed[role] = line
+    positional = iter([role for role in ("description", "units") if role not in claimed])
+    for line in labels.index[labels.eq("")]:
+        claimed[next(positional, f"line {line}")] = line
+    rows = sorted(claimed.items(), key=lambda item: item[1])
     tags = {}
     for tag in header.columns.drop(ts_column):
-        fields = {role: value for role, value in zip(roles, header[tag]) if value}
+        fields = {role: header.at[line, tag] for role, line in rows if header.at[line, tag] or labels[line]}
         tags[tag] = TagInfo(
             name=tag,
-            description=fields.pop("description", None),
-            units=fields.pop("units", None),
+            description=fields.pop("description", None) or None,
+            units=fields.pop("units", None) or None,
             attributes=fields,
         )
     return tags

@@ -190,7 +190,8 @@ class HistorianStore:
 
         One transaction per call, serialised per equipment by a lock on its Equipment row: points not yet
         stored are inserted, equal values are left alone, different values are updated. New tags are added
-        to the equipment's TagsJSON (with `tags` metadata when given).
+        to the equipment's TagsJSON (with `tags` metadata when given); a stored tag gains the metadata keys
+        it lacks (units from a re-read export), and stored metadata is never overwritten.
         """
         source = f"HistorianData[{code}]"
         points = _long_points(frame, source)
@@ -315,7 +316,7 @@ class HistorianStore:
     def _merge_tags(self, conn, equipment: Equipment, columns: list, tags: Mapping[str, Mapping]) -> None:
         merged = dict(equipment.tags)
         for tag in columns:
-            merged.setdefault(str(tag), dict(tags.get(tag, {})))
+            merged[str(tag)] = {**tags.get(tag, {}), **merged.get(str(tag), {})}
         if merged != equipment.tags:
             conn.execute(
                 equipment_table.update()

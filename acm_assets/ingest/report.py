@@ -27,7 +27,8 @@ class IngestReport:
     `rows_out == rows_in - sum(dropped_rows.values()) + inserted_rows`. `gaps` lists every step longer
     than one cadence as (last sample before, first sample after); `segment_breaks` are the gaps too long
     to interpolate. `missing_share` is measured on the kept rows before interpolation. `header_rows`
-    counts the tag name row and any description / units rows below it.
+    counts the tag name row and every header row below it (description, units, other labelled rows,
+    empty ones included); header rows are never in `rows_in`, so never counted as bad timestamps.
     """
 
     source: str

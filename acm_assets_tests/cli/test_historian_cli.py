@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from acm_assets.cli.main import main
@@ -66,6 +67,57 @@ def test_import_csv_is_idempotent(capsys, database_url, tmp_path):
     engine.dispose()
     assert stored.loc["2012-05-21 15:30", "FAN.DAMPER"].item() == 34.5  # duplicate timestamp: the last row wins
     assert len(stored) == 5  # the two-hour gap is not filled in the historian
+
+
+MOTOR_EXPORT = """Point Name,SIM.II100,SIM.TI101
+Description,MOTOR CURRENT,NDE BRNG TEMP
+Extended Name,,
+Extended Description,,
+Units,A,C
+01/01/2017 01:00,467.4,61.0
+01/01/2017 02:00,464.4,61.0
+"""
+
+
+def test_import_csv_stores_every_header_row_in_tags_json(capsys, database_url, tmp_path):
+    export = tmp_path / "motor.csv"
+    export.write_text(MOTOR_EXPORT)
+    engine = create_engine(database_url)
+    store = HistorianStore(engine)
+    store.create_tables()
+    # What an import that lost the units row stored: the units are filled in, stored metadata is kept.
+    store.add_equipment("MOTOR", tags={"SIM.II100": {"description": "Stator current"}})
+    status, out, err = _run(capsys, "import-csv", "--equip", "MOTOR", str(export), "--database-url", database_url)
+    assert status == 0, err
+    assert f"{export}: 2 rows read, 2 kept (dropped: none); 2 tags" in out
+    empty = {"Extended Name": "", "Extended Description": ""}
+    assert store.get_equipment("MOTOR").tags == {
+        "SIM.II100": {"description": "Stator current", "units": "A", "attributes": empty},
+        "SIM.TI101": {"description": "NDE BRNG TEMP", "units": "C", "attributes": empty},
+    }
+    engine.dispose()
+
+
+@pytest.mark.shared_data
+def test_import_csv_of_a_motor_export_keeps_its_units(capsys, sqlite_url, reference_dir):
+    export = reference_dir / "MOTOR_TRAINING_DATA.csv"
+    assert _run(capsys, "equipment", "add", "MOTOR", "--database-url", sqlite_url)[0] == 0
+    status, out, err = _run(capsys, "import-csv", "--equip", "MOTOR", str(export), "--database-url", sqlite_url)
+    assert status == 0, err
+    assert f"{export}: 8759 rows read, 8759 kept (dropped: none); 7 tags" in out
+    engine = create_engine(sqlite_url)
+    tags = HistorianStore(engine).get_equipment("MOTOR").tags
+    engine.dispose()
+    assert {tag: meta["units"] for tag, meta in tags.items()} == {
+        "DEMO.SIM.II100": "A",
+        "DEMO.SIM.TI101": "C",
+        "DEMO.SIM.TI102": "C",
+        "DEMO.SIM.XI101X": "um",
+        "DEMO.SIM.XI101Y": "um",
+        "DEMO.SIM.XI102X": "um",
+        "DEMO.SIM.XI102Y": "um",
+    }
+    assert tags["DEMO.SIM.TI102"]["description"] == "DE DRNG TEMP"
 
 
 def test_import_csv_takes_declared_timestamp_formats_and_zone(capsys, sqlite_url, tmp_path):

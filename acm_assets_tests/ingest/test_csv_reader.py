@@ -4,6 +4,7 @@ import pytest
 
 from acm_assets.ingest.csv_reader import read_historian_csv
 from acm_assets.ingest.errors import IngestError
+from acm_assets.ingest.tags import TagInfo
 
 
 @pytest.fixture
@@ -102,6 +103,71 @@ def test_unlabelled_header_rows_are_description_then_units(write):
     assert export.tags["T1"].description == "Bearing temperature" and export.tags["T1"].units == "degC"
     assert export.tags["T2"].units is None
     assert export.frame.iloc[0].tolist() == [60.0, 70.0]
+
+
+MOTOR_HEADER = (
+    "Point Name,SIM.II100,SIM.TI101",
+    "Description,MOTOR CURRENT,NDE BRNG TEMP",
+    "Extended Name,,",
+    "Extended Description,,",
+    "Units,A,C",
+)
+
+
+def _hourly(count, start=0):
+    """`count` hourly data rows from 01/01/2017 in the MOTOR exports' spelling: many, so 3 stray rows fit
+    in the 0.5% budget and would be lost silently."""
+    times = pd.date_range("2017-01-01", periods=start + count, freq="h")[start:]
+    return [f"{time:%m/%d/%Y %H:%M},{index},{index / 2}" for index, time in enumerate(times)]
+
+
+def test_header_block_with_empty_labelled_rows_is_all_tag_metadata(write):
+    export = read_historian_csv(write(_lines(*MOTOR_HEADER, *_hourly(1000))))
+    report = export.report
+    assert report.header_rows == 5 and report.rows_in == 1000 and len(export.frame) == 1000
+    assert report.dropped_rows == {"unparseable_timestamps": 0, "nonexistent_local_times": 0}
+    assert export.tags["SIM.II100"].units == "A" and export.tags["SIM.TI101"].units == "C"
+    assert export.tags["SIM.II100"].description == "MOTOR CURRENT"
+    assert export.tags["SIM.TI101"].attributes == {"Extended Name": "", "Extended Description": ""}
+    assert report.to_metadata()["tags"]["SIM.II100"]["units"] == "A"
+
+
+def test_a_header_block_of_any_length(write):
+    labels = [f"Attribute {letter}" for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    rows = [f"{label},{label.lower()} of A," if index % 3 else f"{label},," for index, label in enumerate(labels)]
+    export = read_historian_csv(write(_lines("Point Name,A,B", "Units,kW,%", *rows, *_hourly(3))))
+    assert export.report.timestamp_column == "Point Name"  # the column that parses, header rows aside
+    assert export.report.header_rows == 2 + len(labels) and export.report.rows_in == 3
+    assert list(export.tags["A"].attributes) == labels
+    assert export.tags["A"].attributes["Attribute B"] == "attribute b of A"
+    assert export.tags["B"].attributes["Attribute B"] == "" and export.tags["B"].units == "%"
+
+
+def test_extended_description_does_not_replace_the_description(write):
+    header = ("TS,A,B", "Description,Motor current,", "Extended Description,Stator current phase A,", "EU,A,")
+    export = read_historian_csv(write(_lines(*header, *_hourly(2))))
+    info = export.tags["A"]
+    assert (info.description, info.units) == ("Motor current", "A")
+    assert info.attributes == {"Extended Description": "Stator current phase A"}
+
+
+def test_unlabelled_header_rows_fill_what_labels_left(write):
+    labelled = read_historian_csv(write(_lines("TS,A,B", "Description,Pump power,Flow", ",kW,", *_hourly(2))))
+    assert labelled.tags["A"].description == "Pump power" and labelled.tags["A"].units == "kW"
+    assert labelled.tags["B"].units is None and labelled.tags["B"].attributes == {}
+    header = ("TS,A,B", ",Bearing temp,Winding temp", "Extended Name,,", ",degC,degC", ",x,")
+    mixed = read_historian_csv(write(_lines(*header, *_hourly(2))))
+    assert mixed.report.header_rows == 5
+    assert mixed.tags["B"] == TagInfo("B", "Winding temp", "degC", {"Extended Name": ""})
+    assert mixed.tags["A"].attributes == {"Extended Name": "", "line 5": "x"}
+
+
+@pytest.mark.parametrize("first_row", ["13/01/2017 00:00,5,6", "13/01/2017 00:00,,", "#N/A,,", "(no time),5,"])
+def test_a_bad_data_timestamp_right_after_the_header_is_counted(write, first_row):
+    export = read_historian_csv(write(_lines(*MOTOR_HEADER, first_row, *_hourly(999, start=1))))
+    assert export.report.header_rows == 5 and export.report.rows_in == 1000
+    assert export.report.dropped_rows["unparseable_timestamps"] == 1 and len(export.frame) == 999
+    assert export.tags["SIM.II100"].units == "A"
 
 
 def test_mixed_date_spellings_all_parse(write):
@@ -209,6 +275,16 @@ BAD_INPUTS = [
         _lines("TS,A,B", "Description,Damper,Current", "Units,%,A"),
         ": the file has a header (3 rows) but no data rows",
         id="header rows only",
+    ),
+    pytest.param(
+        _lines("TS,A", "Description,Damper", "Extended Name,", "Units,%"),
+        ": the file has a header (4 rows) but no data rows",
+        id="header with an empty row only",
+    ),
+    pytest.param(
+        _lines("TS,A", "Location,North", "Location,South", "1/1/2020 0:00,1"),
+        ": header rows on lines 2 and 3 have the same label 'Location'",
+        id="header label twice",
     ),
     pytest.param(_lines("Tag1,Tag2", "1,2", "3,4"), ": no timestamp column: no column is named", id="no timestamp"),
     pytest.param(_lines("TS", "5/21/2012 14:00"), ": no numeric tags", id="timestamp only"),

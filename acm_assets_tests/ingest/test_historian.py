@@ -186,3 +186,13 @@ def test_tags_json_is_plain_json(store):
     with store.engine.connect() as conn:
         raw = conn.execute(sa.select(equipment_table.c.TagsJSON)).scalar_one()
     assert json.loads(raw) == {"A": {"units": "kW"}}
+
+
+def test_write_fills_the_metadata_a_stored_tag_lacks_and_never_overwrites_it(store):
+    store.add_equipment("MOTOR", tags={"I": {"description": "Stator current"}})
+    frame = pd.DataFrame({"I": [467.4], "T": [61.0]}, index=pd.DatetimeIndex(["2017-01-01 01:00"], tz="UTC"))
+    store.write_frame("MOTOR", frame, tags={"I": {"description": "MOTOR CURRENT", "units": "A"}, "T": {"units": "C"}})
+    expected = {"I": {"description": "Stator current", "units": "A"}, "T": {"units": "C"}}
+    assert store.get_equipment("MOTOR").tags == expected
+    store.write_frame("MOTOR", frame, tags={"I": {"units": "kA"}})
+    assert store.get_equipment("MOTOR").tags == expected

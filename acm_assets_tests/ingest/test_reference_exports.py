@@ -7,19 +7,36 @@ from acm_assets.ingest.csv_reader import read_historian_csv
 
 pytestmark = pytest.mark.shared_data
 
+# rows, tags, and the timestamp column: found by name (byte-order mark or not), or for MOTOR, whose
+# first column is headed by the label "Point Name", as the column that parses.
 EXPECTED = {
-    "FD_FAN_BASELINE_DATA.csv": (10_770, 9),
-    "FD_FAN_BATCH_DATA.csv": (6_741, 9),
-    "GAS_TURBINE_BASELINE_DATA.csv": (2_188, 16),
-    "GAS_TURBINE_BATCH_DATA.csv": (723, 16),
+    "FD_FAN_BASELINE_DATA.csv": (10_770, 9, "TS"),
+    "FD_FAN_BATCH_DATA.csv": (6_741, 9, "TS"),
+    "GAS_TURBINE_BASELINE_DATA.csv": (2_188, 16, "Ts"),
+    "GAS_TURBINE_BATCH_DATA.csv": (723, 16, "Ts"),
+    "COND_PUMP_TRAINING_DATA.csv": (8_929, 15, "TS"),
+    "COND_PUMP_FAULT_DATA.csv": (8_690, 15, "TS"),
+    "MOTOR_TRAINING_DATA.csv": (8_759, 7, "Point Name"),
+    "MOTOR_TEST_DATA.csv": (8_783, 7, "Point Name"),
+}
+MOTOR_FIRST = {"MOTOR_TRAINING_DATA.csv": "2017-01-01 01:00", "MOTOR_TEST_DATA.csv": "2018-01-01 00:00"}
+MOTOR_UNITS = {
+    "DEMO.SIM.II100": "A",
+    "DEMO.SIM.TI101": "C",
+    "DEMO.SIM.TI102": "C",
+    "DEMO.SIM.XI101X": "um",
+    "DEMO.SIM.XI101Y": "um",
+    "DEMO.SIM.XI102X": "um",
+    "DEMO.SIM.XI102Y": "um",
 }
 
 
-@pytest.mark.parametrize(("name", "shape"), EXPECTED.items())
-def test_reference_exports_load_with_exact_row_counts(reference_dir, name, shape):
+@pytest.mark.parametrize(("name", "expected"), EXPECTED.items())
+def test_reference_exports_load_with_exact_row_counts(reference_dir, name, expected):
+    *shape, timestamp_column = expected
     export = read_historian_csv(reference_dir / name)
-    assert export.frame.shape == shape
-    assert export.report.timestamp_column in ("TS", "Ts")  # found by name, byte-order mark or not
+    assert export.frame.shape == tuple(shape)
+    assert export.report.timestamp_column == timestamp_column
     assert export.report.rows_in == shape[0]
     assert export.report.dropped_rows == {"unparseable_timestamps": 0, "nonexistent_local_times": 0}
     assert (export.frame.dtypes == "float64").all()
@@ -28,6 +45,20 @@ def test_reference_exports_load_with_exact_row_counts(reference_dir, name, shape
     assert cleaned.report.dropped_rows["duplicate_timestamps"] == 0
     assert cleaned.report.dropped_rows["future"] == 0
     assert cleaned.report.rows_out == shape[0] + cleaned.report.inserted_rows
+
+
+@pytest.mark.parametrize(("name", "first"), MOTOR_FIRST.items())
+def test_motor_exports_read_five_header_rows_as_tag_metadata(reference_dir, name, first):
+    export = read_historian_csv(reference_dir / name)
+    report = export.report
+    assert report.header_rows == 5
+    assert report.timestamp_formats == {"%m/%d/%Y %H:%M": EXPECTED[name][0]}
+    assert export.frame.index[0] == pd.Timestamp(first, tz="UTC")
+    assert {tag: info.units for tag, info in export.tags.items()} == MOTOR_UNITS
+    assert export.tags["DEMO.SIM.II100"].description == "MOTOR CURRENT"
+    assert all(info.attributes == {"Extended Name": "", "Extended Description": ""} for info in export.tags.values())
+    assert report.to_metadata()["tags"]["DEMO.SIM.XI102Y"]["units"] == "um"
+    assert list(export.frame.columns) == list(MOTOR_UNITS)
 
 
 def test_fd_fan_mixed_date_spellings_all_parse(reference_dir):
