@@ -97,7 +97,7 @@ _ANALYSER_TAGS = _analyser_tags()
 TAGS: dict[str, tuple[str, str]] = {
     **{tag: (desc, units) for tag, (desc, units, _, _) in _MEASUREMENTS.items()},
     **{tag: (desc, units) for tag, (desc, units, _, _) in _ANALYSER_TAGS.items()},
-    **{tag: (f"{desc} position", "%") for tag, (desc, _, _) in _VALVES.items()},
+    **{tag: (f"{desc}, controller output", "%") for tag, (desc, _, _) in _VALVES.items()},
 }
 
 # Disturbances are driven by a few random sources: (time constant h, standard deviation) and the share of it each
@@ -169,7 +169,6 @@ def _signals(inputs: _Inputs, fault: ActiveFault | None, rng: np.random.Generato
         k = max(fault.first, 1)  # stepped on from the row before the sticking starts
         stuck = sticky_loop(load_tr[k - 1 : fault.last + 1], gain, tau_h, lam_h, dt_h, fault.magnitude,
                             tr[k - 1], v_rcw[k - 1])
-        tr, v_rcw = tr.copy(), v_rcw.copy()
         tr[k : fault.last + 1], v_rcw[k : fault.last + 1] = stuck
     # Separator temperature <- condenser cooling water valve.
     ts, v_ccw = controlled(slow(0.9 * d["tcd"] + 0.1 * d["kin"], 0.3), *_TEMPERATURE_LOOPS["CH1.V311_COND_CW_VALVE"],

@@ -40,13 +40,14 @@ def controlled(load: np.ndarray, gain: float, tau_h: float, lam_h: float, dt_h: 
 def sticky_loop(load: np.ndarray, gain: float, tau_h: float, lam_h: float, dt_h: float, band: float,
                 measurement0: float, output0: float) -> tuple[np.ndarray, np.ndarray]:
     """The same loop with a sticking valve (deadband `band` in output units: the valve holds until the controller
-    asks for more than the band away, then jumps there), stepped on a grid fine enough for the loop. Row 0 of
-    `load` is the sample before the sticking starts, where the loop stood at (`measurement0`, `output0`); the
-    deviations returned are those of the rows after it."""
+    asks for more than the band away, then jumps there), stepped on a grid fine enough for the loop: the
+    measurement cycles and the controller's output saw-tooths around the stuck valve. Row 0 of `load` is the
+    sample before the sticking starts, where the loop stood at (`measurement0`, `output0`); the deviations
+    returned are those of the rows after it."""
     substeps = max(int(np.ceil(dt_h / (lam_h / 10.0))), 1)
     h = dt_h / substeps
     kc, decay = tau_h / (gain * lam_h), np.exp(-h / tau_h)
-    valve, response = output0, measurement0 - load[0]
+    valve, wanted, response = output0, output0, measurement0 - load[0]
     integral = output0 / kc + measurement0
     measurements, outputs = np.empty(load.size - 1), np.empty(load.size - 1)
     for i, disturbance in enumerate(load[1:]):
@@ -57,7 +58,7 @@ def sticky_loop(load: np.ndarray, gain: float, tau_h: float, lam_h: float, dt_h:
             wanted = kc * (error + integral)
             if abs(wanted - valve) > band:
                 valve = wanted
-        measurements[i], outputs[i] = response + disturbance, valve
+        measurements[i], outputs[i] = response + disturbance, wanted
     return measurements, outputs
 
 
