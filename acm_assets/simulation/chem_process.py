@@ -285,7 +285,7 @@ CHEM_PROCESS = Plant(
     operating_tags=("CH1.FI117_PRODUCT", "CH1.JI120_COMPRESSOR"),
     cadence=pd.Timedelta("3min"),
     span=pd.Timedelta(days=30),
-    fault_tags=tuple(tag for tag in _MEASUREMENTS if tag != "CH1.FI119_STEAM"),
+    fault_tags=tuple(_MEASUREMENTS),
     correlation_pair=("CH1.V301_D_FEED_VALVE", "CH1.FI102_D_FEED"),
     faults={
         "feed_composition_step": ProcessFault(
