@@ -1,38 +1,49 @@
 """Simulated equipment historians with exactly labelled faults: the demo's data and the tests' ground truth.
 
-Each equipment type is a small physical model driven by three shared inputs: an operating schedule (run
-blocks separated by off periods, with start-up and shut-down ramps), a load demand (daily cycle plus a slow
-random walk) and an outdoor ambient temperature (season, daily cycle, weather). Temperatures follow their
-heat balance through a first-order lag, so they lag the load and cool down exponentially while the
-equipment is off. Off periods and ramps are normal operation, never labelled as faults.
+Five types: the three demo machines (`EQUIPMENT_TYPES`, see `machines`) and two continuous plants
+(`PROCESS_TYPES`: `CHEM_PROCESS`, a chemical process with control loops and analysers; `PUMP_RIG`, a 1 Hz pump
+test rig). Any cadence, any length (`days` or `samples`); `healthy_run` and `fault_run` build the one-fault
+protocols of plant benchmarks.
 
-Faults are applied to the finished fault-free signals with their own random stream, so a simulation with
-faults is bit-identical to the same simulation with `faults=None` outside every labelled window.
-Fault magnitudes are in units of the tag's normal variation (`sigma`: its standard deviation while running
-in the fault-free signal); `stuck` has magnitude 0.
+Sensor faults are applied to the finished fault-free signals with their own random stream; a plant's process
+faults rerun the plant with the same random inputs and keep its response inside the fault's window. So a
+simulation with faults is bit-identical to the same simulation with `faults=None` outside every labelled window.
+Sensor fault magnitudes are in units of the tag's normal variation (`sigma`: its standard deviation while running
+in the fault-free signal; `stuck` has magnitude 0); process fault magnitudes are in the unit each fault names
+(`process_faults`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
+
+from acm_assets.simulation.chem_process import CHEM_PROCESS
+from acm_assets.simulation.dynamics import ou, quantise
+from acm_assets.simulation.machines import MACHINES, RUNNING, STATES, Machine, run_machine
+from acm_assets.simulation.plant import ActiveFault, Clock, Plant, ProcessFault
+from acm_assets.simulation.pump_rig import PUMP_RIG
 
 EQUIPMENT_TYPES = ("FD_FAN", "COND_PUMP", "GAS_TURBINE")
+PROCESS_TYPES = ("CHEM_PROCESS", "PUMP_RIG")
+SIMULATED_TYPES = EQUIPMENT_TYPES + PROCESS_TYPES
 FAULT_TYPES = ("step", "drift", "spikes", "stuck", "variance", "correlation_break", "bearing_degradation")
-STATES = ("off", "startup", "running", "shutdown")
+SENSOR_FAULT_TYPES = FAULT_TYPES[:-1]
 
-_OFF, _STARTUP, _RUNNING, _SHUTDOWN = range(4)
+_PLANTS: dict[str, Plant] = {"CHEM_PROCESS": CHEM_PROCESS, "PUMP_RIG": PUMP_RIG}
+_MACHINE_DAYS, _MACHINE_CADENCE = 120, "10min"
 _FAULT_STREAM = 7919  # keeps the fault random stream apart from the signal streams
+_START = "2024-01-01"
 
 
 @dataclass(frozen=True)
 class FaultSpec:
     """One injected fault. `start` and `end` are inclusive; `tags` for `correlation_break` is
-    (reference, broken): only the broken tag changes; for `bearing_degradation` a temperature then vibrations."""
+    (reference, broken): only the broken tag changes; for `bearing_degradation` a temperature then vibrations; a
+    process fault's tags are fixed by its plant (`process_faults`): give them or `()`."""
 
     type: str
     start: pd.Timestamp | str
@@ -52,206 +63,6 @@ class Simulation:
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class _Drivers:
-    hours: np.ndarray  # time since start
-    dt_h: float
-    run: np.ndarray  # 0 off .. 1 running (speed during ramps)
-    load: np.ndarray  # load demand while running, 0.2 .. 1
-    ambient: np.ndarray  # outdoor air, degC
-    rng: np.random.Generator
-
-    def noise(self, sigma: float) -> np.ndarray:
-        return self.rng.normal(0.0, sigma, self.hours.size)
-
-    def lag(self, target: np.ndarray, tau_h: float) -> np.ndarray:
-        """First-order thermal lag (exact discretisation of dT/dt = (target - T) / tau)."""
-        a = 1.0 - np.exp(-self.dt_h / tau_h)
-        out, _ = lfilter([a], [1.0, a - 1.0], target, zi=[(1.0 - a) * target[0]])
-        return out
-
-    def vibration(self, floor: float, running: np.ndarray, rel_noise: float) -> np.ndarray:
-        """Vibration amplitude: a sensor floor when stopped, multiplicative noise when running."""
-        return np.abs(floor + running * (1.0 + self.noise(rel_noise)) + self.noise(floor * 0.2))
-
-
-@dataclass(frozen=True)
-class _Model:
-    tags: dict[str, tuple[str, str]]  # tag -> (description, units)
-    operating_tags: tuple[str, ...]
-    signals: Callable[[_Drivers], dict[str, np.ndarray]]
-    run_days: float  # mean length of a run block
-    off_hours: tuple[float, float]  # off period length range
-    ramp_up_h: float
-    ramp_down_h: float
-    load_base: float
-    load_daily: float
-    fault_tags: tuple[str, ...]  # candidates for single-tag sensor faults
-    correlation_pair: tuple[str, str]
-    bearing_tags: tuple[str, ...]
-
-
-def _fd_fan(d: _Drivers) -> dict[str, np.ndarray]:
-    r, u = d.run, d.run * d.load
-    flow = r * (120.0 + 520.0 * d.load)
-    pressure = 1.7 * (flow / 640.0) ** 2
-    current = r * (20.0 + 28.0 * d.load**1.5)
-    hall = 0.6 * d.ambient + 0.4 * 25.0
-    return {
-        "FD1.06G31_DAMPER_POS": np.clip(0.4 + r * (8.0 + 55.0 * d.load) + d.noise(0.5), 0.0, 100.0),
-        "FD1.06I03_MOTOR_CURRENT": current + d.noise(0.35),
-        "FD1.06GP34_OUTLET_PRESS": pressure + d.noise(0.02),
-        "FD1.06T31_INLET_AIR_TEMP": d.lag(d.ambient, 0.3) + d.noise(0.15),
-        "FD1.06T34_OUTLET_AIR_TEMP": d.lag(d.ambient + r * 1.0 + 1.2 * pressure, 0.5) + d.noise(0.2),
-        "FD1.06T32_BEARING_TEMP": d.lag(hall + r * (22.0 + 12.0 * u), 2.0) + d.noise(0.15),
-        "FD1.06T33_WINDING_TEMP": d.lag(hall + r * (15.0 + 40.0 * (current / 50.0) ** 2), 0.75) + d.noise(0.2),
-        "FD1.06V35_BEARING_VIB": d.vibration(0.05, r * (1.6 + 0.8 * d.load), 0.04),
-        "FD1.FSAA_LEFT_INLET_FLOW": 0.49 * flow + d.noise(4.0),
-        "FD1.FSAB_RIGHT_INLET_FLOW": 0.51 * flow + d.noise(4.0),
-    }
-
-
-def _cond_pump(d: _Drivers) -> dict[str, np.ndarray]:
-    r, u = d.run, d.run * d.load
-    power = r * (180.0 + 220.0 * d.load)
-    amps = power * 1000.0 / (np.sqrt(3.0) * 6600.0 * 0.86)
-    room = 28.0 + 0.3 * (d.ambient - 18.0)
-    return {
-        "CP1.JT101_MOTOR_POWER": power + d.noise(2.0),
-        "CP1.IT101A_CURRENT_PH_A": 1.005 * amps + d.noise(0.25),
-        "CP1.IT101B_CURRENT_PH_B": 0.997 * amps + d.noise(0.25),
-        "CP1.IT101C_CURRENT_PH_C": 0.998 * amps + d.noise(0.25),
-        "CP1.TT102_WINDING_TEMP": d.lag(room + r * 15.0 + 45.0 * (amps / 36.0) ** 2, 0.7) + d.noise(0.2),
-        "CP1.TT103_DE_BEARING_TEMP": d.lag(room + r * (20.0 + 12.0 * u), 1.5) + d.noise(0.15),
-        "CP1.TT104_NDE_BEARING_TEMP": d.lag(room + r * (16.0 + 9.0 * u), 2.0) + d.noise(0.15),
-        "CP1.VT105_DE_BEARING_VIB": d.vibration(0.05, r * (1.2 + 0.6 * d.load), 0.05),
-        "CP1.VT106_NDE_BEARING_VIB": d.vibration(0.05, r * (0.9 + 0.4 * d.load), 0.05),
-        "CP1.PT107_DISCHARGE_PRESS": r**2 * (13.0 - 3.0 * d.load**2) + d.noise(0.08),
-        "CP1.FT108_FLOW": r * (250.0 + 350.0 * d.load) + d.noise(3.0),
-    }
-
-
-def _gas_turbine(d: _Drivers) -> dict[str, np.ndarray]:
-    r, u = d.run, d.run * d.load
-    enclosure_f = 1.8 * d.ambient + 32.0 + 25.0
-    heater_f = 95.0
-    stopped_f = np.maximum(enclosure_f, heater_f)  # the lube-oil heater keeps bearings warm when stopped
-    # Running, the oil temperature control valve holds the oil whatever the weather (the reference export's
-    # LOTEMP1 runs at 128.7 +- 0.3 degF in June to August and in January, with no daily cycle).
-    oil_f = (1.0 - r) * stopped_f + r * heater_f
-    b1 = r * (0.12 + 0.08 * d.load)
-    return {
-        "DWATT": r * (80.0 + 100.0 * d.load) + d.noise(0.6),
-        "B1VIB1": d.vibration(0.004, b1, 0.04),
-        "B1VIB2": d.vibration(0.004, 1.02 * b1, 0.04),
-        "B1RADVIBX": d.vibration(0.1, r * (2.5 + 1.5 * d.load), 0.04),
-        "B2VIB1": d.vibration(0.002, r * (0.06 + 0.03 * d.load), 0.04),
-        "B2VIB2": d.vibration(0.002, r * (0.055 + 0.03 * d.load), 0.04),
-        "TURBAXDISP1": d.lag(-24.0 + r * (28.0 + 3.0 * u), 0.5) + d.noise(0.2),
-        "TURBAXDISP2": d.lag(-23.8 + r * (27.5 + 3.0 * u), 0.5) + d.noise(0.2),
-        "B1TEMP1": d.lag(oil_f + 10.0 + r * (70.0 + 20.0 * u), 0.8) + d.noise(0.3),
-        "B2TEMP1": d.lag(oil_f + 8.0 + r * (66.0 + 18.0 * u), 0.8) + d.noise(0.3),
-        "ACTTBTEMP1": d.lag(oil_f + r * (58.0 + 15.0 * u), 0.9) + d.noise(0.3),
-        "LOTEMP1": d.lag(oil_f + r * (28.0 + 8.0 * u), 1.5) + d.noise(0.2),
-    }
-
-
-_MODELS: dict[str, _Model] = {
-    "FD_FAN": _Model(
-        tags={
-            "FD1.06G31_DAMPER_POS": ("FD fan inlet damper position", "%"),
-            "FD1.06I03_MOTOR_CURRENT": ("FD fan motor current", "A"),
-            "FD1.06GP34_OUTLET_PRESS": ("FD fan outlet pressure", "kPa"),
-            "FD1.06T31_INLET_AIR_TEMP": ("FD fan inlet air temperature", "degC"),
-            "FD1.06T34_OUTLET_AIR_TEMP": ("FD fan outlet air temperature", "degC"),
-            "FD1.06T32_BEARING_TEMP": ("FD fan bearing temperature", "degC"),
-            "FD1.06T33_WINDING_TEMP": ("FD fan motor winding temperature", "degC"),
-            "FD1.06V35_BEARING_VIB": ("FD fan bearing vibration velocity", "mm/s"),
-            "FD1.FSAA_LEFT_INLET_FLOW": ("FD fan left inlet air flow", "kg/s"),
-            "FD1.FSAB_RIGHT_INLET_FLOW": ("FD fan right inlet air flow", "kg/s"),
-        },
-        operating_tags=("FD1.06G31_DAMPER_POS", "FD1.06I03_MOTOR_CURRENT"),
-        signals=_fd_fan,
-        run_days=9.0,
-        off_hours=(4.0, 40.0),
-        ramp_up_h=0.5,
-        ramp_down_h=0.34,
-        load_base=0.62,
-        load_daily=0.12,
-        fault_tags=(
-            "FD1.06GP34_OUTLET_PRESS",
-            "FD1.06T31_INLET_AIR_TEMP",
-            "FD1.06T34_OUTLET_AIR_TEMP",
-            "FD1.06T32_BEARING_TEMP",
-            "FD1.06T33_WINDING_TEMP",
-            "FD1.FSAA_LEFT_INLET_FLOW",
-            "FD1.FSAB_RIGHT_INLET_FLOW",
-        ),
-        correlation_pair=("FD1.FSAA_LEFT_INLET_FLOW", "FD1.FSAB_RIGHT_INLET_FLOW"),
-        bearing_tags=("FD1.06T32_BEARING_TEMP", "FD1.06V35_BEARING_VIB"),
-    ),
-    "COND_PUMP": _Model(
-        tags={
-            "CP1.JT101_MOTOR_POWER": ("Condensate pump motor power", "kW"),
-            "CP1.IT101A_CURRENT_PH_A": ("Condensate pump motor current phase A", "A"),
-            "CP1.IT101B_CURRENT_PH_B": ("Condensate pump motor current phase B", "A"),
-            "CP1.IT101C_CURRENT_PH_C": ("Condensate pump motor current phase C", "A"),
-            "CP1.TT102_WINDING_TEMP": ("Condensate pump motor winding temperature", "degC"),
-            "CP1.TT103_DE_BEARING_TEMP": ("Condensate pump drive-end bearing temperature", "degC"),
-            "CP1.TT104_NDE_BEARING_TEMP": ("Condensate pump non-drive-end bearing temperature", "degC"),
-            "CP1.VT105_DE_BEARING_VIB": ("Condensate pump drive-end bearing vibration", "mm/s"),
-            "CP1.VT106_NDE_BEARING_VIB": ("Condensate pump non-drive-end bearing vibration", "mm/s"),
-            "CP1.PT107_DISCHARGE_PRESS": ("Condensate pump discharge pressure", "bar"),
-            "CP1.FT108_FLOW": ("Condensate flow", "m3/h"),
-        },
-        operating_tags=("CP1.JT101_MOTOR_POWER", "CP1.FT108_FLOW"),
-        signals=_cond_pump,
-        run_days=5.0,
-        off_hours=(3.0, 36.0),
-        ramp_up_h=0.2,
-        ramp_down_h=0.2,
-        load_base=0.6,
-        load_daily=0.15,
-        fault_tags=(
-            "CP1.IT101B_CURRENT_PH_B",
-            "CP1.TT102_WINDING_TEMP",
-            "CP1.TT103_DE_BEARING_TEMP",
-            "CP1.TT104_NDE_BEARING_TEMP",
-            "CP1.VT106_NDE_BEARING_VIB",
-            "CP1.PT107_DISCHARGE_PRESS",
-        ),
-        correlation_pair=("CP1.FT108_FLOW", "CP1.PT107_DISCHARGE_PRESS"),
-        bearing_tags=("CP1.TT103_DE_BEARING_TEMP", "CP1.VT105_DE_BEARING_VIB"),
-    ),
-    "GAS_TURBINE": _Model(
-        tags={
-            "DWATT": ("Generator output", "MW"),
-            "B1VIB1": ("Bearing 1 seismic vibration, probe 1", "in/s"),
-            "B1VIB2": ("Bearing 1 seismic vibration, probe 2", "in/s"),
-            "B1RADVIBX": ("Bearing 1 radial shaft vibration X", "mil"),
-            "B2VIB1": ("Bearing 2 seismic vibration, probe 1", "in/s"),
-            "B2VIB2": ("Bearing 2 seismic vibration, probe 2", "in/s"),
-            "TURBAXDISP1": ("Rotor axial displacement, probe 1", "mil"),
-            "TURBAXDISP2": ("Rotor axial displacement, probe 2", "mil"),
-            "B1TEMP1": ("Bearing 1 metal temperature", "degF"),
-            "B2TEMP1": ("Bearing 2 metal temperature", "degF"),
-            "ACTTBTEMP1": ("Active thrust bearing temperature", "degF"),
-            "LOTEMP1": ("Lube-oil header temperature", "degF"),
-        },
-        operating_tags=("DWATT",),
-        signals=_gas_turbine,
-        run_days=2.5,
-        off_hours=(6.0, 48.0),
-        ramp_up_h=2.0,
-        ramp_down_h=1.0,
-        load_base=0.7,
-        load_daily=0.2,
-        fault_tags=("B2VIB1", "TURBAXDISP1", "B2TEMP1", "ACTTBTEMP1", "LOTEMP1", "B1RADVIBX"),
-        correlation_pair=("B1VIB1", "B1VIB2"),
-        bearing_tags=("B1TEMP1", "B1VIB1", "B1VIB2"),
-    ),
-}
-
 # Default schedule: nominal window length (hours) and magnitude range per fault type.
 _DEFAULT_FAULTS: dict[str, tuple[float, tuple[float, float]]] = {
     "step": (18.0, (2.0, 4.0)),
@@ -264,45 +75,72 @@ _DEFAULT_FAULTS: dict[str, tuple[float, tuple[float, float]]] = {
 }
 _FAULT_MARGIN_H = 2.0  # keep faults clear of ramps
 _FAULT_GAP_H = 12.0  # quiet time between faults
+_LADDER = (1.0, 0.5, 0.25, 0.125, 0.0625)  # the window scales tried first, as the machines' schedules always were
+_MIN_WINDOW, _MIN_GAP = 10, 3  # samples: what a fault needs to be measured, and the quiet rows between two
+_SHRINK = 0.8
+
+# Cryptic historian names: instrument letters from the units, numbered by column (as in the MOTOR export).
+_LETTERS = {
+    "A": "II", "V": "EI", "degC": "TI", "degF": "TI", "kPa": "PI", "bar": "PI", "%": "ZI", "kW": "JI", "MW": "JI",
+    "mm/s": "XI", "in/s": "XI", "mil": "XI", "g": "XI", "kg/s": "FI", "kg/h": "FI", "m3/h": "FI", "kscmh": "FI",
+    "l/min": "FI", "m": "LI", "mol%": "AI",
+}
+_TAG_NAMES = ("plant", "cryptic")
 
 
-def equipment_tags(equipment_type: str) -> dict[str, dict[str, str]]:
-    """Tag metadata (description, units) of a simulated equipment type."""
-    return {tag: {"description": desc, "units": units} for tag, (desc, units) in _model(equipment_type).tags.items()}
+def equipment_tags(equipment_type: str, tag_names: str = "plant") -> dict[str, dict[str, str]]:
+    """Tag metadata (description, units) of a simulated equipment type, keyed by the chosen names."""
+    names = _names(equipment_type, tag_names)
+    return {names[tag]: {"description": desc, "units": units} for tag, (desc, units) in _tags(equipment_type).items()}
+
+
+def fault_types(equipment_type: str) -> tuple[str, ...]:
+    """The fault types a simulated type takes: the sensor faults everywhere, plus bearing degradation on the
+    machines or the plant's process faults."""
+    if equipment_type in _PLANTS:
+        return SENSOR_FAULT_TYPES + tuple(_PLANTS[equipment_type].faults)
+    _machine(equipment_type)
+    return FAULT_TYPES
+
+
+def process_faults(equipment_type: str) -> dict[str, ProcessFault]:
+    """A plant's process faults: the tags each is labelled with, its magnitude's unit and default range."""
+    return dict(_plant(equipment_type).faults)
 
 
 def simulate(
     equipment_type: str,
     *,
-    start: str | pd.Timestamp = "2024-01-01",
-    days: float = 120,
-    cadence: str | pd.Timedelta = "10min",
+    start: str | pd.Timestamp = _START,
+    days: float | None = None,
+    samples: int | None = None,
+    cadence: str | pd.Timedelta | None = None,
     seed: int = 0,
     faults: str | Sequence[FaultSpec] | None = "default",
     faults_after: str | pd.Timestamp | None = None,
+    tag_names: str = "plant",
 ) -> Simulation:
-    """Simulate `days` of one equipment at `cadence`; `faults` is "default", None, or a list of FaultSpec."""
-    model = _model(equipment_type)
-    index = _time_index(start, days, cadence)
-    if len(index) < 2:
-        raise ValueError(f"simulate({equipment_type!r}): {days} days at {cadence} gives fewer than two samples")
-    type_id = EQUIPMENT_TYPES.index(equipment_type)
-    schedule_rng, load_rng, signal_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence([seed, type_id]).spawn(3)
-    )
+    """Simulate one equipment for `days` or `samples` rows at `cadence` (defaults: the type's own, 120 days at
+    10 min for a machine, 30 days at 3 min for CHEM_PROCESS, 1 day at 1 s for PUMP_RIG); `faults` is "default",
+    None, or a list of FaultSpec; `tag_names="cryptic"` renames every tag to a meaningless historian name."""
+    names = _names(equipment_type, tag_names)
+    plant = _PLANTS.get(equipment_type)
+    if days is None and samples is None:
+        days = plant.span / pd.Timedelta(days=1) if plant else _MACHINE_DAYS
+    index = _time_index(equipment_type, start, days, samples, cadence)
+    type_id = SIMULATED_TYPES.index(equipment_type)
+    streams = np.random.SeedSequence([seed, type_id])
     dt_h = (index[1] - index[0]) / pd.Timedelta(hours=1)
-    hours = np.arange(len(index)) * dt_h
-    run, state_codes = _schedule(model, hours, schedule_rng)
-    drivers = _Drivers(
-        hours=hours,
-        dt_h=dt_h,
-        run=run,
-        load=_load(model, index, hours, dt_h, load_rng),
-        ambient=_ambient(index, hours, dt_h, load_rng),
-        rng=signal_rng,
-    )
-    values = model.signals(drivers)
-    frame = pd.DataFrame({tag: values[tag] for tag in model.tags}, index=index)
+    if plant is None:
+        machine = _machine(equipment_type)
+        rngs = tuple(np.random.default_rng(s) for s in streams.spawn(3))
+        values, state_codes = run_machine(machine, index, dt_h, rngs)
+        tags = machine.tags
+    else:
+        clock = Clock(index)
+        inputs = plant.draw(clock, np.random.default_rng(streams))
+        values, state_codes, tags = plant.signals(inputs, None, None), np.full(len(index), RUNNING), plant.tags
+    frame = pd.DataFrame({tag: values[tag] for tag in tags}, index=index)
     state = pd.Series(pd.Categorical.from_codes(state_codes, categories=STATES), index=index, name="state")
 
     fault_rng = np.random.default_rng(np.random.SeedSequence([seed, type_id, _FAULT_STREAM]))
@@ -310,82 +148,116 @@ def simulate(
     if isinstance(faults, str):
         if faults != "default":
             raise ValueError(f"faults must be 'default', None or a list of FaultSpec, not {faults!r}")
-        specs = _default_faults(model, state_codes, index, after, dt_h, fault_rng)
+        specs = _default_faults(equipment_type, state_codes, index, after, dt_h, fault_rng)
     else:
-        specs = [_checked(spec, model, index, after, equipment_type) for spec in (faults or [])]
+        plant_names = {name: tag for tag, name in names.items()}
+        specs = [_checked(spec, equipment_type, index, after, plant_names) for spec in (faults or [])]
     sigma = _running_sigma(frame, state_codes)
+    if plant is not None:
+        frame = _upset(frame, plant, inputs, [s for s in specs if s.type in plant.faults], fault_rng)
+    holds = plant.holds(clock) if plant else {}
+    quanta = plant.quanta if plant else {}
     for spec in specs:
-        _inject(frame, spec, sigma, dt_h, fault_rng)
+        if plant is None or spec.type not in plant.faults:
+            _inject(frame, spec, sigma, dt_h, fault_rng, holds, quanta)
     return Simulation(
         equipment_type=equipment_type,
-        frame=frame,
-        faults=_fault_table(specs),
+        frame=frame.rename(columns=names),
+        faults=_fault_table([replace(spec, tags=tuple(names[tag] for tag in spec.tags)) for spec in specs]),
         state=state,
-        operating_tags=model.operating_tags,
-        tag_info=equipment_tags(equipment_type),
+        operating_tags=tuple(names[tag] for tag in _model(equipment_type).operating_tags),
+        tag_info=equipment_tags(equipment_type, tag_names),
         seed=seed,
     )
 
 
-def _model(equipment_type: str) -> _Model:
+def healthy_run(equipment_type: str, samples: int, *, seed: int = 0, cadence: str | pd.Timedelta | None = None,
+                start: str | pd.Timestamp = _START, tag_names: str = "plant") -> Simulation:
+    """`samples` fault-free rows: a baseline, or with another seed a second healthy run of the same plant (same
+    parameters, other disturbances and noise)."""
+    return simulate(equipment_type, start=start, samples=samples, cadence=cadence, seed=seed, faults=None,
+                    tag_names=tag_names)
+
+
+def fault_run(equipment_type: str, fault_type: str, samples: int, *, at: int, until: int | None = None,
+              magnitude: float | None = None, tags: Sequence[str] = (), seed: int = 0,
+              cadence: str | pd.Timedelta | None = None, start: str | pd.Timestamp = _START,
+              tag_names: str = "plant") -> Simulation:
+    """`samples` rows with one fault from row `at` to row `until` (inclusive; default the last row). Before `at`
+    the run is `healthy_run` of the same seed. `magnitude` defaults to the middle of the default schedule's range;
+    `tags` to the fault's own (process faults, correlation_break, bearing_degradation); a single-tag sensor fault
+    needs its tag."""
+    where = f"fault_run({equipment_type!r}, {fault_type!r})"
+    if fault_type not in fault_types(equipment_type):
+        raise ValueError(f"{where}: unknown fault type; choose one of {', '.join(fault_types(equipment_type))}")
+    last = samples - 1 if until is None else until
+    if not 0 <= at <= last < samples:
+        raise ValueError(f"{where}: rows at={at} .. until={until} must satisfy 0 <= at <= until < samples={samples}")
+    fixed = _fixed_tags(equipment_type, fault_type)
+    if not tags and fixed is None:
+        example = _model(equipment_type).fault_tags[0]
+        raise ValueError(f"{where}: a {fault_type} fault needs its tag, e.g. tags=({example!r},)")
+    if magnitude is None:
+        low, high = _magnitude_range(equipment_type, fault_type)
+        magnitude = (low + high) / 2.0
+    index = _time_index(equipment_type, start, None, samples, cadence)
+    spec = FaultSpec(fault_type, index[at], index[last], tuple(tags) or fixed, float(magnitude))
+    return simulate(equipment_type, start=start, samples=samples, cadence=cadence, seed=seed, faults=[spec],
+                    tag_names=tag_names)
+
+
+def _machine(equipment_type: str) -> Machine:
     try:
-        return _MODELS[equipment_type]
+        return MACHINES[equipment_type]
     except KeyError:
         raise ValueError(
-            f"unknown simulated equipment type {equipment_type!r}; choose one of {', '.join(EQUIPMENT_TYPES)}"
+            f"unknown simulated equipment type {equipment_type!r}; choose one of {', '.join(SIMULATED_TYPES)}"
         ) from None
 
 
-def _time_index(start, days, cadence) -> pd.DatetimeIndex:
+def _model(equipment_type: str) -> Machine | Plant:
+    return _PLANTS.get(equipment_type) or _machine(equipment_type)
+
+
+def _plant(equipment_type: str) -> Plant:
+    if equipment_type not in _PLANTS:
+        _machine(equipment_type)
+        raise ValueError(f"{equipment_type} is a machine, not a process plant ({', '.join(PROCESS_TYPES)})")
+    return _PLANTS[equipment_type]
+
+
+def _tags(equipment_type: str) -> dict[str, tuple[str, str]]:
+    return _model(equipment_type).tags
+
+
+def _names(equipment_type: str, tag_names: str) -> dict[str, str]:
+    """Plant tag -> the name it gets in the output."""
+    tags = _tags(equipment_type)
+    if tag_names == "plant":
+        return {tag: tag for tag in tags}
+    if tag_names == "cryptic":
+        return {tag: f"DEMO.SIM.{_LETTERS[units]}{100 + i}" for i, (tag, (_, units)) in enumerate(tags.items())}
+    raise ValueError(f"tag_names must be one of {', '.join(_TAG_NAMES)}, not {tag_names!r}")
+
+
+def _time_index(equipment_type, start, days, samples, cadence) -> pd.DatetimeIndex:
+    """`days` or `samples` rows at `cadence` (default: the type's own)."""
+    if cadence is None:
+        cadence = _PLANTS[equipment_type].cadence if equipment_type in _PLANTS else _MACHINE_CADENCE
     step = pd.Timedelta(cadence)
     if step <= pd.Timedelta(0):
         raise ValueError(f"cadence must be positive, got {cadence!r}")
-    periods = int(pd.Timedelta(days=days) / step)
+    if days is not None and samples is not None:
+        raise ValueError(f"simulate({equipment_type!r}): give days or samples, not both")
+    if samples is None:
+        periods = int(pd.Timedelta(days=days) / step)
+        if periods < 2:
+            raise ValueError(f"simulate({equipment_type!r}): {days} days at {cadence} gives fewer than two samples")
+    elif isinstance(samples, (int, np.integer)) and not isinstance(samples, bool) and samples >= 2:
+        periods = int(samples)
+    else:
+        raise ValueError(f"simulate({equipment_type!r}): samples must be a whole number of at least 2, got {samples!r}")
     return pd.date_range(_utc(start), periods=periods, freq=step, name="EntryDateTime")
-
-
-def _schedule(model: _Model, hours: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Run level (0..1) and state codes. Starts running; run blocks and off periods alternate."""
-    starts, codes = [0.0], [_RUNNING]
-    knots_t, knots_r = [0.0], [1.0]
-    t, horizon = 0.0, hours[-1] + 1.0
-    while t < horizon:
-        t += max(rng.exponential(model.run_days * 24.0), 12.0)
-        off = float(np.exp(rng.uniform(*np.log(model.off_hours))))
-        up_at = t + model.ramp_down_h + off
-        for begin, code in ((t, _SHUTDOWN), (t + model.ramp_down_h, _OFF), (up_at, _STARTUP)):
-            starts.append(begin)
-            codes.append(code)
-        starts.append(up_at + model.ramp_up_h)
-        codes.append(_RUNNING)
-        knots_t += [t, t + model.ramp_down_h, up_at, up_at + model.ramp_up_h]
-        knots_r += [1.0, 0.0, 0.0, 1.0]
-        t = up_at + model.ramp_up_h
-    state = np.asarray(codes)[np.searchsorted(starts, hours, side="right") - 1]
-    return np.interp(hours, knots_t, knots_r), state
-
-
-def _ou(rng: np.random.Generator, n: int, tau_h: float, std: float, dt_h: float) -> np.ndarray:
-    """Ornstein-Uhlenbeck process (a mean-reverting random walk) with stationary std `std`."""
-    phi = np.exp(-dt_h / tau_h)
-    shocks = rng.normal(0.0, std * np.sqrt(1.0 - phi**2), n)
-    shocks[0] = rng.normal(0.0, std)
-    return lfilter([1.0], [1.0, -phi], shocks)
-
-
-def _daily(index: pd.DatetimeIndex, peak_hour: float) -> np.ndarray:
-    hour = index.hour + index.minute / 60.0
-    return np.cos(2.0 * np.pi * (hour - peak_hour) / 24.0)
-
-
-def _load(model: _Model, index, hours, dt_h, rng) -> np.ndarray:
-    demand = model.load_base + model.load_daily * _daily(index, 14.0) + _ou(rng, hours.size, 48.0, 0.1, dt_h)
-    return np.clip(demand + rng.normal(0.0, 0.01, hours.size), 0.2, 1.0)
-
-
-def _ambient(index, hours, dt_h, rng) -> np.ndarray:
-    season = 9.0 * np.cos(2.0 * np.pi * (index.dayofyear.to_numpy() - 200) / 365.25)
-    return 14.0 + season + 5.0 * _daily(index, 15.0) + _ou(rng, hours.size, 36.0, 2.5, dt_h)
 
 
 def _utc(value) -> pd.Timestamp | None:
@@ -398,55 +270,91 @@ def _utc(value) -> pd.Timestamp | None:
 
 def _running_blocks(state_codes: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) positions of every contiguous running block."""
-    running = np.concatenate([[False], state_codes == _RUNNING, [False]])
+    running = np.concatenate([[False], state_codes == RUNNING, [False]])
     edges = np.flatnonzero(np.diff(running.astype(np.int8)))
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _default_faults(model, state_codes, index, after, dt_h, rng) -> list[FaultSpec]:
-    """Every fault type once, in running periods after `after` (default: the last third), not overlapping."""
+def _fixed_tags(equipment_type: str, fault_type: str) -> tuple[str, ...] | None:
+    """The tags a fault type always takes on this type; None for single-tag sensor faults."""
+    if equipment_type in _PLANTS:
+        plant = _PLANTS[equipment_type]
+        if fault_type in plant.faults:
+            return plant.faults[fault_type].tags
+        return plant.correlation_pair if fault_type == "correlation_break" else None
+    machine = _machine(equipment_type)
+    return {"correlation_break": machine.correlation_pair, "bearing_degradation": machine.bearing_tags}.get(fault_type)
+
+
+def _magnitude_range(equipment_type: str, fault_type: str) -> tuple[float, float]:
+    plant = _PLANTS.get(equipment_type)
+    if plant is not None and fault_type in plant.faults:
+        return plant.faults[fault_type].magnitudes
+    return _DEFAULT_FAULTS[fault_type][1]
+
+
+def _default_faults(equipment_type, state_codes, index, after, dt_h, rng) -> list[FaultSpec]:
+    """Every fault type of the equipment once, in running periods after `after` (default: the last third), not
+    overlapping."""
     if after is None:
         after = index[0] + (index[-1] - index[0]) * 2 / 3
-    first = int(index.searchsorted(after))
-    blocks = _running_blocks(state_codes)
-    margin = int(np.ceil(_FAULT_MARGIN_H / dt_h))
-    for scale in (1.0, 0.5, 0.25, 0.125, 0.0625):
-        gap = max(int(np.ceil(_FAULT_GAP_H * scale / dt_h)), 2)
-        windows = _place(blocks, first, margin, gap, scale, dt_h)
-        if windows is not None:
-            break
-    else:
+    types = fault_types(equipment_type)
+    plant = _PLANTS.get(equipment_type)
+    hours = [plant.faults[t].hours if plant and t in plant.faults else _DEFAULT_FAULTS[t][0] for t in types]
+    windows = _default_windows(hours, _running_blocks(state_codes), int(index.searchsorted(after)), dt_h)
+    if windows is None:
         raise ValueError(
-            f"not enough running time after {after} to place the default faults "
-            f"({', '.join(FAULT_TYPES)}); simulate more days or pass an earlier faults_after"
+            f"not enough running time after {after} to place the default faults ({', '.join(types)}; at least "
+            f"{_MIN_WINDOW} samples each); simulate more days or pass an earlier faults_after"
         )
-    sensor_tags = iter(rng.permutation(model.fault_tags))
+    sensor_tags = iter(rng.permutation(_model(equipment_type).fault_tags))
     specs = []
-    for fault_type, (lo, hi) in zip(FAULT_TYPES, windows):
-        low, high = _DEFAULT_FAULTS[fault_type][1]
+    for fault_type, (lo, hi) in zip(types, windows):
+        low, high = _magnitude_range(equipment_type, fault_type)
         magnitude = round(float(rng.uniform(low, high)), 2)
         if fault_type == "step" and rng.random() < 0.5:
             magnitude = -magnitude
-        if fault_type == "correlation_break":
-            tags = model.correlation_pair
-        elif fault_type == "bearing_degradation":
-            tags = model.bearing_tags
-        else:
-            tags = (str(next(sensor_tags)),)
+        tags = _fixed_tags(equipment_type, fault_type) or (str(next(sensor_tags)),)
         specs.append(FaultSpec(fault_type, index[lo], index[hi], tuple(tags), magnitude))
     return specs
 
 
-def _place(blocks, first, margin, gap, scale, dt_h) -> list[tuple[int, int]] | None:
-    """Greedy placement of the default windows (positions, inclusive) inside running blocks."""
+def _default_windows(hours: list[float], blocks, first: int, dt_h: float) -> list[tuple[int, int]] | None:
+    """The default windows (positions, inclusive): the nominal lengths at the largest scale of the ladder that
+    fits with every window at least `_MIN_WINDOW` samples; where none does (short spans, coarse or fine
+    cadences), windows, gaps and ramp margins shrink together until they fit, never below their minimum."""
+    margin = int(np.ceil(_FAULT_MARGIN_H / dt_h))
+    for scale in _LADDER:
+        gap = max(int(np.ceil(_FAULT_GAP_H * scale / dt_h)), 2)
+        wanted = [max(int(h * scale / dt_h), 3) for h in hours]
+        windows = _place(blocks, first, margin, gap, wanted, 3)
+        if windows is not None:
+            if min(hi - lo + 1 for lo, hi in windows) >= _MIN_WINDOW:
+                return windows
+            break
+    scale = 1.0
+    while True:
+        wanted = [max(int(h * scale / dt_h), _MIN_WINDOW) for h in hours]
+        gap = max(int(np.ceil(_FAULT_GAP_H * scale / dt_h)), _MIN_GAP)
+        margin = max(int(np.ceil(_FAULT_MARGIN_H * scale / dt_h)), 1)
+        windows = _place(blocks, first, margin, gap, wanted, _MIN_WINDOW)
+        if windows is not None:
+            return windows
+        if max(wanted) == _MIN_WINDOW and gap == _MIN_GAP and margin == 1:
+            return None
+        scale *= _SHRINK
+
+
+def _place(blocks, first, margin, gap, wanted, floor) -> list[tuple[int, int]] | None:
+    """Greedy placement of windows of `wanted` samples (cut to a third, never below `floor`) inside running
+    blocks, `margin` samples clear of each block's ends and `gap` samples apart."""
     windows, cursor = [], first
-    for fault_type in FAULT_TYPES:
-        wanted = max(int(_DEFAULT_FAULTS[fault_type][0] * scale / dt_h), 3)
-        shortest = max(wanted // 3, 3)
+    for length in wanted:
+        shortest = max(length // 3, floor)
         for lo, hi in blocks:
             begin, last = max(lo + margin, cursor), hi - margin
             if last - begin + 1 >= shortest:
-                end = min(begin + wanted - 1, last)
+                end = min(begin + length - 1, last)
                 windows.append((begin, end))
                 cursor = end + 1 + gap
                 break
@@ -455,34 +363,65 @@ def _place(blocks, first, margin, gap, scale, dt_h) -> list[tuple[int, int]] | N
     return windows
 
 
-def _checked(spec: FaultSpec, model: _Model, index, after, equipment_type) -> FaultSpec:
+def _checked(spec: FaultSpec, equipment_type: str, index, after, plant_names: dict[str, str]) -> FaultSpec:
+    """The spec validated, its tags as plant tags (the output's names are accepted too)."""
     where = f"fault {spec.type!r} for {equipment_type}"
-    if spec.type not in FAULT_TYPES:
-        raise ValueError(f"unknown fault type {spec.type!r}; choose one of {', '.join(FAULT_TYPES)}")
-    unknown = [tag for tag in spec.tags if tag not in model.tags]
-    if unknown or not spec.tags:
+    types = fault_types(equipment_type)
+    if spec.type not in types:
+        raise ValueError(f"unknown fault type {spec.type!r}; choose one of {', '.join(types)}")
+    tags = tuple(plant_names.get(tag, tag) for tag in spec.tags)
+    fixed = _fixed_tags(equipment_type, spec.type)
+    if equipment_type in _PLANTS and spec.type in _PLANTS[equipment_type].faults:
+        if tags not in ((), fixed):
+            raise ValueError(f"{where}: a process fault's tags are its plant's, {list(fixed)} (or give ())")
+        tags = fixed
+    unknown = [tag for tag in tags if tag not in _tags(equipment_type)]
+    if unknown or not tags:
         raise ValueError(f"{where}: unknown or missing tags {unknown or list(spec.tags)}")
-    if spec.type == "correlation_break" and len(spec.tags) != 2:
+    if spec.type == "correlation_break" and len(tags) != 2:
         raise ValueError(f"{where}: needs exactly two tags (reference, broken), got {list(spec.tags)}")
-    if spec.type == "bearing_degradation" and len(spec.tags) < 2:
+    if spec.type == "bearing_degradation" and len(tags) < 2:
         raise ValueError(f"{where}: needs a temperature and at least one vibration tag, got {list(spec.tags)}")
     start, end = _utc(spec.start), _utc(spec.end)
     if end < start or end < index[0] or start > index[-1]:
         raise ValueError(f"{where}: window {start} .. {end} is empty or outside {index[0]} .. {index[-1]}")
     if after is not None and start < after:
         raise ValueError(f"{where}: starts at {start}, before faults_after={after}")
-    return FaultSpec(spec.type, start, end, tuple(spec.tags), float(spec.magnitude))
+    return FaultSpec(spec.type, start, end, tags, float(spec.magnitude))
 
 
 def _running_sigma(frame: pd.DataFrame, state_codes: np.ndarray) -> dict[str, float]:
-    running = frame[state_codes == _RUNNING]
+    running = frame if (state_codes == RUNNING).all() else frame[state_codes == RUNNING]
     sigma = (running if len(running) > 1 else frame).std()
     return {tag: float(s) if s > 0 else 1.0 for tag, s in sigma.items()}
 
 
-def _inject(frame: pd.DataFrame, spec: FaultSpec, sigma: dict[str, float], dt_h: float, rng) -> None:
-    """Apply one fault in place; only rows inside [start, end] of the listed tags change."""
-    rows = np.flatnonzero((frame.index >= spec.start) & (frame.index <= spec.end))
+def _rows(index: pd.DatetimeIndex, spec: FaultSpec) -> np.ndarray:
+    return np.flatnonzero((index >= spec.start) & (index <= spec.end))
+
+
+def _upset(frame: pd.DataFrame, plant: Plant, inputs, specs: list[FaultSpec], rng) -> pd.DataFrame:
+    """Run the plant once per process fault with the same inputs and take every tag's rows inside its window."""
+    values, taken = frame.to_numpy(copy=True), np.zeros(len(frame), dtype=bool)
+    for spec in specs:
+        rows = _rows(frame.index, spec)
+        if rows.size == 0:
+            continue
+        if taken[rows].any():
+            raise ValueError(f"process fault {spec.type!r} at {spec.start} .. {spec.end} overlaps another: a plant "
+                             "runs one process fault at a time")
+        taken[rows] = True
+        upset = plant.signals(inputs, ActiveFault(spec.type, int(rows[0]), int(rows[-1]), spec.magnitude), rng)
+        for position, tag in enumerate(frame.columns):
+            values[rows, position] = upset[tag][rows]
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def _inject(frame: pd.DataFrame, spec: FaultSpec, sigma: dict[str, float], dt_h: float, rng,
+            holds: dict[str, np.ndarray], quanta: dict[str, float]) -> None:
+    """Apply one sensor fault in place; only rows inside [start, end] of the listed tags change. An analyser shows
+    what its last sample read, a quantised tag what its resolution records."""
+    rows = _rows(frame.index, spec)
     n, m = rows.size, spec.magnitude
     if n == 0:
         return
@@ -505,10 +444,16 @@ def _inject(frame: pd.DataFrame, spec: FaultSpec, sigma: dict[str, float], dt_h:
         elif spec.type == "correlation_break":
             if position == 0:
                 continue  # the reference tag keeps its own behaviour
-            wander = _ou(rng, n, 3.0, m * s, dt_h)
+            wander = ou(rng, n, 3.0, m * s, dt_h)
             faulty = clean.mean() + wander + rng.normal(0.0, 0.05 * s, n)
         else:  # bearing_degradation: accelerating rise of temperature and vibration together
             faulty = clean + m * s * ramp**2
+        if tag in holds:
+            column_values = frame.iloc[:, column].to_numpy().copy()
+            column_values[rows] = faulty
+            faulty = column_values[holds[tag][rows]]
+        if tag in quanta:
+            faulty = quantise(faulty, quanta[tag])
         frame.iloc[rows, column] = faulty
 
 
