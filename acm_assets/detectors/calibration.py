@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 from scipy.stats import norm
 
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorFitError
@@ -12,24 +13,32 @@ _PROBS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9
 _MIN_TAIL = 5  # held-out points needed beyond a quantile knot
 MIN_EXCESS = 10  # points an extrapolated tail is fitted to
 _TAIL_BASE_Z = norm.ppf(0.9)  # the extrapolation beyond the outer knots takes the slope from here
+_LOG_P_FLOOR = np.log(1e-300)
 MIN_HOLDOUT = 20  # held-out points the fusion needs at least (a 100-row baseline holds out 20)
 
 
 class Calibrator:
-    """Monotone map raw -> z: held-out quantiles onto standard-normal quantiles, linear beyond the ends with
-    the slope of the outer decile (the 0.9 knot to the last one): the last two knots hold only a handful of
-    held-out points, and a steep slope between them would inflate every z beyond (a head calibrated twice, as
-    the variability head is, would compound it).
+    """Monotone map raw -> z: held-out quantiles onto standard-normal quantiles. Below the lowest knot, linear
+    with the slope of the outer decile. Above the highest knot, the tail the held-out slice shows: an
+    exponential tail (peaks over threshold, `tail_scale` from the median excess over the top decile), so a
+    head whose held-out scores run far above their 90th percentile (a slowly wandering tag, a heavy-tailed
+    sensor) maps its own held-out extremes to the z their rank says, not to the z a straight line through the
+    last knots would: with a 100-point slice a line through two knots turned a held-out point at five times
+    the decile into z 15, and the fused threshold followed it.
+
+    A raw score that is already a calibrated z (the variability head's larger part) keeps a linear tail with the
+    slope of the outer decile instead (`tail_scale` 0): a second exponential tail would compress it twice.
 
     On healthy data a calibrated z is then about N(0, 1) whatever the head, run or equipment.
     """
 
-    def __init__(self, knots_raw: np.ndarray, knots_z: np.ndarray):
+    def __init__(self, knots_raw: np.ndarray, knots_z: np.ndarray, tail_scale: float):
         self.knots_raw = np.asarray(knots_raw, dtype=np.float64)
         self.knots_z = np.asarray(knots_z, dtype=np.float64)
+        self.tail_scale = float(tail_scale)
 
     @classmethod
-    def fit(cls, raw: np.ndarray) -> Calibrator:
+    def fit(cls, raw: np.ndarray, *, exponential_tail: bool = True) -> Calibrator:
         raw = np.asarray(raw, dtype=np.float64)
         n = raw.size
         probs = _PROBS[(n * _PROBS >= _MIN_TAIL) & (n * (1 - _PROBS) >= _MIN_TAIL)]
@@ -45,21 +54,37 @@ class Calibrator:
         if len(keep_raw) < 2:  # a head constant on the held-out slice: any rise above it is news
             spread = 1e-6 * max(1.0, abs(keep_raw[0]))
             keep_raw, keep_z = [keep_raw[0], keep_raw[0] + spread], [0.0, 1.0]
-        return cls(np.array(keep_raw), np.array(keep_z))
+        return cls(np.array(keep_raw), np.array(keep_z), _tail_scale(raw) if exponential_tail else 0.0)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         kr, kz = self.knots_raw, self.knots_z
         z = np.interp(raw, kr, kz)
-        hi = min(int(np.searchsorted(kz, _TAIL_BASE_Z)), len(kz) - 2)
         lo = max(int(np.searchsorted(kz, -_TAIL_BASE_Z, side="right")) - 1, 1)
-        hi_slope = (kz[-1] - kz[hi]) / (kr[-1] - kr[hi])
         lo_slope = (kz[lo] - kz[0]) / (kr[lo] - kr[0])
-        z = np.where(raw > kr[-1], kz[-1] + (raw - kr[-1]) * hi_slope, z)
         z = np.where(raw < kr[0], kz[0] + (raw - kr[0]) * lo_slope, z)
+        above = raw > kr[-1]
+        if above.any() and self.tail_scale > 0:
+            log_p = np.log(ndtr(-kz[-1])) - (raw[above] - kr[-1]) / self.tail_scale
+            z[above] = -ndtri(np.exp(np.maximum(log_p, _LOG_P_FLOOR)))
+        elif above.any():
+            hi = min(int(np.searchsorted(kz, _TAIL_BASE_Z)), len(kz) - 2)
+            z[above] = kz[-1] + (raw[above] - kr[-1]) * (kz[-1] - kz[hi]) / (kr[-1] - kr[hi])
         return np.clip(z, -5.0, Z_CLIP)
 
     def to_params(self) -> dict:
-        return {"knots_raw": self.knots_raw.tolist(), "knots_z": self.knots_z.tolist()}
+        return {"knots_raw": self.knots_raw.tolist(), "knots_z": self.knots_z.tolist(), "tail_scale": self.tail_scale}
+
+
+def _tail_scale(raw: np.ndarray) -> float:
+    """Scale of an exponential tail over the top decile (at least MIN_EXCESS points): the median excess over
+    its threshold / ln 2, so a few extreme held-out points do not set it. 0 (a linear tail) when the top is
+    flat."""
+    values = np.sort(raw)
+    n = values.size
+    if n < 3:
+        return 0.0
+    m = min(max(MIN_EXCESS, int(np.ceil(0.1 * n))), n - 1)
+    return float(np.median(values[n - m :] - values[n - m - 1])) / np.log(2.0)
 
 
 LEVEL_HEADS = ("pca_t2", "mhal", "iforest")
@@ -150,21 +175,21 @@ def tail_threshold(raw: np.ndarray, alpha: float) -> tuple[float, str]:
     """A threshold that a new healthy point exceeds with probability about `alpha`, and the method that set it.
 
     With at least MIN_TAIL held-out points beyond it, the empirical quantile. Fewer cannot support the tail by
-    interpolation: an exponential tail is fitted to the top decile (at least MIN_EXCESS points; scores built
-    from maxima and sums of squares have tails no heavier than that) and extrapolated to `alpha`, never below
-    the conformal rank bound, the ceil((n + 1)(1 - alpha))-th smallest point, which a new exchangeable point
-    exceeds with probability at most `alpha`; when n is too small for that rank to exist, never below the
-    largest held-out point."""
+    interpolation. Peaks over threshold instead: an exponential tail over the top decile (at least MIN_EXCESS
+    points; scores built from maxima and sums of squares have tails no heavier than that) with a robust scale
+    (the median excess / ln 2, so one contaminated held-out point cannot set the threshold), extrapolated to
+    `alpha`. Never below the conformal rank bound, the ceil((n + 1)(1 - alpha))-th smallest point, which a new
+    exchangeable point exceeds with probability at most `alpha`, where that rank leaves out the largest
+    point (n >= 2 / alpha - 1)."""
     values = np.sort(np.asarray(raw, dtype=np.float64))
     n = values.size
     if n * alpha >= _MIN_TAIL:
         return float(np.quantile(values, 1.0 - alpha)), "empirical quantile"
     m = min(max(MIN_EXCESS, int(np.ceil(0.1 * n))), n - 1)
     u = values[n - m - 1]
-    fitted = u + float(np.mean(values[n - m :] - u)) * np.log(m / ((n + 1) * alpha))
+    scale = float(np.median(values[n - m :] - u)) / np.log(2.0)
+    fitted = u + scale * np.log(m / ((n + 1) * alpha))
     rank = int(np.ceil((n + 1) * (1.0 - alpha)))
-    floor, floor_method = (values[rank - 1], f"conformal rank {rank} of {n}") if rank <= n else (
-        values[-1], f"largest of {n} held-out points")
-    if fitted >= floor:
-        return float(fitted), f"exponential tail over the top {m} of {n} held-out points"
-    return float(floor), floor_method
+    if rank < n and values[rank - 1] > fitted:
+        return float(values[rank - 1]), f"conformal rank {rank} of {n} held-out points"
+    return float(fitted), f"exponential tail over the top {m} of {n} held-out points"

@@ -40,12 +40,14 @@ def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.nda
     return out
 
 
-def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int) -> np.ndarray:
+def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_ns: int, min_rows) -> np.ndarray:
     """Log standard deviation of each column over (t - window, t], using only the `include` cells (a
     rows x columns mask: imputed readings and resting rows carry no evidence of noise or of a frozen sensor).
 
-    Cells whose window holds fewer than MIN_WINDOW_ROWS included values get NaN (the heads fill them from their
-    baseline medians), so a spread is never estimated from one or two differences.
+    Cells whose window holds fewer than `min_rows` included values (per column) get NaN (the heads fill them
+    from their baseline medians), so a spread is never estimated from one or two differences, nor a tag that
+    normally holds its reading for a while (an analyser's sample-and-hold, a coarse quantisation) called frozen
+    by a window shorter than its holds.
     """
     q = np.rint(np.clip(z, -_WINDOW_CLIP, _WINDOW_CLIP) * _QUANTUM).astype(np.int64)
     q[~include] = 0
@@ -61,5 +63,20 @@ def window_logstd(z: np.ndarray, times: np.ndarray, include: np.ndarray, window_
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.clip((sum2 - sum1 * sum1 / n) / (n - 1.0), 0.0, None) / (_QUANTUM * _QUANTUM)
         logstd = np.log(np.maximum(np.sqrt(var), LOGSTD_FLOOR))
-    logstd[n < MIN_WINDOW_ROWS] = np.nan
+    logstd[n < np.asarray(min_rows)] = np.nan
     return logstd
+
+
+def hold_rows(values: np.ndarray) -> np.ndarray:
+    """Per column, the number of rows a spread needs: MIN_WINDOW_ROWS, or twice the 95th percentile of the
+    runs of unchanged readings (a 15-minute analyser sampled every 3 minutes repeats each result 5 times)."""
+    out = np.full(values.shape[1], MIN_WINDOW_ROWS, dtype=np.int64)
+    for j in range(values.shape[1]):
+        x = values[:, j]
+        x = x[~np.isnan(x)]
+        if x.size < 2:
+            continue
+        changed = np.concatenate([[True], np.diff(x) != 0, [True]])
+        runs = np.diff(np.flatnonzero(changed))
+        out[j] = max(MIN_WINDOW_ROWS, int(2 * np.ceil(np.quantile(runs, 0.95))))
+    return out

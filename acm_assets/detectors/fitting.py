@@ -90,8 +90,14 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
         columns=columns, scaler=scaler, fill=fill, tags=regime.tags, fingerprint=fp, upstream=ups,
         train_rows=len(train), params=settings,
     )
+    if isinstance(head, (GMMHead, IForestHead)):
+        # a window too short for a spread holds no evidence of one: filled, such rows would stack into a point
+        # mass that a mixture component (or a forest's split) fits as if it were a normal state
+        defined = ~np.isnan(x_train).any(axis=1)
+        if 2 * defined.sum() >= len(x_train):
+            x_train = x_train[defined]
     x_train = head.inputs(x_train)
-    _fit_head(head, x_train, config)
+    _fit_head(head, x_train, config, window_rows=regime.window_ns / max(regime.durations.cadence_ns, 1))
     head.calibrate(head.inputs(inputs.subset(holdout).matrix(columns)), inputs.times[holdout])
     return head
 
@@ -106,7 +112,7 @@ HEAD_CLASSES: dict[ModelType, type[HeadArtifact]] = {
 }
 
 
-def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None:
+def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig, *, window_rows: float) -> None:
     if isinstance(head, PCAHead):
         head.fit(x, config.pca_variance, config.seed)
     elif isinstance(head, MahalanobisHead):
@@ -114,7 +120,7 @@ def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig) -> None
     elif isinstance(head, OMRHead):
         head.fit(x, config.omr_alpha)
     elif isinstance(head, GMMHead):
-        head.fit(x, config.gmm_max_components, config.seed)
+        head.fit(x, config.gmm_max_components, config.seed, window_rows)
     elif isinstance(head, IForestHead):
         head.fit(x, config.iforest_trees, config.iforest_samples, config.seed)
     else:

@@ -22,6 +22,7 @@ from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 
 _FOREST_CHUNK = 4096
 GMM_FIT_ROWS = 1500  # GaussianMixture fit sample: BIC over k needs several full-covariance fits within 2 s
+FULL_COVARIANCE_SAMPLES = 10  # independent spreads per dimension (and component) a full covariance needs
 _SPREAD_FLOOR = 1e-6
 
 
@@ -53,9 +54,9 @@ class HeadArtifact(Artifact):
     def z(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return {head: self.calibrators[head](raw) for head, raw in self.raw(x).items()}
 
-    def calibrate(self, x_holdout: np.ndarray, times: np.ndarray) -> None:
+    def calibrate(self, x_holdout: np.ndarray, times: np.ndarray, *, exponential_tail: bool = True) -> None:
         for head, raw in self.raw(x_holdout).items():
-            self.calibrators[head] = Calibrator.fit(raw)
+            self.calibrators[head] = Calibrator.fit(raw, exponential_tail=exponential_tail)
         self.holdout_times = np.asarray(times, dtype=np.int64)
         self.holdout_z = {head: z.astype(np.float32) for head, z in self.z(x_holdout).items()}
         self.params = {
@@ -227,41 +228,59 @@ class OMRHead(HeadArtifact):
 
 
 class GMMHead(HeadArtifact):
-    """Gaussian mixture (full covariance, k by BIC) on the tags' window log-spreads: the variability head.
+    """Gaussian mixture (k by BIC) on the tags' window log-spreads: the variability head.
     It sees lost variation (stuck or frozen sensors) and extra variation (loose parts, noisy transmitters),
     and is blind to level changes on purpose (the other heads cover levels). Score: the larger of the
     negative log-likelihood as a distance-like sqrt(2 (nll - min training nll)) and one tag's spread
-    deviation, each first calibrated on the held-out slice."""
+    deviation, each first calibrated on the held-out slice.
+
+    Overlapping windows make neighbouring rows' spreads near copies: the baseline holds about rows x cadence
+    / window independent spreads, and a mixture gets only the covariance those support: full covariances
+    (and more components) with FULL_COVARIANCE_SAMPLES independent spreads per dimension and component, else
+    one diagonal component (a 500-row baseline with 75-minute windows has some 16 independent spreads of 50
+    tags: a full covariance fitted to them scored a second healthy run of the same plant far out)."""
 
     model_type = ModelType.gmm_model
     heads = ("gmm",)
 
-    def fit(self, x: np.ndarray, max_components: int, seed: int) -> GMMHead:
+    def fit(self, x: np.ndarray, max_components: int, seed: int, window_rows: float) -> GMMHead:
         self.center_ = np.median(x, axis=0)
         spread = 1.4826 * np.median(np.abs(x - self.center_), axis=0)
         self.scale_ = np.where(spread > _SPREAD_FLOOR, spread, np.maximum(x.std(axis=0), 1.0))
         u = (x - self.center_) / self.scale_
         if len(u) > GMM_FIT_ROWS:
             u = u[np.linspace(0, len(u) - 1, GMM_FIT_ROWS).astype(int)]
+        independent = len(x) / max(window_rows, 1.0)
+        d = x.shape[1]
+        full = independent >= FULL_COVARIANCE_SAMPLES * d
+        most = max(1, min(max_components, int(independent // (FULL_COVARIANCE_SAMPLES * d)))) if full else 1
         best, best_bic = None, np.inf
-        for k in range(1, max_components + 1):
+        for k in range(1, most + 1):
             if len(u) < 20 * k:
                 break
             with warnings.catch_warnings():  # EM capped at 60 iterations for the fit budget: still a density
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-3, max_iter=60, random_state=seed).fit(u)
+                gmm = GaussianMixture(k, covariance_type="full" if full else "diag", reg_covar=1e-3, max_iter=60,
+                                      random_state=seed).fit(u)
             bic = gmm.bic(u)
             if bic < best_bic:
                 best, best_bic = gmm, bic
         self.weights_ = best.weights_
         self.means_ = best.means_
-        self.prec_chol_ = best.precisions_cholesky_
+        chol = best.precisions_cholesky_
+        self.prec_chol_ = chol if full else np.array([np.diag(c) for c in chol])
         # undefined spreads (too few readings in the window) are filled at the main component's centre: a
         # coordinate-wise median can sit between components, where the density is low
         self.fill = self.center_ + self.scale_ * self.means_[np.argmax(self.weights_)]
         self.nll_ref_ = 0.0
         self.nll_ref_ = float(np.min(self._nll(x)))
-        self.params = {**self.params, "components": int(best.n_components), "bic": round(float(best_bic), 3)}
+        self.params = {
+            **self.params,
+            "components": int(best.n_components),
+            "covariance": "full" if full else "diagonal",
+            "independent_spreads": round(float(independent), 1),
+            "bic": round(float(best_bic), 3),
+        }
         return self
 
     def _nll(self, x):
@@ -292,7 +311,7 @@ class GMMHead(HeadArtifact):
         spread excursion would never register if the two raw values were compared directly."""
         joint, single = self._parts(x_holdout)
         self.part_calibrators_ = (Calibrator.fit(joint), Calibrator.fit(single))
-        super().calibrate(x_holdout, times)
+        super().calibrate(x_holdout, times, exponential_tail=False)
         self.params = {
             **self.params,
             "part_calibration": {n: c.to_params() for n, c in zip(("joint", "single"), self.part_calibrators_)},

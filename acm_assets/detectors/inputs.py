@@ -89,21 +89,41 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     # spread or a lag never mixes a start-up into steady running
     resting = state != RUNNING
     resting_all = np.concatenate([carry.resting, resting])
+    lag = lag_rows(times_all, regime_model.durations.cadence_ns)
+    usable = (lag >= 0) & (times_all - times_all[np.maximum(lag, 0)] <= regime_model.durations.ns("ar_max_gap"))
+    usable &= ~resting_all[np.maximum(lag, 0)]
     z_prev = np.full_like(z_all, np.nan)
-    if len(times_all) > 1:
-        usable = (np.diff(times_all) <= regime_model.durations.ns("ar_max_gap")) & ~resting_all[:-1]
-        z_prev[1:][usable] = z_all[:-1][usable]
+    z_prev[usable] = z_all[lag[usable]]
     observed = ~np.isnan(raw_all)
-    measured = observed & np.vstack([np.zeros((1, observed.shape[1]), dtype=bool), observed[:-1]])
-    has_prev = (~np.isnan(z_prev[:, 0]) & ~resting_all)[:, None] & measured
+    measured = observed & np.where(usable[:, None], observed[np.maximum(lag, 0)], False)
+    has_prev = (usable & ~resting_all)[:, None] & measured
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
-    wlogstd = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns)
+    wlogstd = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns,
+                            regime_model.spread_rows)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
         n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], wlogstd=wlogstd[k:],
         last_low_ns=new_last_low,
     )
     return inputs, off, resting, pooled
+
+
+def lag_rows(times: np.ndarray, cadence_ns: int) -> np.ndarray:
+    """Per row, the earlier row one baseline cadence back (-1 if none): the previous row at the baseline's own
+    cadence (minute jitter included), the row a cadence back in finer data. Lags and first differences then
+    mean the same whatever cadence the historian is scored at: a 30-minute baseline scored at 10 minutes would
+    otherwise see every temperature change three times less per step, i.e. frozen."""
+    n = len(times)
+    if n == 0 or cadence_ns <= 0:
+        return np.full(n, -1, dtype=np.int64)
+    target = times - cadence_ns
+    before = np.searchsorted(times, target, side="right") - 1  # the last row at or before one cadence back
+    after = before + 1  # the first row after it, if it is still half a cadence back
+    positions = np.arange(n)
+    after_ok = (after < positions) & (times[np.minimum(after, n - 1)] <= times - cadence_ns // 2)
+    nearer = (times[np.minimum(after, n - 1)] - target) < (target - times[np.maximum(before, 0)])
+    lag = np.where(after_ok & ((before < 0) | nearer), after, before)
+    return np.where(lag < positions, lag, -1).astype(np.int64)
 
 
 def head_columns(model_type: str, tags, independent) -> list[str]:

@@ -14,7 +14,7 @@ from sklearn.metrics import silhouette_score
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.durations import Durations
 from acm_assets.detectors.errors import DetectorFitError
-from acm_assets.detectors.features import MIN_WINDOW_ROWS, ffill_within
+from acm_assets.detectors.features import MIN_WINDOW_ROWS, ffill_within, hold_rows
 from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 from acm_assets.detectors.redundancy import independent_tags, redundant_groups
 from acm_assets.detectors.rowstable import row_sumsq
@@ -31,6 +31,8 @@ _LOAD_PATTERNS = (
 )
 _SILHOUETTE_ROWS = 2000
 TRANSITION_SHARE = 0.05
+FULL_WINDOW_SHARE = 0.75  # of a window's readings a spread needs
+NO_SPREAD = np.iinfo(np.int64).max  # the readings a window needs for a tag whose spread is never estimated
 SETTLE_MIN_STARTS = 2  # start-ups the baseline must show before a settling time is learned from them
 _SETTLE_FIT_ROWS = 5000
 _SETTLE_MIN_BIN_ROWS = 3  # rows a bin after start-ups needs before its median counts
@@ -124,7 +126,7 @@ class RegimeModel(Artifact):
     def __init__(self, *, operating_tags, load_tag, off_tags, off_thresholds, low_threshold, ramp_threshold, durations,
                  window_ns, settle_ns, min_settle_ns, op_fill, op_center,
                  op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags,
-                 redundant=(), **base):
+                 redundant=(), spread_rows=None, **base):
         super().__init__(**base)
         self.durations = durations  # every duration in effect, derived from this baseline where not configured
         self.operating_tags = tuple(operating_tags)
@@ -148,6 +150,8 @@ class RegimeModel(Artifact):
         self.dropped_tags = dict(dropped_tags)
         self.redundant = [tuple(g) for g in redundant]  # groups of near-collinear tags, representative first
         self.independent_tags = independent_tags(self.tags, self.redundant)
+        # readings a window needs per tag before its spread counts (longer for tags that hold their readings)
+        self.spread_rows = np.full(len(self.tags), MIN_WINDOW_ROWS) if spread_rows is None else spread_rows
 
     @property
     def n_regimes(self) -> int:
@@ -279,6 +283,13 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     regime_rows = np.bincount(labels, minlength=len(centroids)).tolist()
     run_values = raw[running]
     redundant = redundant_groups(run_values, tags)
+    # a spread is compared only with spreads estimated from about as many readings: the baseline's windows are
+    # full, and one from a few readings (a run's first rows, after a gap) scatters far more. A tag that holds its
+    # readings longer than a window at the baseline's cadence never had a spread to learn from: it gets none
+    # either when finer data would fill the window
+    window_rows = window_ns // max(durations.cadence_ns, 1) + 1
+    spread_rows = np.maximum(hold_rows(run_values), int(np.ceil(FULL_WINDOW_SHARE * (window_rows - 1))))
+    spread_rows = np.where(spread_rows > window_rows, NO_SPREAD, spread_rows)
     if len(independent_tags(tags, redundant)) < 2:
         raise DetectorFitError(
             f"baseline: fewer than two independent tags; {', '.join(' ~ '.join(g) for g in redundant)} move "
@@ -305,7 +316,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
         ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
         min_settle_ns=min_settle_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
         regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
-        dropped_tags=dropped_tags, redundant=redundant, tags=tags, fingerprint=fingerprint, upstream={},
+        dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows, tags=tags,
+        fingerprint=fingerprint, upstream={},
         train_rows=int(running.sum()),
         params={
             "min_regime_rows": config.min_regime_rows,
@@ -326,6 +338,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             "novelty_radius": None if not np.isfinite(radius) else round(radius, 6),
             "dropped_tags": dict(dropped_tags),
             "redundant_tags": {group[0]: list(group[1:]) for group in redundant},
+            "spread_rows": {t: int(n) for t, n in zip(tags, spread_rows) if MIN_WINDOW_ROWS < n < NO_SPREAD},
+            "no_spread_tags": [t for t, n in zip(tags, spread_rows) if n == NO_SPREAD],
         },
     )
 
