@@ -17,7 +17,7 @@ from acm_assets.detectors import rowstable
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.calibration import Calibrator
 from acm_assets.detectors.errors import DetectorFitError
-from acm_assets.detectors.features import LOGSTD_FLOOR
+from acm_assets.detectors.features import FROZEN_DEVIATION
 from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 
 _FOREST_CHUNK = 4096
@@ -96,6 +96,13 @@ class AR1Head(HeadArtifact):
         p = len(self.tags)
         cur = np.where(np.isnan(matrix[:, :p]), self.fill[:p], matrix[:, :p])
         return np.hstack([cur, matrix[:, p:]])
+
+    def calibrate(self, x_holdout, times, **kwargs):
+        """Innovation scales widened to the held-out slice's where wider (see `out_of_time`)."""
+        p = len(self.tags)
+        cur, prev = x_holdout[:, :p] - self.mu_, x_holdout[:, p:] - self.mu_
+        self.sigma_ = out_of_time(self.sigma_, np.where(np.isnan(prev), np.nan, cur - self.phi_ * prev))
+        super().calibrate(x_holdout, times, **kwargs)
 
     def _tag_z(self, x: np.ndarray) -> np.ndarray:
         p = len(self.tags)
@@ -216,6 +223,12 @@ class OMRHead(HeadArtifact):
         self.params = {**self.params, "resid_std": dict(zip(self.tags, self.resid_std_.round(6).tolist()))}
         return self
 
+    def calibrate(self, x_holdout, times, **kwargs):
+        """Residual scales widened to the held-out slice's where wider (see `out_of_time`)."""
+        held = residuals(x_holdout, self.coef_, self.intercept_) - self.resid_mean_
+        self.resid_std_ = out_of_time(self.resid_std_, held)
+        super().calibrate(x_holdout, times, **kwargs)
+
     def _std_resid(self, x):
         return (residuals(x, self.coef_, self.intercept_) - self.resid_mean_) / self.resid_std_
 
@@ -228,7 +241,7 @@ class OMRHead(HeadArtifact):
 
 
 class GMMHead(HeadArtifact):
-    """Gaussian mixture (k by BIC) on the tags' window log-spreads: the variability head.
+    """Gaussian mixture (k by BIC) on the tags' window spreads (`features.spread_deviation`): the variability head.
     It sees lost variation (stuck or frozen sensors) and extra variation (loose parts, noisy transmitters),
     and is blind to level changes on purpose (the other heads cover levels). Score: the larger of the
     negative log-likelihood as a distance-like sqrt(2 (nll - min training nll)) and one tag's spread
@@ -301,7 +314,7 @@ class GMMHead(HeadArtifact):
         differences cancels their demand trends, ramps are transitions, and their transmitters fail as well."""
         joint = np.sqrt(2.0 * np.clip(self._nll(x) - self.nll_ref_, 0.0, None))
         u = (x - self.center_) / self.scale_
-        frozen = x <= np.log(LOGSTD_FLOOR) + 1e-9  # no change at all over the window: a stuck sensor
+        frozen = x <= -FROZEN_DEVIATION + 1e-9  # no change at all over the window: a stuck sensor
         single = np.where(frozen, np.abs(u), u).max(axis=1, initial=0.0)  # calm is no fault
         return joint, single
 
@@ -384,6 +397,18 @@ class IForestHead(HeadArtifact):
                 slot = 2 * slot + 1 + (flat_x[rows + feature[at]] > threshold[at])
             depth[lo : lo + _FOREST_CHUNK] = rowstable.row_sum(leaf[slot - inner + tree_leaf].astype(np.float64))
         return {"iforest": np.exp2(-depth / (trees * self.norm_))}
+
+
+def out_of_time(scale: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+    """Per-tag residual scales, widened to the root mean square of the held-out residuals where that is larger.
+
+    The held-out slice comes after the training rows: a tag that the others do not explain and that wanders on
+    its own (a temperature still warming through a short baseline) has residuals there that outgrow the
+    training ones, and in a max over tags it would stand for every later departure of its own level. Scaled by
+    the wider spread it keeps its place beside the tags the reconstruction does explain."""
+    with np.errstate(invalid="ignore"):
+        rms = np.sqrt(np.nanmean(held_out * held_out, axis=0)) if len(held_out) else np.zeros_like(scale)
+    return np.maximum(scale, np.nan_to_num(rms))
 
 
 def _float32_at_most(threshold: float) -> np.float32:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acm_assets.detectors.features import feature_names, window_logstd
+from acm_assets.detectors.features import feature_names, lag_rows, spread_deviation, window_logstd
 from acm_assets.detectors.operating import OFF, RUNNING
 
 
@@ -24,11 +24,11 @@ class Inputs:
     z: np.ndarray
     pooled: np.ndarray
     pooled_prev: np.ndarray
-    wlogstd: np.ndarray
+    spread: np.ndarray
     last_low_ns: int | None
 
     def matrix(self, columns) -> np.ndarray:
-        blocks = {"": self.z, "pooled": self.pooled, "prev": self.pooled_prev, "logstd": self.wlogstd}
+        blocks = {"": self.z, "pooled": self.pooled, "prev": self.pooled_prev, "spread": self.spread}
         index = {tag: j for j, tag in enumerate(self.tags)}
         out = np.empty((len(self.times), len(columns)))
         for k, name in enumerate(columns):
@@ -98,32 +98,15 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     measured = observed & np.where(usable[:, None], observed[np.maximum(lag, 0)], False)
     has_prev = (usable & ~resting_all)[:, None] & measured
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
-    wlogstd = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns,
-                            regime_model.spread_rows)
+    logstd, readings = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns,
+                                     regime_model.spread_rows)
+    spread = spread_deviation(logstd, readings, regime_model.diff_log_scale, regime_model.diff_kurtosis)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
-        n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], wlogstd=wlogstd[k:],
+        n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], spread=spread[k:],
         last_low_ns=new_last_low,
     )
     return inputs, off, resting, pooled
-
-
-def lag_rows(times: np.ndarray, cadence_ns: int) -> np.ndarray:
-    """Per row, the earlier row one baseline cadence back (-1 if none): the previous row at the baseline's own
-    cadence (minute jitter included), the row a cadence back in finer data. Lags and first differences then
-    mean the same whatever cadence the historian is scored at: a 30-minute baseline scored at 10 minutes would
-    otherwise see every temperature change three times less per step, i.e. frozen."""
-    n = len(times)
-    if n == 0 or cadence_ns <= 0:
-        return np.full(n, -1, dtype=np.int64)
-    target = times - cadence_ns
-    before = np.searchsorted(times, target, side="right") - 1  # the last row at or before one cadence back
-    after = before + 1  # the first row after it, if it is still half a cadence back
-    positions = np.arange(n)
-    after_ok = (after < positions) & (times[np.minimum(after, n - 1)] <= times - cadence_ns // 2)
-    nearer = (times[np.minimum(after, n - 1)] - target) < (target - times[np.maximum(before, 0)])
-    lag = np.where(after_ok & ((before < 0) | nearer), after, before)
-    return np.where(lag < positions, lag, -1).astype(np.int64)
 
 
 def head_columns(model_type: str, tags, independent) -> list[str]:
@@ -131,12 +114,12 @@ def head_columns(model_type: str, tags, independent) -> list[str]:
     each redundant group (`independent`)."""
     names = feature_names(tags)
     p = len(tags)
-    values, pooled, prev, logstd = (names[i * p : (i + 1) * p] for i in range(4))
+    values, pooled, prev, spread = (names[i * p : (i + 1) * p] for i in range(4))
     return {
         "ar1_params": pooled + prev,
         "pca_model": values,
         "mhal_params": [t for t in values if t in independent],
         "omr_model": values,
-        "gmm_model": logstd,
-        "iforest_model": values + logstd,
+        "gmm_model": spread,
+        "iforest_model": values + spread,
     }[model_type]

@@ -14,7 +14,7 @@ from sklearn.metrics import silhouette_score
 from acm_assets.detectors.artifacts import Artifact, ModelType
 from acm_assets.detectors.durations import Durations
 from acm_assets.detectors.errors import DetectorFitError
-from acm_assets.detectors.features import MIN_WINDOW_ROWS, ffill_within, hold_rows
+from acm_assets.detectors.features import MIN_WINDOW_ROWS, difference_statistics, ffill_within, hold_rows, lag_rows
 from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 from acm_assets.detectors.redundancy import independent_tags, redundant_groups
 from acm_assets.detectors.rowstable import row_sumsq
@@ -126,7 +126,7 @@ class RegimeModel(Artifact):
     def __init__(self, *, operating_tags, load_tag, off_tags, off_thresholds, low_threshold, ramp_threshold, durations,
                  window_ns, settle_ns, min_settle_ns, op_fill, op_center,
                  op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags,
-                 redundant=(), spread_rows=None, **base):
+                 redundant=(), spread_rows=None, diff_log_scale=None, diff_kurtosis=None, **base):
         super().__init__(**base)
         self.durations = durations  # every duration in effect, derived from this baseline where not configured
         self.operating_tags = tuple(operating_tags)
@@ -152,6 +152,10 @@ class RegimeModel(Artifact):
         self.independent_tags = independent_tags(self.tags, self.redundant)
         # readings a window needs per tag before its spread counts (longer for tags that hold their readings)
         self.spread_rows = np.full(len(self.tags), MIN_WINDOW_ROWS) if spread_rows is None else spread_rows
+        # the baseline's first differences (pooled units, one cadence apart): what window spreads are measured
+        # against, and how far they scatter by chance
+        self.diff_log_scale = np.zeros(len(self.tags)) if diff_log_scale is None else diff_log_scale
+        self.diff_kurtosis = np.full(len(self.tags), 3.0) if diff_kurtosis is None else diff_kurtosis
 
     @property
     def n_regimes(self) -> int:
@@ -310,13 +314,21 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
         scales.append(scale)
     centers.append(pooled_center)
     scales.append(pooled_scale)
+    pooled = (raw - pooled_center) / pooled_scale
+    lag = lag_rows(times, durations.cadence_ns)
+    paired = (lag >= 0) & running & running[np.maximum(lag, 0)]
+    paired &= times - times[np.maximum(lag, 0)] <= durations.ns("ar_max_gap")
+    diff_log_scale, diff_kurtosis = difference_statistics(
+        np.where(paired[:, None], pooled - pooled[np.maximum(lag, 0)], np.nan)
+    )
     return RegimeModel(
         operating_tags=operating, load_tag=load_tag, off_tags=stop_tags, off_thresholds=off_thresholds,
         low_threshold=low_threshold,
         ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
         min_settle_ns=min_settle_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
         regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
-        dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows, tags=tags,
+        dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows, diff_log_scale=diff_log_scale,
+        diff_kurtosis=diff_kurtosis, tags=tags,
         fingerprint=fingerprint, upstream={},
         train_rows=int(running.sum()),
         params={

@@ -103,6 +103,11 @@ def fault_types(equipment_type: str) -> tuple[str, ...]:
     return FAULT_TYPES
 
 
+def sensor_fault_tags(equipment_type: str) -> tuple[str, ...]:
+    """The tags a single-tag sensor fault (step, drift, spikes, stuck, variance) of the default schedule picks from."""
+    return tuple(_model(equipment_type).fault_tags)
+
+
 def process_faults(equipment_type: str) -> dict[str, ProcessFault]:
     """A plant's process faults: the tags each is labelled with, its magnitude's unit and default range."""
     return dict(_plant(equipment_type).faults)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.ensemble import IsolationForest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
-from acm_assets.detectors.heads import IForestHead
-from acm_assets.simulation.simulator import simulate
+from acm_assets.detectors.heads import IForestHead, OMRHead, out_of_time
+from acm_assets.simulation.simulator import healthy_run, simulate
 
 
 def test_compact_forest_scores_like_scikit_learn():
@@ -82,3 +83,36 @@ def test_a_noisy_operating_tag_transmitter_raises_the_variability_head(fan_ensem
     assert before.loc[running, "gmm_z"].median() < 1.0 < 2.5 < after.loc[running, "gmm_z"].median()
     assert after.loc[running, "alarm"].mean() > 0.15
     assert all(culprits[0] == flow for culprits in fan_ensemble.episodes(after)["culprits"])
+
+
+def test_residual_scales_widen_to_the_held_out_slice_where_a_tag_wanders():
+    scale = np.array([1.0, 1.0])
+    held_out = np.column_stack([np.full(50, 3.0), np.random.default_rng(0).normal(0.0, 0.5, 50)])
+    assert np.allclose(out_of_time(scale, held_out), [3.0, 1.0])
+
+
+def test_a_tag_that_wanders_on_its_own_is_scaled_by_its_held_out_residuals():
+    rng = np.random.default_rng(0)
+    load = rng.normal(size=600)
+    wander = np.concatenate([rng.normal(0.0, 1.0, 500), 3.0 + rng.normal(0.0, 1.0, 100)])
+    x = np.column_stack([load, 2.0 * load + 0.1 * rng.normal(size=600), wander])
+    head = OMRHead(columns=list("abc"), scaler={}, fill=np.zeros(3), tags=list("abc"), fingerprint="", upstream={},
+                   train_rows=500, params={}).fit(x[:500], alpha=1.0)
+    trained = head.resid_std_.copy()
+    head.calibrate(x[500:], np.arange(100, dtype=np.int64))
+    assert head.resid_std_[2] > 2.5 * trained[2]
+    assert np.allclose(head.resid_std_[:2], trained[:2], rtol=0.3)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_rig_still_warming_through_a_short_baseline_is_not_alarmed_for_it(seed):
+    """A 1 Hz rig's first 400 s as the baseline: its housing temperature keeps rising after it, on its own (no
+    other tag explains it). Scored as a level it would alarm on much of the rest."""
+    run = healthy_run("PUMP_RIG", 1150, seed=seed).frame
+    ensemble = DetectorEnsemble().fit(run.iloc[:400])
+    _, state = ensemble.score_with_state(run.iloc[:400])
+    scores, _ = ensemble.score_with_state(run.iloc[400:], state)
+    smoothed = run["Temperature"].rolling(60).median()
+    noise = run["Temperature"].iloc[:400].diff().std() / np.sqrt(2.0)
+    assert smoothed.iloc[-1] - smoothed.iloc[399] > 3 * noise
+    assert scores["alarm"].mean() < 0.05
