@@ -2,11 +2,13 @@
 own cadence and length, so one default configuration works from 1 s to 1 h cadence and from a few hundred
 samples to a year of baseline.
 
-Holds, the forward-fill limit and the AR gap count samples: a confirmation, a stale reading and a lag are
-matters of readings, whatever the clock says. The feature window and the start-up settling time are
-physical (ramps and thermal lags do not shrink with the sample interval) but bounded by what the baseline
-can show: a number of samples and a fraction of its span. At the 10-minute cadence the rules give the
-durations this library always used (2 h windows, 1 h holds, ...).
+The forward-fill limit and the AR gap count samples: a stale reading and a lag are matters of readings,
+whatever the clock says. The feature window and the start-up settling time are physical (ramps and thermal
+lags do not shrink with the sample interval) but bounded by what the baseline can show: a number of samples
+and a fraction of its span. Holds count samples too, but never less than a share of the feature window:
+scores built from overlapping windows stay up for about a window by themselves, and a hold that a single
+noisy window can fill confirms nothing. At the 10-minute cadence the rules give the durations this library
+always used (2 h windows, 1 h holds, ...).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ PER_CADENCE = {
     "off_hold": 6,
     "strong_hold": 2,
 }
+# hold -> share of the feature window it lasts at least
+WINDOW_SHARE = {"on_hold": 0.5, "off_hold": 0.5, "strong_hold": 1 / 6}
 HOUR_NS = 3600 * 10**9
 # name -> (physical duration, at most this many samples, at most this share of the baseline span)
 BOUNDED_PHYSICAL = {
@@ -35,6 +39,8 @@ NAMES = (*PER_CADENCE, *BOUNDED_PHYSICAL)
 
 def rule(name: str) -> str:
     """The default rule of a duration, as recorded in the configuration signature."""
+    if name in WINDOW_SHARE:
+        return f"max({PER_CADENCE[name]} cadences, {WINDOW_SHARE[name]:.3g} feature window)"
     if name in PER_CADENCE:
         return f"{PER_CADENCE[name]} cadences"
     duration, samples, share = BOUNDED_PHYSICAL[name]
@@ -69,6 +75,9 @@ class Durations:
                 duration, samples, share = BOUNDED_PHYSICAL[name]
                 values[name] = max(min(duration, samples * cadence, int(share * span)), cadence)
         values["max_startup_settle"] = max(values["max_startup_settle"], values["startup_settle"])
+        for name, share in WINDOW_SHARE.items():
+            if name in derived:
+                values[name] = max(values[name], int(share * values["feature_window"]))
         return cls(cadence, span, len(times), values, tuple(derived))
 
     @staticmethod

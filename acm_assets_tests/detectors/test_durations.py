@@ -29,9 +29,16 @@ def test_at_ten_minutes_the_rules_give_the_classic_durations():
 def test_a_short_one_second_baseline_gets_durations_it_can_hold():
     durations = Durations.derive(_times("1s", 400), EnsembleConfig())
     assert durations.ns("feature_window") == int(0.05 * 399 * 10**9)
-    assert durations.ns("on_hold") == 6 * 10**9
+    assert durations.ns("on_hold") == durations.ns("feature_window") // 2  # half a window, not 6 samples
     assert durations.ns("startup_settle") == int(0.05 * 399 * 10**9)  # 5 % of the span, not 2 h
     assert durations.ns("max_startup_settle") == int(0.25 * 399 * 10**9)
+
+
+def test_holds_last_at_least_half_a_feature_window():
+    """At 1 minute a 2 h window's spread stays up for most of 2 h on its own: 6 samples would confirm nothing."""
+    durations = Durations.derive(_times("1min", 14 * 1440), EnsembleConfig())
+    assert durations.ns("on_hold") / 1e9 == durations.ns("off_hold") / 1e9 == HOUR
+    assert durations.ns("strong_hold") / 1e9 == HOUR / 3
 
 
 def test_hourly_data_keeps_a_physical_settling_time():
@@ -48,7 +55,7 @@ def test_explicit_durations_override_and_are_recorded():
     assert "on_hold" not in durations.derived and "off_hold" in durations.derived
     effective = config.effective()
     assert effective["on_hold"] == 1800.0
-    assert effective["off_hold"] == "auto: 6 cadences"
+    assert effective["off_hold"] == "auto: max(6 cadences, 0.5 feature window)"
     assert config.signature() != EnsembleConfig().signature()
 
 
@@ -59,12 +66,13 @@ def test_a_400_sample_one_second_baseline_fits_and_records_its_durations():
     regime = ensemble.models[ModelType.regime_model]
     recorded = regime.params["durations"]
     assert recorded["cadence_s"] == 1.0 and recorded["baseline_rows"] == 400
-    assert recorded["feature_window_s"] == 19.95 and recorded["on_hold_s"] == 6.0
-    assert regime.params["configured_durations"]["on_hold"] == "auto: 6 cadences"
+    assert recorded["feature_window_s"] == 19.95 and recorded["on_hold_s"] == 9.975
+    assert regime.params["configured_durations"]["on_hold"] == "auto: max(6 cadences, 0.5 feature window)"
     scores = ensemble.score(simulate("FD_FAN", days=400 / 86400, cadence="1s", seed=2, faults=None).frame)
     assert scores["fused_z"].notna().all()
 
 
 def test_models_fitted_with_other_durations_are_refused(fan_ensemble):
-    with pytest.raises(ValueError, match="regime_model was fitted with on_hold=auto: 6 cadences but the config says on_hold=1800.0"):
+    with pytest.raises(ValueError, match=r"regime_model was fitted with on_hold=auto: max\(6 cadences, 0.5 feature "
+                                         r"window\) but the config says on_hold=1800.0"):
         DetectorEnsemble.from_models(fan_ensemble.models, EnsembleConfig(on_hold="30min"))
