@@ -7,6 +7,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
+from acm_assets.bench.yardstick import PCAMonitor
 from acm_assets.detectors.heads import IForestHead, OMRHead, out_of_time
 from acm_assets.simulation.simulator import healthy_run, simulate
 
@@ -104,15 +105,16 @@ def test_a_tag_that_wanders_on_its_own_is_scaled_by_its_held_out_residuals():
     assert np.allclose(head.resid_std_[:2], trained[:2], rtol=0.3)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_rig_still_warming_through_a_short_baseline_is_not_alarmed_for_it(seed):
-    """A 1 Hz rig's first 400 s as the baseline: its housing temperature keeps rising after it, on its own (no
-    other tag explains it). Scored as a level it would alarm on much of the rest."""
-    run = healthy_run("PUMP_RIG", 1150, seed=seed).frame
-    ensemble = DetectorEnsemble().fit(run.iloc[:400])
-    _, state = ensemble.score_with_state(run.iloc[:400])
-    scores, _ = ensemble.score_with_state(run.iloc[400:], state)
-    smoothed = run["Temperature"].rolling(60).median()
-    noise = run["Temperature"].iloc[:400].diff().std() / np.sqrt(2.0)
-    assert smoothed.iloc[-1] - smoothed.iloc[399] > 3 * noise
-    assert scores["alarm"].mean() < 0.05
+def test_a_rig_still_warming_through_a_short_baseline_alarms_far_less_than_the_textbook_monitor():
+    """A 1 Hz rig's first 400 s as the baseline: its housing and water temperatures keep rising after it, on
+    their own (no other tag explains them). A monitor that judges them as levels (the textbook PCA T² + Q at
+    99 %) alarms on a fifth to a third of the rest."""
+    ours, theirs = [], []
+    for seed in range(4):
+        run = healthy_run("PUMP_RIG", 1150, seed=seed).frame
+        ensemble = DetectorEnsemble().fit(run.iloc[:400])
+        _, state = ensemble.score_with_state(run.iloc[:400])
+        scores, _ = ensemble.score_with_state(run.iloc[400:], state)
+        ours.append(scores["alarm"].mean())
+        theirs.append(PCAMonitor().fit(run.iloc[:400].to_numpy()).alarms(run.iloc[400:].to_numpy()).mean())
+    assert np.mean(ours) < 0.5 * np.mean(theirs)
