@@ -121,6 +121,7 @@ def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFr
     """The day's three materializations, each with that day's own figures; the run's last day has its plot."""
     tags = {f"dagster/partition/{dimension}": value for dimension, value in key.keys_by_dimension.items()}
     health = tables["ACM_HealthTimeline"].iloc[0]
+    scored = scores["fused_z"].notna()
     listed = [
         {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "open": bool(e.open),
          "peak_z": round(e.peak_z, 2), "culprits": e.culprits}
@@ -131,7 +132,8 @@ def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFr
             "dagster/row_count": len(scores),
             "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
             "alert_share": _float(health["AlertShare"]),
-            "alarm_share": _float(scores["alarm"].astype(bool).mean()) if len(scores) else 0.0,
+            # Share of the scored points inside an open episode (ALERT share: points at the alert level).
+            "alarm_share": _float(scores.loc[scored, "alarm"].astype(bool).mean()) if scored.any() else 0.0,
         },
         # The ids an engineer passes to the baseline's keep_episodes.
         "anomaly_episodes": {"dagster/row_count": len(episodes), "episodes": dg.MetadataValue.json(listed)},
