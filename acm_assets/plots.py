@@ -17,7 +17,8 @@ from matplotlib.patches import Patch  # noqa: E402
 
 # Operating states that are not judged: their z says nothing about the plant's condition, so it is not drawn.
 STATE_SHADES = {"off": ("#d0d0d0", "OFF"), "transition": ("#f6dd9a", "start-up / stop")}
-EPISODE_COLOURS = plt.get_cmap("tab10").colors
+# tab10 without its grey and olive, which would read as the OFF and start-up/stop shading.
+EPISODE_COLOURS = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i not in (7, 8)]
 LEGEND_LINE_INCHES = 0.16
 
 
@@ -25,6 +26,15 @@ def health_plot_png(
     scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caution_z: float, alert_z: float
 ) -> bytes:
     """PNG bytes of one equipment's scores (a day or a run) with its episodes."""
+    fig = health_figure(scores, episodes, title, caution_z, alert_z)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caution_z: float, alert_z: float):
+    """The figure behind `health_plot_png`: the plot on the left, its legend and the episodes on the right."""
     handles = [
         plt.Line2D([], [], color="#1f3b73", lw=1, label="fused z (running)"),
         plt.Line2D([], [], color="#e0a000", lw=0.8, ls="--", label=f"CAUTION z {caution_z:g}"),
@@ -66,10 +76,7 @@ def health_plot_png(
     heading = Patch(color="none", label=f"\nepisodes: {len(episode_handles)}" + (" (shaded)" if episode_handles else ""))
     side.legend(handles=[*handles, heading, *episode_handles], loc="upper left", fontsize=7, frameon=False)
     fig.subplots_adjust(left=0.06, right=0.99, top=0.93, bottom=0.1)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig
 
 
 def _episode_label(i: int, episode) -> str:
