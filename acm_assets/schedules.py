@@ -11,7 +11,8 @@ from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, day_partitions, e
 def daily_scoring_schedule(context: dg.ScheduleEvaluationContext):
     """At 01:30 UTC, score yesterday (the last complete day) for every equipment partition."""
     day = (pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC").normalize() - pd.Timedelta(days=1))
-    if not day_partitions.has_partition_key(f"{day:%Y-%m-%d}"):
+    end = day_partitions.end  # exclusive; None: open-ended (the wall clock adds a day partition daily)
+    if day < day_partitions.start or (end is not None and day >= end):
         yield dg.SkipReason(f"{day:%Y-%m-%d} is outside the day partitions (${FIRST_DAY_ENV} .. ${LAST_DAY_ENV})")
         return
     for code in sorted(equipment_partitions.get_partition_keys(dynamic_partitions_store=context.instance)):

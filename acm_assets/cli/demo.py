@@ -60,7 +60,7 @@ def _demo(args) -> int:
         _print_load(load)
     create_registry_table(create_engine(url))
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(acm_home() / "dagster")))
-    prepare_instance(dagster_home)
+    _prepare_instance(dagster_home)
     log_path = acm_home() / LOG_NAME
     print(f"Dagster instance: {dagster_home}; the runs' full log: {log_path}")
     with _logging_to(log_path) as handler, dg.DagsterInstance.get() as instance:
@@ -74,7 +74,7 @@ def _demo(args) -> int:
     return 0
 
 
-def prepare_instance(dagster_home: Path) -> None:
+def _prepare_instance(dagster_home: Path) -> None:
     """Create the instance directory, with the demo's dagster.yaml unless one is there already."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -109,6 +109,7 @@ class _Progress(logging.Handler):
         self.bar, self.event_type, self.asset_key = bar, event_type, asset_key
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Dagster hands its loggers each event's record with the event itself under `dagster_meta`.
         event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
         if event is None or event.event_type_value != self.event_type:
             return
