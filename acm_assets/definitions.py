@@ -5,12 +5,11 @@ import os
 import dagster as dg
 
 from acm_assets.assets.ingest import baseline
-from acm_assets.assets.scoring import OUTPUT_IO_MANAGER_KEY, anomaly_scoring
+from acm_assets.assets.scoring import anomaly_scoring
 from acm_assets.assets.training import MODEL_IO_MANAGER_KEY, model_assets
 from acm_assets.database import DATABASE_URL_ENV
 from acm_assets.executors import executor_from_env
 from acm_assets.jobs import scoring_job, training_job
-from acm_assets.outputs.io_manager import OutputTableIOManager
 from acm_assets.registry.io_manager import ModelRegistryIOManager
 from acm_assets.resources import AcmDatabase
 from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
@@ -25,11 +24,10 @@ def _secret(name: str) -> dg.EnvVar | None:
 
 
 def build_resources(database_url: str | dg.EnvVar | None, hmac_key: str | dg.EnvVar | None = None) -> dict:
-    """The database resource and the two IO managers, all on one database."""
+    """The database resource (historian and output tables) and the model registry's IO manager, on one database."""
     return {
         "acm_database": AcmDatabase(database_url=database_url),
         MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(database_url=database_url, hmac_key=hmac_key),
-        OUTPUT_IO_MANAGER_KEY: OutputTableIOManager(database_url=database_url),
     }
 
 

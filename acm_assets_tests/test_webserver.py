@@ -1,10 +1,11 @@
 """The real `dagster dev` (webserver and daemon) on a small embedded database, driven through GraphQL as the UI does.
 
-One server per module: its start-up, the sensor's cold-start training and the backfill daemon's 30 s loop are
-what take the time, so the tests share them and run in file order (graph, checks, automation, training,
-backfill). One equipment keeps the cold start inside the backfill daemon's first 30 s cycle (two equipment
-train in parallel on two shared cores and miss it, which costs a whole cycle). The process group is killed at
-the end, whatever happened.
+One server per module, started with the README's own commands on a DAGSTER_HOME that does not exist yet: its
+start-up, the sensor's cold-start training and the backfill daemon's 30 s loop are what take the time, so the
+tests share them and run in file order (graph, checks, automation, training, backfill, per-day facts). One
+equipment keeps the cold start inside the backfill daemon's first 30 s cycle (two equipment train in parallel
+on two shared cores and miss it, which costs a whole cycle). The process group is killed at the end, whatever
+happened.
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ from acm_assets.settings import ENSEMBLE_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
+# The README's line that opens the UI (with $DAGSTER_HOME set), run here as written plus host and port.
+README_UI_COMMAND = 'mkdir -p "$DAGSTER_HOME" && dagster dev -w workspace.yaml'
 LOCATION = "acm_assets"
 REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
 
 HISTORY_START = "2024-01-01"
 HISTORY_DAYS = 67  # the default 60-day baseline ends at the last point; scoring then covers the last week
+HISTORY_LAST_DAY = "2024-03-07"
 EQUIPMENT = "FD_FAN"
 BACKFILL_DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(7)]
 
@@ -81,6 +85,10 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_the_readme_opens_the_ui_with_the_command_this_module_runs():
+    assert README_UI_COMMAND in (REPO_ROOT / "README.md").read_text()
 
 
 def _fill_database(url: str) -> None:
@@ -139,24 +147,21 @@ def _wait_until_loaded(server: Server, process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
     home = tmp_path_factory.mktemp("dagster_dev")
-    acm_home, dagster_home = home / "acm_home", home / "dagster_home"
+    acm_home, dagster_home = home / "acm_home", home / "fresh" / "dagster_home"
     acm_home.mkdir()
-    dagster_home.mkdir()
-    # The queue's default 5 s dequeue interval would be paid by every run; 1 s is still the real daemon path.
-    (dagster_home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nrun_queue:\n  dequeue_interval_seconds: 1\n"
-    )
     database_url = f"sqlite:///{acm_home / 'acm.db'}"
     _fill_database(database_url)
 
     env = {**os.environ, "ACM_HOME": str(acm_home), "DAGSTER_HOME": str(dagster_home)}
-    for name in ("ACM_DATABASE_URL", "ACM_ENSEMBLE_CONFIG", "ACM_FIRST_DAY", "ACM_REGISTRY_HMAC_KEY"):
+    for name in ("ACM_DATABASE_URL", "ACM_ENSEMBLE_CONFIG", "ACM_REGISTRY_HMAC_KEY"):
         env.pop(name, None)
+    # As `acm demo` prints it: the day partitions cover the data's days.
+    env |= {"ACM_FIRST_DAY": HISTORY_START, "ACM_LAST_DAY": HISTORY_LAST_DAY, "PATH": f"{DAGSTER.parent}:{env['PATH']}"}
     port = _free_port()
     log = home / "dagster_dev.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            ["bash", "-c", f"{README_UI_COMMAND.replace('&& dagster', '&& exec dagster')} -h 127.0.0.1 -p {port}"],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
@@ -175,7 +180,8 @@ def _asset_nodes(server: Server) -> dict[str, dict]:
     data = server.query(
         "{ assetNodes { assetKey { path } groupName isPartitioned opVersion dependencyKeys { path }"
         " backfillPolicy { policyType maxPartitionsPerRun }"
-        " assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"
+        " assetChecksOrError { ... on AssetChecks { checks { name blocking description"
+        " partitionDefinition { type } } } } } }"
     )
     return {"/".join(node["assetKey"]["path"]): node for node in data["assetNodes"]}
 
@@ -207,6 +213,22 @@ def test_ui_shows_the_asset_checks(server):
     expected = {("baseline", "baseline_quality"): True, ("anomaly_scores", "score_sanity"): False}
     expected |= {(head, "model_quality"): True for head in HEADS_WITH_QUALITY_CHECK}
     assert checks == expected
+    shown = [check for node in nodes.values() for check in node["assetChecksOrError"].get("checks", [])]
+    # Each check says what it measures against which limit, and is evaluated per partition of its asset.
+    assert all(check["description"] and "%" in check["description"] for check in shown)
+    assert {check["name"]: check["partitionDefinition"]["type"] for check in shown} == {
+        "baseline_quality": "DYNAMIC", "model_quality": "DYNAMIC", "score_sanity": "MULTIPARTITIONED"
+    }
+
+
+def test_day_partitions_cover_the_days_of_the_data(server):
+    data = server.query(
+        '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
+        " partitionKeysByDimension { name partitionKeys } } } }"
+    )
+    dimensions = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
+    assert len(dimensions["day"]) == HISTORY_DAYS
+    assert (dimensions["day"][0], dimensions["day"][-1]) == (HISTORY_START, HISTORY_LAST_DAY)
 
 
 def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
@@ -349,3 +371,39 @@ def test_per_equipment_backfill_of_seven_days_scores_exactly_those_days(server):
     )
     materialized = data["assetNodeOrError"]["latestMaterializationByPartition"]
     assert [(m["partition"], m["runId"]) for m in materialized] == [(k, run["runId"]) for k in keys]
+
+
+def test_each_backfilled_day_shows_its_own_facts_and_check(server):
+    keys = [str(dg.MultiPartitionKey({"equipment": EQUIPMENT, "day": d.isoformat()})) for d in BACKFILL_DAYS]
+    data = server.query(
+        "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"health_timeline\"]}) { ... on AssetNode {"
+        " latest: assetMaterializations(limit: 1) { partition }"
+        " byDay: assetMaterializations(partitions: $keys) { partition metadataEntries { label"
+        "   ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intValue }"
+        "   ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr } } } } } }",
+        keys=keys,
+    )["assetNodeOrError"]
+    # The UI's "latest materialization" is the last day of the backfill, not whichever day Dagster wrote last.
+    assert [m["partition"] for m in data["latest"]] == [keys[-1]]
+    facts = {}
+    for materialization in data["byDay"]:
+        entries = {e["label"]: e for e in materialization["metadataEntries"]}
+        facts[materialization["partition"]] = entries
+    assert sorted(facts) == sorted(keys)
+    first, second = facts[keys[0]], facts[keys[1]]
+    assert first["points"]["intValue"] == second["points"]["intValue"] == 144
+    assert (first["health_mean"]["floatValue"], first["health_min"]["floatValue"]) != (
+        second["health_mean"]["floatValue"], second["health_min"]["floatValue"]
+    )
+    assert facts[keys[-1]]["plot"]["mdStr"].startswith(
+        f"![{EQUIPMENT} {BACKFILL_DAYS[0]} .. {BACKFILL_DAYS[-1]} (this run's 7 days), model v1](data:image/png"
+    )
+
+    executions = server.query(
+        'query { assetCheckExecutions(assetKey: {path: ["anomaly_scores"]}, checkName: "score_sanity", limit: 50) {'
+        " evaluation { partition metadataEntries { label } } } }"
+    )["assetCheckExecutions"]
+    assert sorted(e["evaluation"]["partition"] for e in executions) == sorted(keys)
+    assert all(
+        "unexplained_alert_share_limit" in {m["label"] for m in e["evaluation"]["metadataEntries"]} for e in executions
+    )

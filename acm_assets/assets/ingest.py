@@ -6,7 +6,7 @@ import pandas as pd
 
 from acm_assets.detectors.episodes import FAULT_LEAD, left_out_of_retraining
 from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
-from acm_assets.partitions import equipment_partitions
+from acm_assets.partitions import equipment_partitions, partitioned_check
 from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
 
@@ -16,7 +16,7 @@ MIN_RUNNING_SHARE = 0.2
 
 
 class BaselineWindow(dg.Config):
-    """The training window: the last `days` of history before the run, or a fixed [start, end) range.
+    """The training window: the equipment's last `days` of stored history, or a fixed [start, end) range.
     `keep_episodes`: ids of recorded episodes an engineer judged normal operation (a new season, a new duty);
     their spans stay in the baseline so the retrain learns them instead of flagging them again."""
 
@@ -29,7 +29,19 @@ class BaselineWindow(dg.Config):
 @dg.asset(
     partitions_def=equipment_partitions,
     group_name="ingest",
-    check_specs=[dg.AssetCheckSpec("baseline_quality", asset="baseline", blocking=True)],
+    check_specs=[
+        partitioned_check(
+            "baseline_quality",
+            "baseline",
+            equipment_partitions,
+            blocking=True,
+            description=(
+                f"At least {MIN_BASELINE_ROWS} rows, a known cadence, no tag more than {MAX_MISSING_SHARE:.0%} "
+                f"missing, the machine running at least {MIN_RUNNING_SHARE:.0%} of the window; a failure stops "
+                "the run before any model is fitted."
+            ),
+        )
+    ],
 )
 def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_database: AcmDatabase):
     """Read from the historian tables (never from files) so that training and scoring see one truth; leave
@@ -37,7 +49,7 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
     fault (or its build-up) as normal."""
     code = context.partition_key
     historian = acm_database.historian
-    start, end = _window(config, historian.history_range(code)[1])
+    start, end = _window(config, code, historian.history_range(code)[1])
     cleaned = historian.read_window(code, start, end)
     report = cleaned.report.to_metadata()
     episodes = _episodes_in(acm_database, historian.get_equipment(code).equip_id, start, end)
@@ -77,14 +89,17 @@ def _episodes_in(database: AcmDatabase, equip_id: int, start: pd.Timestamp, end:
     return found[(starts - FAULT_LEAD < end) & (ends >= start)].reset_index(drop=True)
 
 
-def _window(config: BaselineWindow, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _window(config: BaselineWindow, code: str, history_end: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end): `days` count back from the equipment's last stored point (not the wall clock) unless
+    `end` is given, so a machine whose data stops last year still trains on its own last `days`."""
     if config.days < 1:
         raise dg.Failure(f"baseline: days must be at least 1, got {config.days}")
-    end = pd.Timestamp(config.end, tz="UTC") if config.end else None
-    if end is None:
-        end = pd.Timestamp.now(tz="UTC").floor("D")
-        if history_end is not None:
-            end = min(end, history_end + pd.Timedelta(microseconds=1))
+    if config.end:
+        end = pd.Timestamp(config.end, tz="UTC")
+    elif history_end is None:
+        raise dg.Failure(f"baseline {code}: no historian data stored yet (import it with `acm import-csv --equip {code}`)")
+    else:
+        end = history_end + pd.Timedelta(microseconds=1)
     start = pd.Timestamp(config.start, tz="UTC") if config.start else end - pd.Timedelta(days=config.days)
     if start >= end:
         raise dg.Failure(f"baseline: window start {start} is not before its end {end}")

@@ -15,18 +15,22 @@ import pandas as pd
 
 from acm_assets.detectors import HEADS, ArtifactMismatchError, DetectorEnsemble, DetectorInputError, ModelType
 from acm_assets.ingest.errors import IngestError
-from acm_assets.partitions import equipment_day_partitions
+from acm_assets.partitions import equipment_day_partitions, partitioned_check
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
 
-OUTPUT_IO_MANAGER_KEY = "output_table_io_manager"
-# Each output's main table; scores also write the day's ACM_ScoringState row and episodes their
-# ACM_EpisodeCulprits rows, in the same transaction (fewer Dagster events per scored day, too).
+# Each asset's main table; scores also write the day's ACM_ScoringState row and episodes their
+# ACM_EpisodeCulprits rows. A day's rows of all five tables are written in one transaction.
 OUTPUT_TABLES = {
     "anomaly_scores": "ACM_Scores_Wide",
     "anomaly_episodes": "ACM_Episodes",
     "health_timeline": "ACM_HealthTimeline",
+}
+DESCRIPTIONS = {
+    "anomaly_scores": "Per-timestamp detector z-scores, fused z, health, severity and regime of an equipment day.",
+    "anomaly_episodes": "Anomaly episodes touching an equipment day, with their culprit tags (continuous across days).",
+    "health_timeline": "One summary row per equipment day: health, alert shares, episodes; its metadata shows the day.",
 }
 SCORE_COLUMNS = [f"{h}_z" for h in HEADS] + [
     "fused_z", "health", "severity", "regime", "operating_state", "novel", "alarm", "episode_id",
@@ -35,71 +39,124 @@ SCORE_COLUMNS = [f"{h}_z" for h in HEADS] + [
 READ_MARGIN = pd.Timedelta(hours=6)
 # Without a stored state for the previous day, this much history warms up windows and lags.
 WARM_UP = pd.Timedelta(days=1)
-MAX_ALERT_SHARE = 0.2
+MAX_UNEXPLAINED_ALERT_SHARE = 0.2
 
 
 @dg.multi_asset(
-    outs={
-        name: dg.AssetOut(io_manager_key=OUTPUT_IO_MANAGER_KEY, metadata={"dagster/table_name": table})
+    specs=[
+        dg.AssetSpec(
+            name,
+            deps=[t.value for t in ModelType],
+            description=DESCRIPTIONS[name],
+            metadata={"dagster/table_name": table},
+            group_name="scoring",
+            # Each day is reported as it is scored (its own figures, in day order), not by Dagster at the end.
+            skippable=True,
+        )
         for name, table in OUTPUT_TABLES.items()
-    },
+    ],
     ins={t.value: dg.AssetIn() for t in ModelType},
     partitions_def=equipment_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="scoring",
-    check_specs=[dg.AssetCheckSpec("score_sanity", asset="anomaly_scores")],
+    check_specs=[
+        partitioned_check(
+            "score_sanity",
+            "anomaly_scores",
+            equipment_day_partitions,
+            description=(
+                "Per day: every running point has a fused score (else ERROR), and ALERT points that no episode "
+                f"explains are at most {MAX_UNEXPLAINED_ALERT_SHARE:.0%} of the scored points (else WARN: "
+                "isolated alarms mean a miscalibrated head or unrecognised operating states)."
+            ),
+        )
+    ],
 )
 def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase, **models):
-    """Scores each day with the equipment's latest complete model version (or the run's pinned one)."""
+    """Scores each day with the equipment's latest complete model version (or the run's pinned one), in day
+    order; each day's rows are written, and its materializations and check reported, before the next day."""
     days_by_equipment = defaultdict(list)
     for key in context.partition_keys:
         dims = equipment_day_partitions.get_partition_key_from_str(key).keys_by_dimension
         days_by_equipment[dims["equipment"]].append(dt.date.fromisoformat(dims["day"]))
 
-    results = {name: {} for name in OUTPUT_TABLES}
-    versions, plots, listed, all_scores = {}, {}, {}, []
     for code in sorted(days_by_equipment):
         loaded = {t: _for_equipment(models[t], code) for t in models}
         version = _single_version(code, loaded)
-        versions[code] = version
         try:
             ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
         except ArtifactMismatchError as exc:
             raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
         scorer = _DayScorer(acm_database, ensemble, code, version, context.run.run_id)
-        day_scores = []
-        for day in sorted(days_by_equipment[code]):
-            key = str(dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()}))
-            outputs, scores = scorer.score_day(day)
-            for name, value in outputs.items():
-                results[name][key] = value
+        days, day_scores = sorted(days_by_equipment[code]), []
+        for day in days:
+            key = dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()})
+            tables, scores, episodes = scorer.score_day(day)
+            acm_database.outputs.replace_tables(
+                {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
+            )
             day_scores.append(scores)
-        scores = pd.concat(day_scores)
-        episodes = scorer.ensemble.episodes(scores)
-        listed[code] = [
-            {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "peak_z": round(e.peak_z, 2),
-             "culprits": e.culprits}
-            for e in episodes.itertuples()
-        ]
-        all_scores.append(scores)
-        title = f"{code}: {min(days_by_equipment[code])} .. {max(days_by_equipment[code])}, model v{version}"
-        plots[code] = png_markdown(
-            health_plot_png(scores, episodes, title, ENSEMBLE_CONFIG.caution_z, ENSEMBLE_CONFIG.alert_z), code
+            if day == days[-1]:
+                plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, days, day_scores, version))
+            else:
+                plot = f"with this run's last day, {code} {days[-1]}"
+            yield from _materializations(key, tables, scores, episodes, version, plot)
+            yield score_sanity(key, scores)
+    for output_name, spec in context.assets_def.check_specs_by_output_name.items():
+        if spec.key in context.selected_asset_check_keys:  # evaluations were reported per day above
+            yield dg.Output(None, output_name=output_name)
+
+
+def _run_plot(ensemble: DetectorEnsemble, code: str, days: list[dt.date], day_scores: list, version: int) -> str:
+    """Markdown image of this run's days of one equipment: one plot per run, as matplotlib takes ~0.1 s a
+    figure (a plot per day would make a year's backfill minutes longer)."""
+    scores = pd.concat(day_scores)
+    span = f"{days[0]} (one day)" if len(days) == 1 else f"{days[0]} .. {days[-1]} (this run's {len(days)} days)"
+    title = f"{code} {span}, model v{version}"
+    png = health_plot_png(scores, ensemble.episodes(scores), title, ENSEMBLE_CONFIG.caution_z, ENSEMBLE_CONFIG.alert_z)
+    return png_markdown(png, title)
+
+
+def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFrame, episodes: pd.DataFrame,
+                      version: int, plot):
+    """The day's three materializations, each with that day's own figures; the run's last day has its plot."""
+    tags = {f"dagster/partition/{dimension}": value for dimension, value in key.keys_by_dimension.items()}
+    health = tables["ACM_HealthTimeline"].iloc[0]
+    scored = scores["fused_z"].notna()
+    listed = [
+        {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "open": bool(e.open),
+         "peak_z": round(e.peak_z, 2), "culprits": e.culprits}
+        for e in episodes.itertuples()
+    ]
+    figures = {
+        "anomaly_scores": {
+            "dagster/row_count": len(scores),
+            "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
+            "alert_share": _float(health["AlertShare"]),
+            # Share of the scored points inside an open episode (ALERT share: points at the alert level).
+            "alarm_share": _float(scores.loc[scored, "alarm"].astype(bool).mean()) if scored.any() else 0.0,
+        },
+        # The ids an engineer passes to the baseline's keep_episodes.
+        "anomaly_episodes": {"dagster/row_count": len(episodes), "episodes": dg.MetadataValue.json(listed)},
+        "health_timeline": {
+            "points": int(health["Points"]),
+            "health_min": _float(health["MinHealth"]),
+            "health_mean": _float(health["MeanHealth"]),
+            "max_fused_z": _float(health["MaxFusedZ"]),
+            "caution_share": _float(health["CautionShare"]),
+            "alert_share": _float(health["AlertShare"]),
+            "episodes": len(episodes),
+            "plot": plot,
+        },
+    }
+    for name in OUTPUT_TABLES:
+        yield dg.AssetMaterialization(
+            asset_key=name, partition=key, tags=tags, metadata={"model_version": version, **figures[name]}
         )
 
-    single = len(context.partition_keys) == 1
-    for name in OUTPUT_TABLES:
-        value = results[name]
-        metadata = {
-            "model_version": versions[next(iter(versions))] if len(versions) == 1 else dg.MetadataValue.json(versions),
-            "rows": sum(len(v[OUTPUT_TABLES[name]]) if isinstance(v, dict) else len(v) for v in value.values()),
-        }
-        if name == "health_timeline":
-            metadata.update({f"plot_{code}": dg.MetadataValue.md(plot) for code, plot in plots.items()})
-        if name == "anomaly_episodes":  # the ids an engineer passes to the baseline's keep_episodes
-            metadata["episodes"] = dg.MetadataValue.json(listed)
-        yield dg.Output(next(iter(value.values())) if single else value, output_name=name, metadata=metadata)
-    yield score_sanity(pd.concat(all_scores) if all_scores else pd.DataFrame(columns=SCORE_COLUMNS))
+
+def _float(value) -> float | None:
+    """A JSON-safe figure: None where the day had nothing to summarise (no running point)."""
+    return None if pd.isna(value) else round(float(value), 4)
 
 
 class _DayScorer:
@@ -126,7 +183,7 @@ class _DayScorer:
                 raise dg.Failure(f"equipment {self.code}, day {day}, model version {self.version}: {exc}") from exc
         episodes = self.ensemble.episodes(scores)
         self.state, self.state_day = state, day
-        return self._outputs(scores, episodes, state), scores
+        return self._tables(scores, episodes, state), scores, episodes
 
     def _read(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         first, _ = self.historian.history_range(self.code, start, end)
@@ -151,7 +208,7 @@ class _DayScorer:
             return None
         return self.ensemble.score_with_state(warm)[1]
 
-    def _outputs(self, scores: pd.DataFrame, episodes: pd.DataFrame, state) -> dict:
+    def _tables(self, scores: pd.DataFrame, episodes: pd.DataFrame, state) -> dict[str, pd.DataFrame]:
         provenance = {"ModelVersion": self.version, "RunID": self.run_id}
         score_rows = scores[SCORE_COLUMNS].rename_axis("EntryDateTime").reset_index().assign(**provenance)
         episode_rows = pd.DataFrame(
@@ -198,9 +255,11 @@ class _DayScorer:
             columns=["StateJSON", *provenance],
         )
         return {
-            "anomaly_scores": {"ACM_Scores_Wide": score_rows, "ACM_ScoringState": state_row},
-            "anomaly_episodes": {"ACM_Episodes": episode_rows, "ACM_EpisodeCulprits": culprit_rows},
-            "health_timeline": health_row,
+            "ACM_Scores_Wide": score_rows,
+            "ACM_ScoringState": state_row,
+            "ACM_Episodes": episode_rows,
+            "ACM_EpisodeCulprits": culprit_rows,
+            "ACM_HealthTimeline": health_row,
         }
 
 
@@ -221,16 +280,37 @@ def _single_version(code: str, loaded: dict) -> int:
     return versions.pop()
 
 
-def score_sanity(scores: pd.DataFrame) -> dg.AssetCheckResult:
-    """Running points always have a fused score; an ALERT share this high means a broken model or plant."""
-    running = scores["operating_state"].astype(str) == "running" if len(scores) else pd.Series(dtype=bool)
-    nan_running = int(scores.loc[running, "fused_z"].isna().sum()) if len(scores) else 0
+def score_sanity(key: dg.MultiPartitionKey, scores: pd.DataFrame) -> dg.AssetCheckEvaluation:
+    """The day's evaluation (AssetCheckResult cannot name a partition in a run over several days)."""
+    running = scores["operating_state"].astype(str) == "running"
+    unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
     scored = scores["fused_z"].notna()
-    alert_share = float((scores.loc[scored, "severity"] == "ALERT").mean()) if scored.any() else 0.0
-    return dg.AssetCheckResult(
-        asset_key="anomaly_scores",
+    alert = scored & (scores["severity"].astype(str) == "ALERT")
+    unexplained = int((alert & scores["episode_id"].isna()).sum())
+    unexplained_share = unexplained / int(scored.sum()) if scored.any() else 0.0
+    problems = []
+    if unscored_running:
+        problems.append(f"{unscored_running} running points have no fused score")
+    if unexplained_share > MAX_UNEXPLAINED_ALERT_SHARE:
+        problems.append(
+            f"{unexplained} of {int(scored.sum())} scored points ({unexplained_share:.1%}) are ALERT outside any "
+            f"episode, more than {MAX_UNEXPLAINED_ALERT_SHARE:.0%}"
+        )
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey("anomaly_scores"),
         check_name="score_sanity",
-        passed=nan_running == 0 and alert_share <= MAX_ALERT_SHARE,
-        severity=dg.AssetCheckSeverity.ERROR if nan_running else dg.AssetCheckSeverity.WARN,
-        metadata={"points": len(scores), "running_points_without_score": nan_running, "alert_share": alert_share},
+        partition=str(key),
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR if unscored_running else dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) or None,
+        metadata={
+            "points": len(scores),
+            "scored_points": int(scored.sum()),
+            "running_points_without_score": unscored_running,
+            "alert_points": int(alert.sum()),
+            "alert_points_outside_episodes": unexplained,
+            "unexplained_alert_share": round(unexplained_share, 4),
+            "unexplained_alert_share_limit": MAX_UNEXPLAINED_ALERT_SHARE,
+            "problems": dg.MetadataValue.json(problems),
+        },
     )

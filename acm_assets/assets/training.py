@@ -8,7 +8,7 @@ from scipy.stats import binom
 
 from acm_assets.detectors import MODEL_DEPENDENCIES, DetectorFitError, DetectorInputError, ModelType, fit_model
 from acm_assets.detectors.calibration import Z_CLIP
-from acm_assets.partitions import equipment_partitions
+from acm_assets.partitions import equipment_partitions, partitioned_check
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 MODEL_IO_MANAGER_KEY = "model_registry_io_manager"
@@ -31,7 +31,7 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
         group_name="training",
         io_manager_key=MODEL_IO_MANAGER_KEY,
         code_version=ENSEMBLE_CONFIG.signature(),
-        check_specs=[dg.AssetCheckSpec("model_quality", asset=model_type.value, blocking=True)] if is_head else None,
+        check_specs=[_model_quality_spec(model_type.value)] if is_head else None,
         description=f"The {model_type.value} artifact of each equipment, fitted on its baseline.",
     )
     def _model(context: dg.AssetExecutionContext, baseline: pd.DataFrame, **upstream):
@@ -63,6 +63,20 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
             yield check
 
     return _model
+
+
+def _model_quality_spec(asset: str) -> dg.AssetCheckSpec:
+    return partitioned_check(
+        "model_quality",
+        asset,
+        equipment_partitions,
+        blocking=True,
+        description=(
+            f"Held-out alarm share at most {MAX_HOLDOUT_ALARM_FACTOR:g}x the configured false-alarm rate and under "
+            f"{MAX_SATURATED_SHARE:.0%} of held-out points at the z clip (binomial test, p < {QUALITY_TEST_LEVEL}); "
+            "a failing head is not stored, so scoring keeps the last good version."
+        ),
+    )
 
 
 def model_quality(artifact) -> dg.AssetCheckResult:

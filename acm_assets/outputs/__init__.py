@@ -1,1 +1,1 @@
-"""Scoring output tables in SQL, and the IO manager that replaces one partition's rows in one transaction."""
+"""Scoring output tables in SQL, each day partition replaced in one transaction (reruns never duplicate rows)."""

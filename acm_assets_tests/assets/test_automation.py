@@ -1,17 +1,24 @@
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
+import pytest
 
+from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.definitions import build_resources
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
 from acm_assets.sensors import equipment_sensor
+from acm_assets.simulation.simulator import simulate
 from acm_assets_tests.assets.conftest import CODE
 
 
 def test_the_sensor_adds_new_equipment_and_cold_starts_untrained_ones(sqlite_plant):
     plant = sqlite_plant
-    HistorianStore(plant.engine).add_equipment("NEW_PUMP", equip_type="COND_PUMP")
+    store = HistorianStore(plant.engine)
+    store.add_equipment("NEW_PUMP", equip_type="COND_PUMP")
+    simulation = simulate("COND_PUMP", start="2024-01-01", days=4, seed=5, faults=None)
+    store.write_frame("NEW_PUMP", simulation.frame, tags=simulation.tag_info)
     resources = build_resources(plant.url)
     with dg.build_sensor_context(
         instance=plant.instance, resources={"acm_database": resources["acm_database"]}
@@ -56,4 +63,60 @@ def test_the_sensor_works_on_a_database_without_a_registry_table(sqlite_url, ins
     with dg.build_sensor_context(instance=instance, resources={"acm_database": resources["acm_database"]}) as context:
         result = equipment_sensor(context)
     assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["FRESH_FAN"]]
-    assert [r.partition_key for r in result.run_requests] == ["FRESH_FAN"]
+    assert result.run_requests == []  # registered, but no history yet
+    assert "FRESH_FAN: 0 rows of history" in result.skip_reason.skip_message
+
+
+def _sensor(plant):
+    resources = build_resources(plant.url)
+    return dg.build_sensor_context(instance=plant.instance, resources={"acm_database": resources["acm_database"]})
+
+
+def test_the_cold_start_waits_for_enough_history_and_then_launches(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success  # FD_FAN is trained; only the new pump is a cold start
+    store = HistorianStore(plant.engine)
+    store.add_equipment("NEW_PUMP", equip_type="COND_PUMP")
+    simulation = simulate("COND_PUMP", start="2024-01-01", days=4, seed=5, faults=None)
+    store.write_frame("NEW_PUMP", simulation.frame.iloc[:100], tags=simulation.tag_info)
+    with _sensor(plant) as context:
+        waiting = equipment_sensor(context)
+        assert waiting.run_requests == []
+        assert waiting.skip_reason.skip_message == (
+            f"cold start waits for data: NEW_PUMP: 100 rows of history, a baseline needs {MIN_BASELINE_ROWS}"
+        )
+        store.write_frame("NEW_PUMP", simulation.frame, tags=simulation.tag_info)
+        ready = equipment_sensor(context)
+    assert [(r.run_key, r.partition_key) for r in ready.run_requests] == [("cold-start:NEW_PUMP", "NEW_PUMP")]
+    assert ready.skip_reason is None
+
+
+def test_the_default_baseline_is_the_last_days_of_the_equipments_own_history(sqlite_plant):
+    plant = sqlite_plant  # history 2024-01-01 .. 2024-02-05, long before the wall clock's today
+    result = plant.train(window=None)
+    assert result.success
+    baseline = next(m for m in result.asset_materializations_for_node("baseline"))
+    last_point = pd.Timestamp("2024-02-05 23:50", tz="UTC")
+    assert pd.Timestamp(baseline.metadata["window_end"].value) == last_point + pd.Timedelta(microseconds=1)
+    assert pd.Timestamp(baseline.metadata["window_start"].value) == last_point + pd.Timedelta(microseconds=1) - pd.Timedelta(days=60)
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.partition for e in evaluations} == {CODE}  # each check is shown on its equipment's partition
+
+
+def test_a_baseline_of_equipment_without_history_says_so(sqlite_plant):
+    plant = sqlite_plant
+    HistorianStore(plant.engine).add_equipment("EMPTY_FAN", equip_type="FD_FAN")
+    plant.instance.add_dynamic_partitions("equipment", ["EMPTY_FAN"])
+    result = plant.train(code="EMPTY_FAN", window=None, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_failure_data.error.message.startswith(
+        "dagster._core.definitions.events.Failure: baseline EMPTY_FAN: no historian data stored yet"
+    )
+
+
+@pytest.mark.parametrize("scheduled", [dt.datetime(2023, 12, 1, 1, 30, tzinfo=dt.UTC)])
+def test_daily_scoring_skips_a_day_outside_the_day_partitions(sqlite_plant, scheduled):
+    context = dg.build_schedule_context(instance=sqlite_plant.instance, scheduled_execution_time=scheduled)
+    (skip,) = list(daily_scoring_schedule(context))
+    assert skip.skip_message == "2023-11-30 is outside the day partitions ($ACM_FIRST_DAY .. $ACM_LAST_DAY)"

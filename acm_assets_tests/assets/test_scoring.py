@@ -2,6 +2,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from acm_assets.assets.scoring import score_sanity
 from acm_assets.detectors import HEADS
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04", "2024-02-05"]
@@ -37,10 +38,14 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert "FD1.06T32_BEARING_TEMP" in crossing["Culprits"].iloc[0]
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
-    # The run's metadata lists the episodes by the ids the table holds (what keep_episodes takes).
-    materialized = long_run.asset_materializations_for_node("anomaly_scoring")
-    listed = next(m for m in materialized if m.asset_key == dg.AssetKey("anomaly_episodes")).metadata["episodes"]
-    assert [e["EpisodeID"] for e in listed.value["FD_FAN"]] == long_episodes["EpisodeID"].tolist()
+    # Each day's metadata lists the episodes touching it by the ids the table holds (what keep_episodes takes).
+    listed = {
+        e["EpisodeID"]
+        for m in long_run.asset_materializations_for_node("anomaly_scoring")
+        if m.asset_key == dg.AssetKey("anomaly_episodes")
+        for e in m.metadata["episodes"].value
+    }
+    assert sorted(listed) == long_episodes["EpisodeID"].tolist()
     # Re-running the earlier day neither shrinks nor duplicates it.
     assert plant.score("2024-02-03").success
     pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
@@ -109,15 +114,87 @@ def test_scores_need_a_trained_model(sqlite_plant):
     assert "no complete model version" in _failure_message(result)
 
 
-@pytest.mark.parametrize("day", ["2024-02-02"])
-def test_a_health_plot_is_in_the_metadata(sqlite_plant, day):
+def _materializations(result, asset: str) -> list:
+    return [m for m in result.asset_materializations_for_node("anomaly_scoring") if m.asset_key == dg.AssetKey(asset)]
+
+
+def test_each_day_is_materialized_in_order_with_its_own_figures(sqlite_plant):
     plant = sqlite_plant
     assert plant.train().success
-    result = plant.score(day)
-    metadata = {
-        k: v
-        for m in result.asset_materializations_for_node("anomaly_scoring")
-        if m.asset_key == dg.AssetKey("health_timeline")
-        for k, v in m.metadata.items()
-    }
-    assert metadata["plot_FD_FAN"].value.startswith("![FD_FAN](data:image/png;base64,")
+    result = plant.score(DAYS[1], DAYS[3])
+    health = plant.table("ACM_HealthTimeline").sort_values("Day").reset_index(drop=True)
+
+    materialized = _materializations(result, "health_timeline")
+    keys = [str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day})) for day in DAYS[1:4]]
+    assert [str(m.partition) for m in materialized] == keys
+    figures = [{k: m.metadata[k].value for k in ("points", "health_min", "health_mean", "alert_share")}
+               for m in materialized]
+    assert figures == [
+        {"points": 144, "health_min": round(row.MinHealth, 4), "health_mean": round(row.MeanHealth, 4),
+         "alert_share": round(row.AlertShare, 4)}
+        for row in health.itertuples()
+    ]
+    assert figures[0] != figures[1]  # the day's own figures, not the run's
+    episodes = _materializations(result, "anomaly_episodes")
+    assert [m.metadata["dagster/row_count"].value for m in episodes] == [len(m.metadata["episodes"].value)
+                                                                        for m in episodes]
+    # The instance's latest materialization is the last day (the UI's "latest").
+    latest = plant.instance.fetch_materializations(dg.AssetKey("health_timeline"), limit=1).records[0]
+    assert latest.partition_key == keys[-1]
+    # One plot per run, on its last day and labelled as the run's; the other days point to it.
+    plots = [m.metadata["plot"].value for m in materialized]
+    assert plots[-1].startswith("![FD_FAN 2024-02-02 .. 2024-02-04 (this run's 3 days), model v1](data:image/png;base64,")
+    assert plots[:-1] == ["with this run's last day, FD_FAN 2024-02-04"] * 2
+
+
+def test_score_sanity_is_evaluated_per_day(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    result = plant.score(DAYS[0], DAYS[2])
+    evaluations = result.get_asset_check_evaluations()
+    assert [(e.check_name, e.partition) for e in evaluations] == [
+        ("score_sanity", str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day}))) for day in DAYS[:3]
+    ]
+    scores = plant.table("ACM_Scores_Wide")
+    for evaluation, (_, day_scores) in zip(evaluations, scores.groupby("Day")):
+        assert evaluation.metadata["points"].value == len(day_scores)
+        assert evaluation.metadata["unexplained_alert_share_limit"].value == 0.2
+
+
+def _day_scores(severity, episode_id, fused_z=1.0, state="running") -> pd.DataFrame:
+    index = pd.date_range("2024-02-01", periods=len(severity), freq="10min", tz="UTC")
+    return pd.DataFrame(
+        {"severity": severity, "episode_id": episode_id, "fused_z": fused_z, "operating_state": state}, index=index
+    )
+
+
+def test_score_sanity_warns_on_alerts_no_episode_explains_and_fails_on_unscored_running_points():
+    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-02-01"})
+    in_episode = score_sanity(key, _day_scores(["ALERT"] * 8 + ["GOOD"] * 2, [7.0] * 8 + [None] * 2))
+    assert in_episode.passed and in_episode.partition == str(key)
+
+    isolated = score_sanity(key, _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10))
+    assert not isolated.passed and isolated.severity == dg.AssetCheckSeverity.WARN
+    assert isolated.description == "3 of 10 scored points (30.0%) are ALERT outside any episode, more than 20%"
+    assert isolated.metadata["unexplained_alert_share"].value == 0.3
+
+    unscored = score_sanity(key, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9))
+    assert not unscored.passed and unscored.severity == dg.AssetCheckSeverity.ERROR
+    assert unscored.description == "1 running points have no fused score"
+
+
+def test_a_failing_day_keeps_the_days_scored_before_it(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DELETE FROM HistorianData WHERE Tag = 'FD1.06V35_BEARING_VIB' AND EntryDateTime >= '2024-02-03'"
+        )
+    result = plant.score(DAYS[0], DAYS[4], raise_on_error=False)
+    assert not result.success
+    # 02-03 still reads the tag within its 6 h margin; 02-04 is the first day without it.
+    assert sorted(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == DAYS[:3]
+    materialized = plant.instance.fetch_materializations(dg.AssetKey("anomaly_scores"), limit=10).records
+    assert sorted(r.partition_key for r in materialized) == [
+        str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day})) for day in DAYS[:3]
+    ]

@@ -1,7 +1,11 @@
+from collections import Counter
+
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
+from acm_assets.cli.demo import human_duration
 from acm_assets.cli.main import main
 from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.simulation.demo_data import load_demo_history
@@ -43,15 +47,26 @@ def test_demo_refuses_to_write_into_real_equipment(store):
 def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert out.splitlines()[0] == f"database: {default_database_url()}"
     assert "FD_FAN (EquipID 1): 26208 rows x 10 tags, 2024-01-01 00:00 .. 2024-06-30 23:50 UTC" in out
     assert "points 262080 inserted, 0 unchanged, 0 updated" in out
-    assert out.count("detected by episode") == 3 and "bearing_degradation" in out
-    assert "dagster dev" in out
+    # Quiet: one line per step, a progress bar per run, the summary last; Dagster's log is in the file.
+    assert (out + err).count("\n") < 120
+    for code in EQUIPMENT_TYPES:
+        assert f"{code} training: 100%" in err and f"{code} scoring: 100%" in err and "30/30" in err
+    assert "ASSET_MATERIALIZATION" not in out + err and "DEBUG" not in out + err
+    summary = out[out.index("\nSummary\n"):]
+    assert summary.count("caught by episode") == 3 and "bearing_degradation" in summary
+    assert "0 days" not in out and " min " in summary  # delays in human units
+    log = acm_home() / "demo.log"
+    assert f"the runs' full log: {log}" in out and "ASSET_MATERIALIZATION" in log.read_text()
+    assert f"ACM_FIRST_DAY=2024-01-01 ACM_LAST_DAY=2024-06-30 dagster dev -w workspace.yaml" in out
+
     engine = create_engine(default_database_url())
-    summary = HistorianStore(engine).data_summary()
-    assert {code: points for code, (points, _, _) in summary.items()} == {
+    summary_rows = HistorianStore(engine).data_summary()
+    assert {code: points for code, (points, _, _) in summary_rows.items()} == {
         "FD_FAN": 26208 * 10,
         "COND_PUMP": 26208 * 11,
         "GAS_TURBINE": 26208 * 12,
@@ -63,7 +78,28 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
         days = conn.exec_driver_sql("SELECT COUNT(DISTINCT Day) FROM ACM_HealthTimeline").scalar()
     engine.dispose()
     assert days == 30
-    with dg.DagsterInstance.from_config(str(acm_home() / "dagster")) as instance:
+
+    dagster_home = acm_home() / "dagster"
+    instance_config = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
+    assert instance_config["telemetry"] == {"enabled": False} and instance_config["run_monitoring"]["enabled"]
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         runs = instance.get_runs()
+        evaluations = [
+            event.dagster_event.asset_check_evaluation_data
+            for run in runs
+            for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        ]
     assert sorted(run.job_name for run in runs) == ["scoring"] * 3 + ["training"] * 3
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    checks = Counter(e.check_name for e in evaluations)
+    assert checks == {"baseline_quality": 3, "model_quality": 18, "score_sanity": 90}
+    failed = [(e.check_name, e.partition, e.description) for e in evaluations if not e.passed]
+    assert failed == [], f"{len(failed)} checks did not pass on the demo's data: {failed[:5]}"
+
+
+@pytest.mark.parametrize(
+    "delta, shown",
+    [("0s", "0 min"), ("40min", "40 min"), ("4h", "4 h"), ("1D18h40min", "1 d 18 h 40 min"), ("2D", "2 d")],
+)
+def test_delays_read_in_human_units(delta, shown):
+    assert human_duration(pd.Timedelta(delta)) == shown
