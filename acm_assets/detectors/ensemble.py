@@ -17,7 +17,7 @@ from acm_assets.detectors.frames import checked_index, numeric_tags
 from acm_assets.detectors.health import health, severity
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.medians import FeatureMedians
-from acm_assets.detectors.operating import RUNNING, RegimeModel, durations_setting
+from acm_assets.detectors.operating import RUNNING, TRANSITION, RegimeModel, durations_setting
 from acm_assets.detectors.state import ScoringState
 
 HEAD_OWNER = {
@@ -219,8 +219,9 @@ class DetectorEnsemble:
         in_episode = ids != NONE
         data = {f"{h}_z": z[h] for h in HEADS}
         data["fused_z"] = fused
-        data["health"] = health(fused, cfg.caution_z, cfg.alert_z)
-        data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z)
+        transition = inputs.state == TRANSITION
+        data["health"] = health(fused, cfg.caution_z, cfg.alert_z, transition)
+        data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z, transition)
         data["regime"] = _nullable(inputs.regime, inputs.regime < 0)
         data["operating_state"] = inputs.state.astype(object)
         data["novel"] = novel

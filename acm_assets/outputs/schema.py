@@ -34,7 +34,7 @@ scores_table = sa.Table(
     *[sa.Column(f"{head}_z", sa.Float) for head in HEADS],
     sa.Column("fused_z", sa.Float),
     sa.Column("health", sa.Float),
-    sa.Column("severity", sa.String(8)),
+    sa.Column("severity", sa.String(16)),
     sa.Column("regime", sa.Integer),
     sa.Column("operating_state", sa.String(16)),
     sa.Column("novel", sa.Boolean),

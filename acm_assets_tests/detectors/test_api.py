@@ -50,7 +50,7 @@ def test_scores_have_the_contract_columns_and_index(fan_scores, fan_batch):
 
 
 def test_health_and_severity_follow_one_threshold_table(fan_scores):
-    scored = fan_scores[fan_scores["fused_z"].notna()]
+    scored = fan_scores[fan_scores["operating_state"] == "running"]
     z, h, sev = scored["fused_z"], scored["health"], scored["severity"]
     assert ((sev == "GOOD") == (z < 1.5)).all()
     assert ((sev == "ALERT") == (z >= 3.0)).all()
@@ -59,6 +59,15 @@ def test_health_and_severity_follow_one_threshold_table(fan_scores):
     order = np.argsort(z.to_numpy())
     assert (np.diff(h.to_numpy()[order]) <= 0).all()
     assert h.between(0, 100).all()
+
+
+def test_start_ups_and_stops_are_scored_but_never_rated(fan_ensemble, fan_baseline):
+    """A start-up's fused z of 20 is the start-up: it is shaded in the plot, not an ALERT or a health of 0."""
+    scores = fan_ensemble.score(fan_baseline)
+    moving = scores[scores["operating_state"] == "transition"]
+    assert len(moving) and moving["fused_z"].notna().all() and (moving["fused_z"] >= 3.0).any()
+    assert (moving["severity"] == "TRANSITION").all() and moving["health"].isna().all()
+    assert not moving["alarm"].any()
 
 
 def test_episodes_table(fan_ensemble, fan_scores):
