@@ -124,7 +124,7 @@ def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFr
     scored = scores["fused_z"].notna()
     listed = [
         {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "open": bool(e.open),
-         "peak_z": round(e.peak_z, 2), "culprits": e.culprits}
+         "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3), "culprits": e.culprits}
         for e in episodes.itertuples()
     ]
     figures = {
@@ -223,6 +223,7 @@ class _DayScorer:
                 "Points": episodes["points"],
                 "Regime": episodes["regime"],
                 "NovelShare": episodes["novel_share"],
+                "AlertShare": episodes["alert_share"],
                 "Culprits": episodes["culprits"].map(", ".join),
                 **{f"share_{h}": episodes[f"share_{h}"] for h in HEADS},
             }

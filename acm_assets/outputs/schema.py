@@ -57,6 +57,7 @@ episodes_table = sa.Table(
     sa.Column("Points", sa.Integer),
     sa.Column("Regime", sa.Integer),
     sa.Column("NovelShare", sa.Float),
+    sa.Column("AlertShare", sa.Float),
     sa.Column("Culprits", LongText),
     *[sa.Column(f"share_{head}", sa.Float) for head in HEADS],
     *_provenance_columns(),

@@ -36,6 +36,9 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     ]
     assert len(crossing) == 1
     assert "FD1.06T32_BEARING_TEMP" in crossing["Culprits"].iloc[0]
+    # Each episode row says how much of it reached the alert level (its points at or above alert_z).
+    points = long_scores[long_scores["episode_id"] == crossing["EpisodeID"].iloc[0]]
+    assert crossing["AlertShare"].iloc[0] == pytest.approx((points["fused_z"] >= 3.0).mean())
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
     # Each day's metadata lists the episodes touching it by the ids the table holds (what keep_episodes takes).
