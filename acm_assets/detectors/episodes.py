@@ -1,12 +1,15 @@
 """Hysteresis episodes, causal so that a day-by-day run equals a one-shot run.
 
-An episode opens at the first eligible point where fused z has stayed >= the alert threshold for `on_hold`,
-or >= `strong_z` for the shorter `strong_hold` (clear faults are reported at once, marginal excursions must
-persist; `onset` is when the run began), and closes at the first point where fused z has stayed below the
-alert threshold for `off_hold` (dips shorter than that are merged into the episode), or at the first OFF /
-transition point: scores idling in CAUTION are no evidence, and must not hold an episode open for days. A hold is counted in time and in samples: it needs both its duration and as many cadence
-steps, so a gap in the data never stands in for evidence. `alarm` is True on every point of an open
-episode. Episode ids are the epoch seconds of the start: stable across batches and reruns.
+An episode opens at the first eligible point at or above the alert threshold where fused z has stayed there
+through `on_hold`, or >= `strong_z` through the shorter `strong_hold` (clear faults are reported at once), or
+has been there on at least half the samples of SUSTAINED_HOLDS on_holds (a slow drift's score flickers across
+the line for hours before it stays above it; a healthy excursion does not keep coming back). `onset` is the
+first point of the evidence. It closes at the first point where fused z has stayed below the alert threshold
+through `off_hold` (dips shorter than that are merged into the episode), or at the first OFF / transition point:
+scores idling in CAUTION are no evidence and must not hold an episode open for days. A hold is counted in time
+and in samples: it needs both its duration and as many cadence steps, so a gap in the data never stands in for
+evidence. `alarm` is True on every point of an open episode. Episode ids are the epoch seconds of the start:
+stable across batches and reruns.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 NONE = -1
 FAULT_LEAD = pd.Timedelta(hours=24)
 HOLDS = ("on_hold", "off_hold", "strong_hold")
+SUSTAINED_HOLDS = 4  # a score at alert on half the samples of this many on_holds is sustained evidence too
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,10 @@ class Hold:
 class EpisodeTracker:
     """The hysteresis machine's state between points (and between batches)."""
 
-    hot_since: int | None = None  # start of the current run of points >= alert while idle (ns)
+    recent: list[list] = field(default_factory=list)  # [t ns, at alert] of the last samples while idle
     strong_since: int | None = None  # start of the current run of points >= strong_z while idle (ns)
     quiet_since: int | None = None  # start of the current run of points < alert while open (ns)
-    hot_steps: int = 0  # samples after the first of each run
-    strong_steps: int = 0
+    strong_steps: int = 0  # samples after the first of the run
     quiet_steps: int = 0
     episode_id: int | None = None
     start: int | None = None
@@ -81,34 +84,42 @@ def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, alert_z, s
                     tr.quiet_since, tr.quiet_steps = None, 0
                 ids[i] = tr.episode_id
                 continue
-        if ok and z >= alert_z:
-            if tr.hot_since is None:
-                tr.hot_since, tr.hot_steps = t, 0
-            else:
-                tr.hot_steps += 1
-            if z < strong_z:
-                tr.strong_since, tr.strong_steps = None, 0
-            elif tr.strong_since is None:
-                tr.strong_since, tr.strong_steps = t, 0
-            else:
-                tr.strong_steps += 1
-            strong = tr.strong_since is not None and strong_hold.passed(t, tr.strong_since, tr.strong_steps)
-            if strong or on_hold.passed(t, tr.hot_since, tr.hot_steps):
-                tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, tr.hot_since, r_list[i]
-                tr.hot_since, tr.strong_since, tr.quiet_since, tr.sums = None, None, None, []
-                tr.hot_steps = tr.strong_steps = tr.quiet_steps = 0
-                meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
-                ids[i] = tr.episode_id
+        if not ok:
+            tr.recent, tr.strong_since, tr.strong_steps = [], None, 0
+            continue
+        tr.recent.append([t, bool(z >= alert_z)])
+        long_hold = Hold(SUSTAINED_HOLDS * on_hold.ns, SUSTAINED_HOLDS * on_hold.steps)
+        while len(tr.recent) > long_hold.steps + 1 and t - tr.recent[1][0] >= long_hold.ns:
+            tr.recent.pop(0)  # the evidence kept spans the long hold, no more
+        if z < strong_z:
+            tr.strong_since, tr.strong_steps = None, 0
+        elif tr.strong_since is None:
+            tr.strong_since, tr.strong_steps = t, 0
         else:
-            tr.hot_since = tr.strong_since = None
-            tr.hot_steps = tr.strong_steps = 0
+            tr.strong_steps += 1
+        if z < alert_z:
+            continue
+        strong = tr.strong_since is not None and strong_hold.passed(t, tr.strong_since, tr.strong_steps)
+        hits = [hit for _, hit in tr.recent]
+        run = len(hits) - next((k for k, hit in enumerate(reversed(hits)) if not hit), len(hits))  # its first hit
+        held = on_hold.passed(t, tr.recent[run][0], len(hits) - 1 - run)
+        sustained = long_hold.passed(t, tr.recent[0][0], len(hits) - 1) and 2 * sum(hits) >= len(hits)
+        if strong or held or sustained:
+            if strong:
+                onset = tr.strong_since
+            else:
+                onset = tr.recent[run if held else hits.index(True)][0]
+            tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, int(onset), r_list[i]
+            tr.recent, tr.strong_since, tr.strong_steps, tr.quiet_since, tr.sums = [], None, 0, None, []
+            meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
+            ids[i] = tr.episode_id
     return ids, meta
 
 
 def _close(tr: EpisodeTracker) -> None:
-    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.hot_since = tr.strong_since = None
-    tr.hot_steps = tr.strong_steps = tr.quiet_steps = 0
-    tr.sums = []
+    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.strong_since = None
+    tr.strong_steps = tr.quiet_steps = 0
+    tr.recent, tr.sums = [], []
 
 
 def running_totals(ids: np.ndarray, values: np.ndarray, peak: np.ndarray, carried_id, carried: list[float]):

@@ -32,6 +32,19 @@ def test_a_gap_in_the_data_is_no_evidence():
     assert (ids == NONE).all()
 
 
+def test_a_score_flickering_across_alert_for_hours_opens_an_episode():
+    """A slow drift: every other sample at alert for four hours. No hour is ever all at alert."""
+    z = [4.0, 2.0] * 16
+    ids = _track(range(0, 320, 10), z)
+    opened = np.flatnonzero(ids != NONE)
+    assert len(opened) and opened[0] == 24  # the 25th sample closes four holds of evidence
+
+
+def test_an_excursion_now_and_then_opens_none():
+    ids = _track(range(0, 480, 10), [4.0, 2.0, 1.0] * 16)
+    assert (ids == NONE).all()
+
+
 def test_sub_alert_scores_let_an_episode_close():
     """Fused z idling between caution and alert is no longer evidence: the episode ends after off_hold."""
     z = [8.0] * 4 + [2.5] * 30
