@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
-from acm_assets.database import redact
+from acm_assets.database import READ_ONLY, redact
 from acm_assets.registry.errors import RegistrySchemaError, describe_database_error
 
 TABLE_NAME = "ModelRegistry"
@@ -91,7 +91,7 @@ def create_registry_table(engine: sa.Engine) -> bool:
 def check_registry_table(engine: sa.Engine) -> None:
     """Fail clearly when the table is missing or its columns cannot hold what the registry writes."""
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             inspector = sa.inspect(conn)
             if not inspector.has_table(TABLE_NAME):
                 raise RegistrySchemaError(

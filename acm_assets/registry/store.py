@@ -669,34 +669,38 @@ class ModelStore:
         self, previous_key: str | None = None, equip_id: int | None = None, codes: Mapping[int, str] | None = None
     ) -> list[tuple[int, int, int]]:
         """Verify every row's SHA-256 (and a complete version's rows against its manifest; with
-        `previous_key`, their old signatures too) and sign them with this store's key, one transaction per
-        version; returns (EquipID, Version, rows signed). Nothing is signed in a version that fails."""
+        `previous_key`, their old signatures too), then sign them with this store's key, one transaction per
+        version; returns (EquipID, Version, rows signed). Nothing is signed when any row fails."""
         if not self._hmac_key:
             raise RegistryError("signing needs a key: set ACM_REGISTRY_HMAC_KEY")
-        signed = []
+
+        def rows_of(conn: sa.Connection, equip: int, version: int):
+            return conn.execute(
+                sa.select(t.c.ModelType, t.c.ModelBytes, t.c.StatsJSON).where(t.c.EquipID == equip, t.c.Version == version)
+            ).all()
+
+        targets = []
         for equip in [equip_id] if equip_id is not None else self._equip_ids():
-            with self.reading(f"listing versions of EquipID {equip}") as conn:
-                versions = sorted(set(conn.execute(sa.select(t.c.Version).where(t.c.EquipID == equip)).scalars()))
-            for version in versions:
+            equipment = Equipment(equip, (codes or {}).get(equip, "?"))
+            with self.reading(f"verifying the rows of equipment {equipment}") as conn:
+                for version in sorted(set(conn.execute(sa.select(t.c.Version).where(t.c.EquipID == equip)).scalars())):
+                    self._signatures(equipment, version, rows_of(conn, equip, version), previous_key)
+                    targets.append((equipment, version))
+        signed = []
+        for equipment, version in targets:
 
-                def transaction(conn: sa.Connection, equip=equip, version=version) -> tuple[int, int, int]:
-                    self._lock(conn, equip)
-                    rows = conn.execute(
-                        sa.select(t.c.ModelType, t.c.ModelBytes, t.c.StatsJSON).where(
-                            t.c.EquipID == equip, t.c.Version == version
-                        )
-                    ).all()
-                    equipment = Equipment(equip, (codes or {}).get(equip, "?"))
-                    updates = self._signatures(equipment, version, rows, previous_key)
-                    for model_type, stats in updates.items():
-                        conn.execute(
-                            sa.update(t)
-                            .where(t.c.EquipID == equip, t.c.Version == version, t.c.ModelType == model_type)
-                            .values(StatsJSON=to_json(stats))
-                        )
-                    return equip, version, len(updates)
+            def transaction(conn: sa.Connection, equipment=equipment, version=version) -> tuple[int, int, int]:
+                self._lock(conn, equipment.equip_id)
+                updates = self._signatures(equipment, version, rows_of(conn, equipment.equip_id, version), previous_key)
+                for model_type, stats in updates.items():
+                    conn.execute(
+                        sa.update(t)
+                        .where(t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType == model_type)
+                        .values(StatsJSON=to_json(stats))
+                    )
+                return equipment.equip_id, version, len(updates)
 
-                signed.append(self.in_transaction(transaction, f"signing EquipID {equip} version {version}"))
+            signed.append(self.in_transaction(transaction, f"signing equipment {equipment} version {version}"))
         return signed
 
     def _signatures(self, equipment: Equipment, version: int, rows, previous_key: str | None) -> dict[str, dict]:
