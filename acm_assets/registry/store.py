@@ -797,10 +797,11 @@ class ModelStore:
         for row in rows:
             versions.setdefault(row.Version, []).append(row)
         complete = self._complete_versions(conn, equip_id)
-        partial = {}
-        for version, members in versions.items():
-            if version not in complete:
-                partial[version] = stale(members[0].RunID, now - max(row.EntryDateTime for row in members))
+        partial = {
+            version: stale(members[0].RunID, now - max(row.EntryDateTime for row in members))
+            for version, members in versions.items()
+            if version not in complete
+        }
         protected = {committing}
         for version, is_stale in partial.items():
             if not is_stale:
@@ -814,24 +815,28 @@ class ModelStore:
         self._delete_versions(conn, equip_id, old + dead)
         removed = [Removed(equip_id, version, f"beyond newest {keep}") for version in old]
         removed += [Removed(equip_id, version, "stale partial") for version in dead]
+        return removed + self._prune_training_data(conn, equip_id, [row for row in rows if row.Version not in set(old + dead)], stale, now)
 
-        gone = set(old + dead)
-        used = {
-            (json.loads(row.StatsJSON or "{}").get("trained_on") or {}).get("id")
-            for row in rows
-            if row.Version not in gone and row.ModelType != MANIFEST
-        }
-        unused = [
+    def _prune_training_data(self, conn: sa.Connection, equip_id: int, remaining, stale, now: datetime) -> list[Removed]:
+        """Training data no remaining row was fitted on, once its own run is stale."""
+        candidates = [
             (fingerprint, group)
             for fingerprint, group, written in conn.execute(
                 sa.select(d.c.Fingerprint, d.c.RunID, d.c.EntryDateTime).where(d.c.EquipID == equip_id)
             )
-            if fingerprint not in used and stale(group, now - written)
+            if stale(group, now - written)
         ]
+        if not candidates:
+            return []
+        used = {
+            (json.loads(row.StatsJSON or "{}").get("trained_on") or {}).get("id")
+            for row in remaining
+            if row.ModelType != MANIFEST
+        }
+        unused = [(fingerprint, group) for fingerprint, group in candidates if fingerprint not in used]
         for fingerprint, group in unused:
             conn.execute(sa.delete(d).where(d.c.EquipID == equip_id, d.c.Fingerprint == fingerprint, d.c.RunID == group))
-        removed += [Removed(equip_id, None, f"training data {fingerprint[:12]} used by no version") for fingerprint, _ in unused]
-        return removed
+        return [Removed(equip_id, None, f"training data {fingerprint[:12]} used by no version") for fingerprint, _ in unused]
 
     def _delete_versions(self, conn: sa.Connection, equip_id: int, versions: list[int]) -> None:
         if versions:

@@ -301,3 +301,40 @@ def test_prune_without_an_instance_holds_a_fresh_pending_version_by_its_lease(re
     assert "no Dagster instance" in out and "0 version(s) deleted" in out
     assert len(store.versions(fd_fan.equip_id)) == 1
 
+
+
+def make_legacy(engine, equipment, version):
+    """Turn a version's manifest into one written before consistency records existed (no key: rehashed)."""
+    with engine.connect() as conn:
+        payload = conn.execute(
+            sa.select(t.c.ModelBytes).where(t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType == MANIFEST)
+        ).scalar_one()
+    manifest = json.loads(payload)
+    manifest.pop("consistent")
+    payload = json.dumps(manifest).encode()
+    stats = json.dumps({"sha256": integrity.sha256_hex(payload), "bytes": len(payload)})
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(t)
+            .where(t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType == MANIFEST)
+            .values(ModelBytes=payload, StatsJSON=stats)
+        )
+
+
+def test_scoring_skips_a_version_without_consistency_records_and_says_so(instance, registry_url, engine, fd_fan):
+    train(instance, registry_url)
+    train(instance, registry_url, only=["pca_model"])
+    make_legacy(engine, fd_fan, 2)
+    result = score(instance, registry_url, partition="2024-01-01|FD_FAN")
+    (scores,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "scores"]
+    assert scores.materialization.metadata["model_versions"].value == {"FD_FAN": 1}
+    notes = [
+        entry.metadata
+        for e in result.all_events
+        if e.event_type_value == "LOADED_INPUT"
+        for entry in [e.event_specific_data]
+    ]
+    assert any(meta.get("note") and "v2 skipped; using v1" in meta["note"].value for meta in notes), notes
+    make_legacy(engine, fd_fan, 1)
+    with pytest.raises(RegistryError, match="no consistent complete model version: v2, v1 .*run the training job once"):
+        score(instance, registry_url, partition="2024-01-01|FD_FAN")
