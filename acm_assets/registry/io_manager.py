@@ -12,6 +12,7 @@ is what the asset reports as `trained_on` (the `TrainingDataIOManager` hands it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -163,7 +164,7 @@ class ModelRegistryIOManager(_RegistryIOManager):
                     run_id=run.run_id,
                     root_run_id=run.root_run_id or run.run_id,
                     expected_types=expected,
-                    info=TrainingInfo(**{**info.__dict__, "upstream": upstream}),
+                    info=replace(info, upstream=upstream),
                     base_version=None if resolved is None else resolved.version,
                     keep_versions=self.keep_versions,
                     stale_after=timedelta(hours=self.stale_partial_hours),

@@ -51,12 +51,12 @@ def rows(engine, **where):
 
 
 class GatedRun:
-    """A training run in a thread that stops inside `ar1_params` (after feature_medians is stored) until
-    released: a run that is really in progress, as the instance sees it."""
+    """A training run in a thread that stops inside its last step, `pca_model` (its input loaded,
+    feature_medians and ar1_params stored), until released: a run really in progress, as the instance sees it."""
 
     def __init__(self, instance, tmp_path, monkeypatch):
         self.marker, self.release = tmp_path / "hanging", tmp_path / "release"
-        monkeypatch.setenv("ACM_TEST_HANG_ASSET", "ar1_params")
+        monkeypatch.setenv("ACM_TEST_HANG_ASSET", "pca_model")
         monkeypatch.setenv("ACM_TEST_HANG_MARKER", str(self.marker))
         monkeypatch.setenv("ACM_TEST_RELEASE_FILE", str(self.release))
         self.outcome = {}
@@ -67,7 +67,7 @@ class GatedRun:
             if self.marker.exists() or not self.thread.is_alive():
                 break
             self.thread.join(timeout=0.05)
-        assert self.marker.exists(), "the run never reached ar1_params"
+        assert self.marker.exists(), "the run never reached pca_model"
 
     def finish(self) -> dict:
         self.release.write_text("go")
@@ -106,7 +106,7 @@ def test_prune_during_a_run_keeps_its_pending_version(instance, registry_url, st
     try:
         assert main(["registry", "prune", "--stale-after-hours", "0", "--database-url", registry_url]) == 0
         assert "0 version(s) deleted" in capsys.readouterr().out
-        assert [info.model_types for info in store.versions(fd_fan.equip_id)] == [("feature_medians",)]
+        assert [info.model_types for info in store.versions(fd_fan.equip_id)] == [("ar1_params", "feature_medians")]
     finally:
         outcome = gated.finish()
     assert outcome["success"]
@@ -128,7 +128,8 @@ def test_a_run_whose_rows_were_deleted_ends_failed(instance, registry_url, engin
         if event.dagster_event and event.dagster_event.event_type_value == "STEP_FAILURE"
     ]
     assert any(
-        IncompleteRunError.__name__ in failure and "feature_medians were stored earlier in this run but are gone" in failure
+        IncompleteRunError.__name__ in failure
+        and "ar1_params, feature_medians were stored earlier in this run but are gone" in failure
         for failure in failures
     ), failures
     assert not any(info.complete for info in store.versions(fd_fan.equip_id))
