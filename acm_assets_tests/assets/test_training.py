@@ -172,6 +172,9 @@ def test_the_real_gmm_head_passes_its_quality_check(gmm_artifact):
     assert model_quality(gmm_artifact).passed
 
 
+# Two baselines that share no timestamp (as after a retrain on fresh data) and a later, overlapping one.
+EARLY_WINDOW = {"start": "2024-01-01", "end": "2024-01-17"}
+LATE_WINDOW = {"start": "2024-01-17", "end": "2024-02-02"}
 NEW_WINDOW = {"start": "2024-01-03", "end": "2024-02-02"}
 
 
@@ -199,10 +202,10 @@ def scored_version(result) -> int:
 def test_rerunning_the_failed_model_refits_on_the_carried_versions_baseline(plant, monkeypatch):
     """A: a good run, a run on a new window in which one head fails, then that head rerun from the UI
     (Materialize on the one asset): the rerun fits on the baseline of the version it carries from."""
-    assert plant.train().success
+    assert plant.train(window=EARLY_WINDOW).success
     with monkeypatch.context() as patched:
         failing_fit(patched, ModelType.iforest_model)
-        assert not plant.train(window=NEW_WINDOW, raise_on_error=False).success
+        assert not plant.train(window=LATE_WINDOW, raise_on_error=False).success
     assert plant.materialize(["iforest_model"], partition_key="FD_FAN").success
     scores = plant.score("2024-02-03")
     assert scores.success and scored_version(scores) == 3
