@@ -1,8 +1,9 @@
 """One place that turns a database URL into a SQLAlchemy engine with safe per-dialect settings.
 
 Historian tables, the ModelRegistry and the output tables all go through here, so SQLite gets WAL and
-`BEGIN IMMEDIATE` for writers (concurrent writers wait instead of failing; readers marked `READ_ONLY` don't), ODBC is only touched for ODBC URLs,
-and no password ever reaches a log line or an error message.
+`BEGIN IMMEDIATE` for writers (concurrent writers wait instead of failing; connections marked `READ_ONLY`
+read a snapshot without the write lock), ODBC is only touched for ODBC URLs, and no password ever reaches
+a log line or an error message.
 """
 
 from __future__ import annotations

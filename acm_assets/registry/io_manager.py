@@ -25,7 +25,7 @@ from acm_assets.database import create_engine, default_database_url
 from acm_assets.registry.equipment import Equipment, EquipmentResolver
 from acm_assets.registry.errors import IncompleteRunError, RegistryError
 from acm_assets.registry.runs import run_group_liveness
-from acm_assets.registry.schema import check_registry_table
+from acm_assets.registry.schema import check_registry_table, create_training_data_table
 from acm_assets.registry.store import (
     DEFAULT_KEEP_VERSIONS,
     DEFAULT_STALE_AFTER,
@@ -241,6 +241,9 @@ class TrainingDataIOManager(_RegistryIOManager):
     """Stores a training data frame per equipment partition in `ModelTrainingData` (every host reads the
     same one) and hands downstream steps a `TrainingData`: the frame this run group stored, else the one
     the model version the run carries from was fitted on."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        create_training_data_table(self._open()[0].engine)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         store = TrainingDataStore(self._open()[0])

@@ -69,23 +69,32 @@ _EXPECTED_FAMILIES: dict[str, tuple[type, ...]] = {
 
 
 # Columns the registry may leave NULL: an existing table must not make them NOT NULL.
-_NULLABLE = ("RunID",)
+_NULLABLE = {"runid"}
+_OURS = {name.lower() for name in _EXPECTED_FAMILIES}
 
 
 def create_registry_table(engine: sa.Engine) -> bool:
     """Create `ModelRegistry` and `ModelTrainingData` where missing (an existing table is never altered);
     True when ModelRegistry was created."""
+    create_training_data_table(engine)
     try:
         with engine.begin() as conn:
-            inspector = sa.inspect(conn)
-            if not inspector.has_table(TRAINING_DATA_TABLE_NAME):
-                training_data.create(conn)
-            if inspector.has_table(TABLE_NAME):
+            if sa.inspect(conn).has_table(TABLE_NAME):
                 return False
             model_registry.create(conn)
     except sa.exc.DBAPIError as exc:
         raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
     return True
+
+
+def create_training_data_table(engine: sa.Engine) -> None:
+    """Create `ModelTrainingData` where missing; a process that loses the race to create it finds it there."""
+    try:
+        training_data.create(engine, checkfirst=True)
+    except sa.exc.DBAPIError as exc:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            if not sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME):
+                raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
 
 
 def check_registry_table(engine: sa.Engine) -> None:
@@ -110,9 +119,8 @@ def check_registry_table(engine: sa.Engine) -> None:
         elif name == "ModelType" and (column["type"].length or 0) < MODEL_TYPE_LENGTH:
             problems.append(f"column ModelType holds {column['type'].length} characters, expected {MODEL_TYPE_LENGTH}")
     for name, column in columns.items():
-        ours = name in {expected.lower() for expected in _EXPECTED_FAMILIES}
         generated = column.get("default") is not None or column.get("identity") or column.get("computed")
-        if (not ours or name in {n.lower() for n in _NULLABLE}) and not column["nullable"] and not generated:
+        if (name not in _OURS or name in _NULLABLE) and not column["nullable"] and not generated:
             problems.append(
                 f"column {column['name']} is NOT NULL without a default (the registry never writes it, so every "
                 "insert would fail): give it a default or make it nullable"

@@ -355,18 +355,22 @@ class ModelStore:
         """Carry forward what the base version has and this one lacks, check the set is consistent, and
         write the manifest with the next commit time."""
         trained = self._entries(conn, equipment.equip_id, version)
-        base = self._carry_base(conn, equipment, version, trained)
+        committed = self._by_commit(conn, equipment.equip_id)
+        base = self._carry_base(equipment, version, trained, committed)
         carried: dict[str, int] = {}
         if base is not None:
             for model_type in sorted(self._types_in(conn, equipment.equip_id, base) - set(trained)):
                 conn.execute(carry_forward_statement(equipment.equip_id, base, version, model_type, run_id, utcnow()))
                 carried[model_type] = base
-        models = self._entries(conn, equipment.equip_id, version)
+        models = self._entries(conn, equipment.equip_id, version) if carried else trained
         for model_type, entry in models.items():
             entry.pop("hmac", None)
             entry["carried_from"] = carried.get(model_type)
         check_consistency(equipment, version, models)
-        committed_at = self._commit_time(conn, equipment.equip_id)
+        # Commit order: now, or just after the last commit when this writer's clock is behind.
+        now = utcnow()
+        last = committed[0][2] if committed else None
+        committed_at = now if last is None or now > last else last + timedelta(microseconds=1)
         trained_entries = [entry for model_type, entry in models.items() if model_type not in carried]
         manifest = {
             "version": version,
@@ -401,9 +405,12 @@ class ModelStore:
         )
         return carried
 
-    def _carry_base(self, conn: sa.Connection, equipment: Equipment, version: int, trained: dict) -> int | None:
+    def _carry_base(
+        self, equipment: Equipment, version: int, trained: dict, committed: list[tuple[int, bool, datetime]]
+    ) -> int | None:
         """The version the run's models were fitted against (recorded when it loaded upstream models), else
-        the latest servable one; None when nothing is to be carried or nothing exists yet."""
+        the latest consistent one (an older-format one only so the consistency check can name it); None
+        when nothing exists yet."""
         bases = {entry["base_version"] for entry in trained.values() if entry.get("base_version") is not None}
         if len(bases) > 1:
             detail = ", ".join(
@@ -417,23 +424,13 @@ class ModelStore:
             )
         if bases:
             (base,) = bases
-            if base not in self._complete_versions(conn, equipment.equip_id):
+            if base not in {v for v, _, _ in committed}:
                 raise VersionNotFoundError(
                     f"refusing to commit version {version} of equipment {equipment}: the models were fitted "
                     f"against version {base}, which no longer exists; rerun them"
                 )
             return base
-        # The latest consistent version; an older-format one only so the consistency check can name it.
-        ordered = self._by_commit(conn, equipment.equip_id)
-        return next((v for v, consistent in ordered if consistent), ordered[0][0] if ordered else None)
-
-    def _commit_time(self, conn: sa.Connection, equip_id: int) -> datetime:
-        """Now, or just after the equipment's last commit when a writer's clock is behind: commit order."""
-        last = conn.execute(
-            sa.select(sa.func.max(t.c.EntryDateTime)).where(t.c.EquipID == equip_id, t.c.ModelType == MANIFEST)
-        ).scalar()
-        now = utcnow()
-        return now if last is None or now > last else last + timedelta(microseconds=1)
+        return next((v for v, consistent, _ in committed if consistent), committed[0][0] if committed else None)
 
     # ---------------------------------------------------------------- reading
 
@@ -450,30 +447,32 @@ class ModelStore:
         """The version a run group trains against: the one its pending version already recorded, else the
         latest consistent one."""
         with self.reading(f"finding the base version of equipment {equipment}") as conn:
-            recorded = conn.execute(
-                sa.select(t.c.StatsJSON).where(
-                    t.c.EquipID == equipment.equip_id, t.c.RunID == root_run_id, t.c.ModelType != MANIFEST
+            own = conn.execute(
+                sa.select(t.c.Version, t.c.ModelType, t.c.StatsJSON).where(
+                    t.c.EquipID == equipment.equip_id, t.c.RunID == root_run_id
                 )
-            ).scalars()
-            known = [json.loads(stats or "{}").get("base_version") for stats in recorded]
-            known = [base for base in known if base is not None]
-            if known:
-                return Resolved(max(known))
+            ).all()
+            pending = max((row.Version for row in own), default=None)
+            rows = [row for row in own if row.Version == pending]
+            if not any(row.ModelType == MANIFEST for row in rows):
+                known = {json.loads(row.StatsJSON or "{}").get("base_version") for row in rows} - {None}
+                if known:
+                    return Resolved(max(known))
             return self._servable(conn, equipment)
 
-    def _by_commit(self, conn: sa.Connection, equip_id: int) -> list[tuple[int, bool]]:
-        """(version, consistent) of every complete version, newest commit first."""
+    def _by_commit(self, conn: sa.Connection, equip_id: int) -> list[tuple[int, bool, datetime]]:
+        """(version, consistent, commit time) of every complete version, newest commit first."""
         rows = conn.execute(
-            sa.select(t.c.Version, t.c.StatsJSON)
+            sa.select(t.c.Version, t.c.StatsJSON, t.c.EntryDateTime)
             .where(t.c.EquipID == equip_id, t.c.ModelType == MANIFEST)
             .order_by(t.c.EntryDateTime.desc(), t.c.Version.desc())
         )
-        return [(version, bool(json.loads(stats or "{}").get("consistent"))) for version, stats in rows]
+        return [(version, bool(json.loads(stats or "{}").get("consistent")), at) for version, stats, at in rows]
 
     def _servable(self, conn: sa.Connection, equipment: Equipment) -> Resolved:
         """The newest commit whose manifest records a consistency check; newer ones are passed over."""
         skipped = []
-        for version, consistent in self._by_commit(conn, equipment.equip_id):
+        for version, consistent, _ in self._by_commit(conn, equipment.equip_id):
             if consistent:
                 return Resolved(version, tuple(skipped))
             skipped.append((version, "written before versions recorded what their models were fitted on"))
@@ -762,10 +761,6 @@ class ModelStore:
             data = set(conn.execute(sa.select(d.c.EquipID).distinct()).scalars())
         return sorted(registry | data)
 
-    def _complete_versions(self, conn: sa.Connection, equip_id: int) -> list[int]:
-        """Complete versions, newest commit first."""
-        return [version for version, _ in self._by_commit(conn, equip_id)]
-
     def _apply_retention(
         self,
         conn: sa.Connection,
@@ -796,7 +791,9 @@ class ModelStore:
         versions: dict[int, list] = {}
         for row in rows:
             versions.setdefault(row.Version, []).append(row)
-        complete = self._complete_versions(conn, equip_id)
+        # Complete versions, newest commit first (a manifest's EntryDateTime is its commit time).
+        manifests = sorted(((row.EntryDateTime, row.Version) for row in rows if row.ModelType == MANIFEST), reverse=True)
+        complete = [version for _, version in manifests]
         partial = {
             version: stale(members[0].RunID, now - max(row.EntryDateTime for row in members))
             for version, members in versions.items()

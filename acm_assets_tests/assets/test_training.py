@@ -253,3 +253,12 @@ def test_a_subset_on_a_new_baseline_is_refused_naming_the_models(sqlite_plant):
     assert "refusing to commit version 2 of equipment FD_FAN" in message
     assert "pca_model (trained by this run) on training data" in message and "(carried from v1)" in message
     assert plant.registry().latest_version(plant.equipment()) == 1
+
+
+def test_an_upgraded_database_gets_its_training_data_table(sqlite_plant):
+    """A ModelRegistry from before ModelTrainingData existed: the training run creates the table itself."""
+    plant = sqlite_plant
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql('DROP TABLE "ModelTrainingData"')
+    assert plant.train().success
+    assert len(plant.table("ModelTrainingData")) == 1
