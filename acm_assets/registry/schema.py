@@ -92,9 +92,13 @@ def create_training_data_table(engine: sa.Engine) -> None:
     try:
         training_data.create(engine, checkfirst=True)
     except sa.exc.DBAPIError as exc:
-        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-            if not sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME):
-                raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
+        try:
+            with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                created_meanwhile = sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME)
+        except sa.exc.DBAPIError:
+            created_meanwhile = False
+        if not created_meanwhile:
+            raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
 
 
 def check_registry_table(engine: sa.Engine) -> None:
