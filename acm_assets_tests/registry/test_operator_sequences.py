@@ -74,7 +74,7 @@ def test_reexecuting_an_old_failed_run_keeps_what_it_reports(instance, registry_
     """B: ten newer versions exist; the re-execution commits the old run's version and it stays, served."""
     monkeypatch.setenv("ACM_TEST_REGISTRY_URL", registry_url)
     monkeypatch.setenv("ACM_TEST_FAIL_ASSETS", "pca_model")
-    success, failed_run_id, _ = execute(instance)
+    success, failed_run_id = execute(instance)
     assert not success
     monkeypatch.delenv("ACM_TEST_FAIL_ASSETS")
     for _ in range(10):
