@@ -1,8 +1,9 @@
 """One place that turns a database URL into a SQLAlchemy engine with safe per-dialect settings.
 
 Historian tables, the ModelRegistry and the output tables all go through here, so SQLite gets WAL and
-`BEGIN IMMEDIATE` (concurrent writers wait instead of failing), ODBC is only touched for ODBC URLs,
-and no password ever reaches a log line or an error message.
+`BEGIN IMMEDIATE` for writers (concurrent writers wait instead of failing; connections marked `READ_ONLY`
+read a snapshot without the write lock), ODBC is only touched for ODBC URLs, and no password ever reaches
+a log line or an error message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from sqlalchemy.engine import URL, make_url
 ACM_HOME_ENV = "ACM_HOME"
 DATABASE_URL_ENV = "ACM_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# Execution option of a connection that only reads: on SQLite it begins a deferred transaction (a WAL
+# snapshot) instead of taking the write lock, so readers never queue behind writers.
+READ_ONLY = "acm_read_only"
 
 
 def acm_home() -> Path:
@@ -69,6 +73,6 @@ def _sqlite_engine(url: URL, **kwargs) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine

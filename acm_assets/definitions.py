@@ -4,18 +4,20 @@ import os
 
 import dagster as dg
 
-from acm_assets.assets.ingest import baseline
+from acm_assets.assets.ingest import TRAINING_DATA_IO_MANAGER_KEY, baseline
 from acm_assets.assets.scoring import anomaly_scoring
 from acm_assets.assets.training import MODEL_IO_MANAGER_KEY, model_assets
 from acm_assets.database import DATABASE_URL_ENV
 from acm_assets.executors import executor_from_env
 from acm_assets.jobs import scoring_job, training_job
-from acm_assets.registry.io_manager import ModelRegistryIOManager
+from acm_assets.registry.io_manager import ModelRegistryIOManager, TrainingDataIOManager
 from acm_assets.resources import AcmDatabase
 from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
 from acm_assets.sensors import equipment_sensor
 
 HMAC_KEY_ENV = "ACM_REGISTRY_HMAC_KEY"
+# "1" in the production profile: the code location refuses to start without a signing key.
+REQUIRE_SIGNING_ENV = "ACM_REGISTRY_REQUIRE_SIGNING"
 
 
 def _secret(name: str) -> dg.EnvVar | None:
@@ -24,10 +26,13 @@ def _secret(name: str) -> dg.EnvVar | None:
 
 
 def build_resources(database_url: str | dg.EnvVar | None, hmac_key: str | dg.EnvVar | None = None) -> dict:
-    """The database resource (historian and output tables) and the model registry's IO manager, on one database."""
+    """The database resource (historian and output tables) and the registry's two IO managers (baselines and
+    models), all on one database."""
+    registry = {"database_url": database_url, "hmac_key": hmac_key, "require_signing": os.environ.get(REQUIRE_SIGNING_ENV) == "1"}
     return {
         "acm_database": AcmDatabase(database_url=database_url),
-        MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(database_url=database_url, hmac_key=hmac_key),
+        TRAINING_DATA_IO_MANAGER_KEY: TrainingDataIOManager(**registry),
+        MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(**registry),
     }
 
 

@@ -10,6 +10,8 @@ from acm_assets.partitions import equipment_partitions, partitioned_check
 from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
 
+# Stores the baseline in the ACM database (readable from every host, never overwritten under a run).
+TRAINING_DATA_IO_MANAGER_KEY = "training_data_io_manager"
 MIN_BASELINE_ROWS = 500
 MAX_MISSING_SHARE = 0.2
 MIN_RUNNING_SHARE = 0.2
@@ -29,6 +31,7 @@ class BaselineWindow(dg.Config):
 @dg.asset(
     partitions_def=equipment_partitions,
     group_name="ingest",
+    io_manager_key=TRAINING_DATA_IO_MANAGER_KEY,
     check_specs=[
         partitioned_check(
             "baseline_quality",

@@ -3,12 +3,12 @@
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 from scipy.stats import binom
 
 from acm_assets.detectors import MODEL_DEPENDENCIES, DetectorFitError, DetectorInputError, ModelType, fit_model
 from acm_assets.detectors.calibration import Z_CLIP
 from acm_assets.partitions import equipment_partitions, partitioned_check
+from acm_assets.registry.training_data import TrainingData
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 MODEL_IO_MANAGER_KEY = "model_registry_io_manager"
@@ -34,10 +34,12 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
         check_specs=[_model_quality_spec(model_type.value)] if is_head else None,
         description=f"The {model_type.value} artifact of each equipment, fitted on its baseline.",
     )
-    def _model(context: dg.AssetExecutionContext, baseline: pd.DataFrame, **upstream):
+    def _model(context: dg.AssetExecutionContext, baseline: TrainingData, **upstream):
+        """Fits on the baseline this run stored, or (a rerun of some models) on the one the carried models
+        were fitted on; `trained_on` lets the registry refuse a version whose models disagree."""
         code = context.partition_key
         try:
-            artifact = fit_model(model_type, baseline, ENSEMBLE_CONFIG, {k: v.value for k, v in upstream.items()})
+            artifact = fit_model(model_type, baseline.frame, ENSEMBLE_CONFIG, {k: v.value for k, v in upstream.items()})
         except (DetectorFitError, DetectorInputError) as exc:
             raise dg.Failure(description=f"{model_type.value} of equipment {code}: {exc}") from exc
         if is_head:
@@ -56,6 +58,7 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                 "train_rows": artifact.train_rows,
                 "train_sensors": artifact.train_sensors,
                 "config_signature": ENSEMBLE_CONFIG.signature(),
+                "trained_on": dg.MetadataValue.json(dict(baseline.fingerprint)),
                 **{f"upstream_{k}_version": v.version for k, v in upstream.items()},
             },
         )

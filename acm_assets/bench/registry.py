@@ -1,11 +1,13 @@
-"""ModelRegistry: save and load one FD_FAN-sized version (eight artifacts) against the raw floor.
+"""ModelRegistry: save and load one version of eight artifacts against the raw floor, twice: synthetic
+FD_FAN-sized objects, and the real FD_FAN artifacts (DetectorEnsemble fitted on the reference export).
 
 The floor, measured in the same run on the same database: `joblib.dump` of the same objects plus one INSERT
 per row in one transaction (save), and the matching SELECT plus `joblib.load` (load). The registry pickles
 with the C pickler (protocol 5) and unpickles its own rows with `pickle.loads`, which is why it can beat the
 floor: joblib's pickler and unpickler are pure Python. The registry save is
-measured twice: as the IO manager does it (one transaction per model, the last one committing the version)
-and as one transaction for the whole version (`import_version`, what `acm registry import` uses).
+measured twice: as the IO manager does it (one transaction per model with its training data fingerprint
+and upstream hashes, the last one committing the version after the consistency check) and as one
+transaction for the whole version (`import_version`, what `acm registry import` uses).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import Ridge
 from sklearn.mixture import GaussianMixture
 
+from acm_assets.bench.detectors import REFERENCE_BASELINE
 from acm_assets.database import create_engine, redact
 from acm_assets.registry.equipment import Equipment
-from acm_assets.registry.schema import create_registry_table, model_registry as t
+from acm_assets.registry.schema import create_registry_table, model_registry as t, training_data
 from acm_assets.registry.store import ModelStore, TrainingInfo, dumps
 
 MODEL_TYPES = (
@@ -53,6 +56,9 @@ def add_arguments(parser) -> None:
         default=os.environ.get("ACM_TEST_POSTGRES_URL"),
         help="server URL; a scratch database is created and dropped (default: $ACM_TEST_POSTGRES_URL)",
     )
+    parser.add_argument(
+        "--reference", type=Path, default=REFERENCE_BASELINE, help="the FD_FAN reference export the real artifacts are fitted on"
+    )
 
 
 def fd_fan_sized_models(seed: int = 0) -> dict[str, object]:
@@ -69,6 +75,16 @@ def fd_fan_sized_models(seed: int = 0) -> dict[str, object]:
         "omr_model": Ridge(alpha=1.0).fit(x, x[:, ::-1]),
         "regime_model": KMeans(n_clusters=4, n_init=1, random_state=seed).fit(x[:3000]),
     }
+
+
+def fd_fan_reference_models(path: Path) -> dict[str, object]:
+    """The eight real artifacts of the FD_FAN reference export, fitted as the training assets fit them."""
+    from acm_assets.detectors import DetectorEnsemble
+    from acm_assets.ingest.csv_reader import read_historian_csv
+    from acm_assets.settings import ENSEMBLE_CONFIG
+
+    frame = read_historian_csv(path).clean().frame
+    return {t.value: artifact for t, artifact in DetectorEnsemble(ENSEMBLE_CONFIG).fit(frame).models.items()}
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -91,18 +107,24 @@ def bench_database(url: str, models: dict[str, object], repeats: int) -> dict:
     store = ModelStore(engine)
     floor_version = iter(range(1, 10_000))
 
+    trained_on = {"id": "b" * 64, "equipment": BENCH_EQUIPMENT.code, "rows": 10_770, "sha256": "c" * 64}
+
     def save_per_model() -> None:
         run_id = str(uuid.uuid4())
+        hashes: dict[str, str] = {}
         for model_type in MODEL_TYPES:
-            store.save(
+            upstream = {name: {"version": 1, "sha256": digest} for name, digest in hashes.items()}
+            result = store.save(
                 BENCH_EQUIPMENT,
                 model_type,
                 models[model_type],
                 run_id=run_id,
                 root_run_id=run_id,
                 expected_types=MODEL_TYPES,
-                info=TrainingInfo(train_rows=10_770),
+                info=TrainingInfo(train_rows=10_770, trained_on=trained_on, upstream=upstream),
             )
+            if model_type == "feature_medians":  # what the heads record as their upstream
+                hashes[model_type] = result.sha256
 
     def save_one_transaction() -> None:
         payloads = {
@@ -143,6 +165,7 @@ def bench_database(url: str, models: dict[str, object], repeats: int) -> dict:
     finally:
         with engine.begin() as conn:
             conn.execute(sa.delete(t).where(t.c.EquipID.in_([BENCH_EQUIPMENT.equip_id, FLOOR_EQUIPMENT_ID])))
+            conn.execute(sa.delete(training_data).where(training_data.c.EquipID == BENCH_EQUIPMENT.equip_id))
         engine.dispose()
     return {
         "database": redact(url),
@@ -181,6 +204,16 @@ def run(args) -> dict:
         "repeats": args.repeats,
         "targets": {"save_ratio": 1.3, "load_ratio": 1.3, "sqlite_save_ms": 50, "sqlite_load_ms": 30},
     }
+    result.update(_on_each_database(args, models))
+    if args.reference.is_file():
+        result["fd_fan_reference"] = {"source": str(args.reference), **_on_each_database(args, fd_fan_reference_models(args.reference))}
+    else:
+        result["fd_fan_reference"] = f"skipped: {args.reference} not found"
+    return result
+
+
+def _on_each_database(args, models: dict[str, object]) -> dict:
+    result = {}
     with tempfile.TemporaryDirectory() as tmp:
         result["sqlite"] = bench_database(f"sqlite:///{Path(tmp) / 'bench.db'}", models, args.repeats)
     if args.postgres_url:

@@ -1,4 +1,7 @@
-"""`acm registry init|list|show|prune|export|import`: operate the ModelRegistry table without Dagster."""
+"""`acm registry init|list|show|prune|sign|export|import`: operate the ModelRegistry table from a shell.
+
+`prune` asks the Dagster instance at $DAGSTER_HOME whether a pending version's run is still going; without
+one, a pending version is held by its lease."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from acm_assets.registry.equipment import EquipmentResolver
 from acm_assets.registry.errors import RegistryError
 from acm_assets.registry.folder import export_version, read_version_folder
 from acm_assets.registry.schema import check_registry_table, create_registry_table
-from acm_assets.registry.store import DEFAULT_KEEP_VERSIONS, ModelStore
+from acm_assets.registry.store import DEFAULT_KEEP_VERSIONS, LEASE, ModelStore, RunLiveness
 
 HMAC_KEY_ENV = "ACM_REGISTRY_HMAC_KEY"
 
@@ -40,9 +43,19 @@ def register(commands) -> None:
     prune = action("prune", _prune, "delete versions beyond the newest N and stale partial versions")
     prune.add_argument("--keep", type=int, default=DEFAULT_KEEP_VERSIONS, help="complete versions kept per equipment")
     prune.add_argument(
-        "--stale-after-hours", type=float, default=24.0, help="partial versions idle longer than this are deleted"
+        "--stale-after-hours",
+        type=float,
+        default=24.0,
+        help="partial versions of finished runs idle longer than this are deleted (never those of running runs)",
     )
     prune.add_argument("--equipment", help="only this equipment code")
+    sign = action("sign", _sign, "verify every row's hashes and sign it with $ACM_REGISTRY_HMAC_KEY (turn a key on or rotate it)")
+    sign.add_argument(
+        "--previous-key-env",
+        metavar="VAR",
+        help="environment variable holding the key rows are signed with now: their signatures are checked first",
+    )
+    sign.add_argument("--equipment", help="only this equipment code")
     export = action("export", _export, "write a version as v<N>/<model_type>.joblib + manifest.json")
     export.add_argument("equipment")
     export.add_argument("out_dir", type=Path)
@@ -98,7 +111,7 @@ def _list(args) -> int:
     print(f"{'equipment':<16} {'EquipID':>7} {'version':>7} {'state':<8} {'bytes':>10} {'written (UTC)':<19}  model types")
     for info in infos:
         written = info.entry_datetime.strftime("%Y-%m-%d %H:%M:%S") if info.entry_datetime else "-"
-        state = "complete" if info.complete else "partial"
+        state = ("complete" if info.consistent else "unchecked") if info.complete else "partial"
         print(
             f"{codes.get(info.equip_id, '?'):<16} {info.equip_id:>7} {info.version:>7} {state:<8} "
             f"{info.bytes:>10} {written:<19}  {','.join(info.model_types)}"
@@ -120,10 +133,46 @@ def _prune(args) -> int:
     store, resolver = _store(args)
     equip_id = resolver.resolve(args.equipment).equip_id if args.equipment else None
     codes = resolver.known()
-    removed = store.prune(keep=args.keep, stale_after=timedelta(hours=args.stale_after_hours), equip_id=equip_id)
+    liveness, source = _liveness()
+    print(f"run liveness: {source}")
+    removed = store.prune(
+        keep=args.keep, stale_after=timedelta(hours=args.stale_after_hours), equip_id=equip_id, liveness=liveness
+    )
     for equip, version, reason in removed:
-        print(f"deleted {codes.get(equip, equip)} version {version} ({reason})")
-    print(f"{len(removed)} version(s) deleted")
+        what = f"version {version}" if version is not None else "training data"
+        print(f"deleted {codes.get(equip, equip)} {what} ({reason})")
+    print(f"{sum(1 for entry in removed if entry.version is not None)} version(s) deleted")
+    return 0
+
+
+def _liveness() -> tuple[RunLiveness | None, str]:
+    """The Dagster instance at $DAGSTER_HOME when there is one (imported only then: prune works without it)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return None, f"no Dagster instance ($DAGSTER_HOME unset): pending versions are held for their {LEASE} lease"
+    import dagster as dg
+
+    from acm_assets.registry.runs import run_group_liveness
+
+    return run_group_liveness(dg.DagsterInstance.get()), f"Dagster instance at {home}"
+
+
+@_guarded
+def _sign(args) -> int:
+    store, resolver = _store(args)
+    if not store.signed:
+        raise CliError(f"set {HMAC_KEY_ENV} to the key to sign with")
+    previous = None
+    if args.previous_key_env:
+        previous = os.environ.get(args.previous_key_env)
+        if not previous:
+            raise CliError(f"--previous-key-env {args.previous_key_env}: that environment variable is not set")
+    equip_id = resolver.resolve(args.equipment).equip_id if args.equipment else None
+    codes = resolver.known()
+    signed = store.sign_all(previous, equip_id, codes)
+    for equip, version, count in signed:
+        print(f"signed {codes.get(equip, equip)} version {version}: {count} row(s)")
+    print(f"{len(signed)} version(s) signed")
     return 0
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from acm_assets.database import redact
+from acm_assets.database import READ_ONLY, redact
 from acm_assets.registry.errors import UnknownEquipmentError, describe_database_error
 
 
@@ -36,7 +36,7 @@ class EquipmentResolver:
     def known(self) -> dict[int, str]:
         """EquipID -> code for every registered equipment (empty when the table does not exist)."""
         try:
-            with self._engine.connect() as conn:
+            with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
                 if not sa.inspect(conn).has_table(self._table_name):
                     return {}
                 columns = self._columns(conn)
@@ -55,7 +55,7 @@ class EquipmentResolver:
 
     def _lookup(self, code: str) -> Equipment:
         try:
-            with self._engine.connect() as conn:
+            with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
                 columns = self._columns(conn)
                 equip_id = conn.execute(
                     sa.select(columns["equipid"]).where(columns["equipcode"] == code)

@@ -32,6 +32,14 @@ class SerializationError(RegistryError):
     """A model object cannot be pickled."""
 
 
+class InconsistentVersionError(RegistryError):
+    """A version's models were not fitted on one training data set, or not on the upstream models it holds."""
+
+
+class IncompleteRunError(RegistryError):
+    """A run's version cannot complete: rows it wrote earlier are gone."""
+
+
 class IntegrityError(RegistryError):
     """Stored bytes fail their SHA-256 or HMAC check, or cannot be unpickled: refused, never a fallback."""
 

@@ -65,11 +65,14 @@ def _version_folder(path: Path) -> Path:
 
 
 def _training_info(manifest: dict, entry: dict, model_type: str) -> TrainingInfo:
-    """Per-model facts from our manifest (`models`), else the seed's top-level fields."""
+    """Per-model facts from our manifest (`models`, with what each was fitted on), else the seed's
+    top-level fields."""
     params = entry.get("params", manifest.get("params", {}).get(model_type, {}))
     return TrainingInfo(
         params=params if isinstance(params, dict) else {},
         train_rows=entry.get("train_rows", manifest.get("train_rows")),
         train_sensors=entry.get("train_sensors", manifest.get("train_sensors")),
         config_signature=entry.get("config_signature", manifest.get("config_signature")),
+        trained_on=entry.get("trained_on"),
+        upstream=entry.get("upstream"),
     )

@@ -1,9 +1,10 @@
-"""SHA-256 and optional HMAC-SHA256 of stored model bytes, checked before anything is unpickled.
+"""SHA-256 and optional HMAC-SHA256 of stored rows, checked before anything is unpickled.
 
 `joblib.load` executes code from the bytes it reads, so a row is verified first: the SHA-256 catches
 corruption and truncation, the HMAC (when a key is configured) catches anyone who can write the table but
-does not hold the key. The HMAC binds equipment and model type, so a signed row cannot be replayed onto
-another machine or type; it does not bind the version, so server-side carry-forward copies stay valid.
+does not hold the key. A model row's HMAC binds equipment and model type (server-side carry-forward copies
+stay valid); a manifest's HMAC binds equipment and version, and the manifest lists every model's SHA-256,
+so a signed row replayed from another version, equipment or type fails the manifest's record.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ def sha256_hex(payload: bytes) -> str:
 
 
 def sign(key: str, equip_id: int, model_type: str, digest: str) -> str:
-    message = f"{equip_id}|{model_type}|{digest}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return _mac(key, f"{equip_id}|{model_type}|{digest}")
 
 
-def problem(payload: bytes | None, stats: dict, key: str | None, equip_id: int, model_type: str) -> str | None:
-    """Why these bytes must not be unpickled, or None when they pass every configured check."""
+def sign_manifest(key: str, equip_id: int, version: int, digest: str) -> str:
+    return _mac(key, f"manifest|{equip_id}|{version}|{digest}")
+
+
+def _mac(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def problem(payload: bytes | None, stats: dict, key: str | None, expected_signature) -> str | None:
+    """Why these bytes must not be used, or None when they pass every configured check;
+    `expected_signature(key, digest)` is the signature this row must carry."""
     if payload is None:
         return "ModelBytes is NULL"
     expected = stats.get("sha256")
@@ -35,6 +44,6 @@ def problem(payload: bytes | None, stats: dict, key: str | None, equip_id: int, 
         signature = stats.get("hmac")
         if not signature:
             return "row is unsigned but an HMAC key is configured"
-        if not hmac.compare_digest(signature, sign(key, equip_id, model_type, actual)):
-            return "HMAC signature does not match (tampered row or wrong key)"
+        if not hmac.compare_digest(signature, expected_signature(key, actual)):
+            return "HMAC signature does not match (tampered row, replayed row or wrong key)"
     return None

@@ -1,7 +1,9 @@
-"""The production `ModelRegistry` table on SQLAlchemy Core, exactly as it exists on customer servers.
+"""The production `ModelRegistry` table on SQLAlchemy Core, exactly as it exists on customer servers, and
+`ModelTrainingData`, the registry's own table of the data sets models were fitted on.
 
 SQL Server needs explicit types (the generic ones would render TEXT/IMAGE-era or length-less types), so every
-column carries its mssql variant. No extra columns: integrity data and the commit marker live in the JSON.
+column carries its mssql variant. No extra columns in ModelRegistry: integrity data and the commit marker
+live in the JSON.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
-from acm_assets.database import redact
+from acm_assets.database import READ_ONLY, redact
 from acm_assets.registry.errors import RegistrySchemaError, describe_database_error
 
 TABLE_NAME = "ModelRegistry"
+TRAINING_DATA_TABLE_NAME = "ModelTrainingData"
 MODEL_TYPE_LENGTH = 16
+FINGERPRINT_LENGTH = 64
 
 metadata = sa.MetaData()
 
@@ -35,6 +39,22 @@ model_registry = sa.Table(
     sa.PrimaryKeyConstraint("EquipID", "Version", "ModelType", name="PK_ModelRegistry"),
 )
 
+# One row per data set a run group fitted models on; never updated, so a run reading one is never
+# overtaken by a newer run. `Fingerprint` is the id the models' manifests record.
+training_data = sa.Table(
+    TRAINING_DATA_TABLE_NAME,
+    metadata,
+    sa.Column("EquipID", sa.Integer, nullable=False, autoincrement=False),
+    sa.Column("Fingerprint", sa.String(FINGERPRINT_LENGTH), nullable=False),
+    sa.Column(
+        "RunID", sa.Uuid(as_uuid=False).with_variant(mssql.UNIQUEIDENTIFIER(as_uuid=False), "mssql"), nullable=False
+    ),
+    sa.Column("EntryDateTime", sa.DateTime().with_variant(mssql.DATETIME2(), "mssql"), nullable=False),
+    sa.Column("FingerprintJSON", sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql"), nullable=False),
+    sa.Column("DataBytes", sa.LargeBinary().with_variant(mssql.VARBINARY("max"), "mssql"), nullable=False),
+    sa.PrimaryKeyConstraint("EquipID", "Fingerprint", "RunID", name="PK_ModelTrainingData"),
+)
+
 # What each column must reflect as on an existing table: a generic SQLAlchemy type family.
 _EXPECTED_FAMILIES: dict[str, tuple[type, ...]] = {
     "ModelType": (sa.String,),
@@ -48,8 +68,15 @@ _EXPECTED_FAMILIES: dict[str, tuple[type, ...]] = {
 }
 
 
+# Columns the registry may leave NULL: an existing table must not make them NOT NULL.
+_NULLABLE = {"runid"}
+_OURS = {name.lower() for name in _EXPECTED_FAMILIES}
+
+
 def create_registry_table(engine: sa.Engine) -> bool:
-    """Create `ModelRegistry` where it is missing (and nothing else); True when it was created."""
+    """Create `ModelRegistry` and `ModelTrainingData` where missing (an existing table is never altered);
+    True when ModelRegistry was created."""
+    create_training_data_table(engine)
     try:
         with engine.begin() as conn:
             if sa.inspect(conn).has_table(TABLE_NAME):
@@ -60,10 +87,24 @@ def create_registry_table(engine: sa.Engine) -> bool:
     return True
 
 
+def create_training_data_table(engine: sa.Engine) -> None:
+    """Create `ModelTrainingData` where missing; a process that loses the race to create it finds it there."""
+    try:
+        training_data.create(engine, checkfirst=True)
+    except sa.exc.DBAPIError as exc:
+        try:
+            with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                created_meanwhile = sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME)
+        except sa.exc.DBAPIError:
+            created_meanwhile = False
+        if not created_meanwhile:
+            raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
+
+
 def check_registry_table(engine: sa.Engine) -> None:
     """Fail clearly when the table is missing or its columns cannot hold what the registry writes."""
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             inspector = sa.inspect(conn)
             if not inspector.has_table(TABLE_NAME):
                 raise RegistrySchemaError(
@@ -81,6 +122,13 @@ def check_registry_table(engine: sa.Engine) -> None:
             problems.append(f"column {name} is {column['type']!r}, expected {families[0].__name__}")
         elif name == "ModelType" and (column["type"].length or 0) < MODEL_TYPE_LENGTH:
             problems.append(f"column ModelType holds {column['type'].length} characters, expected {MODEL_TYPE_LENGTH}")
+    for name, column in columns.items():
+        generated = column.get("default") is not None or column.get("identity") or column.get("computed")
+        if (name not in _OURS or name in _NULLABLE) and not column["nullable"] and not generated:
+            problems.append(
+                f"column {column['name']} is NOT NULL without a default (the registry never writes it, so every "
+                "insert would fail): give it a default or make it nullable"
+            )
     if problems:
         raise RegistrySchemaError(
             f"table {TABLE_NAME} in {redact(engine.url)} is incompatible: " + "; ".join(problems)

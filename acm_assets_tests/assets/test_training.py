@@ -1,10 +1,13 @@
+import threading
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
+from acm_assets.assets import training
 from acm_assets.assets.training import model_quality
-from acm_assets.detectors import ModelType
+from acm_assets.detectors import DetectorFitError, ModelType
 from acm_assets.detectors.calibration import Z_CLIP
 from acm_assets.detectors.episodes import FAULT_LEAD
 from acm_assets.registry.errors import VersionNotFoundError
@@ -167,3 +170,95 @@ def test_model_quality_tests_the_held_out_counts_against_the_limits(gmm_artifact
 
 def test_the_real_gmm_head_passes_its_quality_check(gmm_artifact):
     assert model_quality(gmm_artifact).passed
+
+
+# Two baselines that share no timestamp (as after a retrain on fresh data) and a later, overlapping one.
+EARLY_WINDOW = {"start": "2024-01-01", "end": "2024-01-17"}
+LATE_WINDOW = {"start": "2024-01-17", "end": "2024-02-02"}
+NEW_WINDOW = {"start": "2024-01-03", "end": "2024-02-02"}
+
+
+def failing_fit(monkeypatch, failing: ModelType, gate=None):
+    """The real fit, except that `failing` raises (a head that failed on this baseline) or, with `gate`,
+    feature_medians waits for it in the thread named "retrain" (a run still in progress)."""
+    real = training.fit_model
+
+    def fit(model_type, *args, **kwargs):
+        if ModelType(model_type) is failing and gate is None:
+            raise DetectorFitError(f"{failing.value} told to fail")
+        if gate is not None and ModelType(model_type) is ModelType.feature_medians and threading.current_thread().name == "retrain":
+            gate["reached"].set()
+            assert gate["release"].wait(300)
+        return real(model_type, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_model", fit)
+
+
+def scored_version(result) -> int:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "anomaly_scores"]
+    return event.materialization.metadata["model_version"].value
+
+
+def test_rerunning_the_failed_model_refits_on_the_carried_versions_baseline(plant, monkeypatch):
+    """A: a good run, a run on a new window in which one head fails, then that head rerun from the UI
+    (Materialize on the one asset): the rerun fits on the baseline of the version it carries from."""
+    assert plant.train(window=EARLY_WINDOW).success
+    with monkeypatch.context() as patched:
+        failing_fit(patched, ModelType.iforest_model)
+        assert not plant.train(window=LATE_WINDOW, raise_on_error=False).success
+    assert plant.materialize(["iforest_model"], partition_key="FD_FAN").success
+    scores = plant.score("2024-02-03")
+    assert scores.success and scored_version(scores) == 3
+    registry, equipment = plant.registry(), plant.equipment()
+    manifest = registry.manifest(equipment)
+    assert (manifest["version"], manifest["trained_models"]) == (3, ["iforest_model"])
+    assert manifest["carried_forward"] == {t: 1 for t in MODEL_TYPES - {"iforest_model"}}
+    first = registry.manifest(equipment, 1)["trained_on"]
+    assert manifest["trained_on"] == first and first["window_start"].startswith("2024-01-01")
+
+
+def test_a_retrain_committed_after_a_subset_version_is_what_scoring_uses(plant, monkeypatch):
+    """A: a full retrain started before a one-head rerun and committed after it wins, whatever the numbers."""
+    assert plant.train().success
+    gate = {"reached": threading.Event(), "release": threading.Event()}
+    failing_fit(monkeypatch, ModelType.feature_medians, gate)
+    outcome = {}
+    retrain = threading.Thread(target=lambda: outcome.update(result=plant.train(window=NEW_WINDOW)), name="retrain")
+    retrain.start()
+    try:
+        assert gate["reached"].wait(300)
+        subset = plant.materialize(["iforest_model"], partition_key="FD_FAN")
+        assert subset.success
+    finally:
+        gate["release"].set()
+        retrain.join(timeout=600)
+    assert outcome["result"].success
+    registry, equipment = plant.registry(), plant.equipment()
+    assert registry.manifest(equipment, 3)["trained_models"] == ["iforest_model"]
+    assert set(registry.manifest(equipment, 2)["trained_models"]) == MODEL_TYPES
+    assert registry.latest_version(equipment) == 2
+    scores = plant.score("2024-02-03")
+    assert scored_version(scores) == 2
+
+
+def test_a_subset_on_a_new_baseline_is_refused_naming_the_models(sqlite_plant):
+    """Rematerializing the baseline on another window with one head: the head would disagree with the seven
+    carried models, so the commit is refused and the served version stays the consistent one."""
+    plant = sqlite_plant
+    assert plant.train().success
+    result = plant.train(selection=["baseline", "pca_model"], window=NEW_WINDOW, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = str(failure.event_specific_data.error)
+    assert "refusing to commit version 2 of equipment FD_FAN" in message
+    assert "pca_model (trained by this run) on training data" in message and "(carried from v1)" in message
+    assert plant.registry().latest_version(plant.equipment()) == 1
+
+
+def test_an_upgraded_database_gets_its_training_data_table(sqlite_plant):
+    """A ModelRegistry from before ModelTrainingData existed: the training run creates the table itself."""
+    plant = sqlite_plant
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql('DROP TABLE "ModelTrainingData"')
+    assert plant.train().success
+    assert len(plant.table("ModelTrainingData")) == 1

@@ -46,7 +46,7 @@ def test_init_is_idempotent(url, capsys):
     assert status == 0 and "already present" in out
 
 
-def test_list_show_prune(url, capsys):
+def test_list_show_prune(url, capsys, tmp_path, monkeypatch):
     for _ in range(3):
         train(url)
     train(url, types=("pca_model",))  # partial
@@ -62,10 +62,12 @@ def test_list_show_prune(url, capsys):
     status, out, _ = acm(capsys, "registry", "show", "FD_FAN", "--version", "1", "--database-url", url)
     assert json.loads(out)["saved_models"] == list(TYPES)
 
+    # The Dagster instance at $DAGSTER_HOME does not know the partial version's run: it is finished.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     status, out, _ = acm(
         capsys, "registry", "prune", "--keep", "1", "--stale-after-hours", "0", "--database-url", url
     )
-    assert status == 0 and "3 version(s) deleted" in out
+    assert status == 0 and "3 version(s) deleted" in out and f"Dagster instance at {tmp_path}" in out
     assert "FD_FAN version 4 (stale partial)" in out
     status, out, _ = acm(capsys, "registry", "list", "--equipment", "FD_FAN", "--database-url", url)
     assert len(out.splitlines()) == 2 and out.splitlines()[1].split()[2] == "3"

@@ -3,7 +3,7 @@
 Module-level so jobs are reconstructable (re-execution, multiprocess executor, subprocess tests).
 Behaviour switches come from the environment so a child process sees the same ones:
 ACM_TEST_REGISTRY_URL (database), ACM_TEST_FAIL_ASSETS (comma list that raise), ACM_TEST_HANG_ASSET (an asset
-that writes ACM_TEST_HANG_MARKER then sleeps until killed).
+that writes ACM_TEST_HANG_MARKER then sleeps until killed, or until ACM_TEST_RELEASE_FILE exists when set).
 """
 
 import os
@@ -42,7 +42,10 @@ def _behaviour(name: str) -> None:
         raise RuntimeError(f"stand-in asset {name} told to fail")
     if os.environ.get("ACM_TEST_HANG_ASSET") == name:
         Path(os.environ["ACM_TEST_HANG_MARKER"]).write_text(str(os.getpid()))
-        time.sleep(120)
+        release = os.environ.get("ACM_TEST_RELEASE_FILE")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (release and Path(release).exists()):
+            time.sleep(0.05)
 
 
 def _model_asset(name: str, weight: float, upstream: list[str]) -> dg.AssetsDefinition:

@@ -203,7 +203,7 @@ def test_unknown_equipment_is_a_clear_error(instance, registry_url):
 
 def test_hmac_key_refuses_unsigned_rows_before_unpickling(instance, registry_url):
     train(instance, registry_url)
-    with pytest.raises(IntegrityError, match="pca_model of equipment FD_FAN .* version 1: row is unsigned"):
+    with pytest.raises(IntegrityError, match="manifest of equipment FD_FAN .* version 1: row is unsigned"):
         score(instance, registry_url, partition="2024-01-01|FD_FAN", hmac_key="secret")
     train(instance, registry_url, hmac_key="secret")
     result = score(instance, registry_url, partition="2024-01-01|FD_FAN", hmac_key="secret")

@@ -131,7 +131,9 @@ def test_kill_between_two_model_writes_leaves_no_visible_version(registry_url, s
     assert not info.complete and info.model_types == ("feature_medians",)
     with pytest.raises(VersionNotFoundError):
         store.latest_version(fd_fan)
-    assert store.prune(stale_after=timedelta(0)) == [(fd_fan.equip_id, 1, "stale partial")]
+    assert store.prune(stale_after=timedelta(0)) == []  # held by its lease: nothing can tell it died
+    dead = store.prune(stale_after=timedelta(0), liveness=lambda run_id: False)  # its instance knows it died
+    assert dead == [(fd_fan.equip_id, 1, "stale partial")]
     assert store.versions(fd_fan.equip_id) == []
 
 

@@ -124,7 +124,9 @@ def test_retention_keeps_newest_complete_versions(store, fd_fan):
     removed = store.prune(keep=2)
     assert removed == [(fd_fan.equip_id, 2, "beyond newest 2"), (fd_fan.equip_id, 1, "beyond newest 2")]
     assert [(info.version, info.complete) for info in store.versions()] == [(5, False), (4, True), (3, True)]
-    assert store.prune(keep=2, stale_after=timedelta(0)) == [(fd_fan.equip_id, 5, "stale partial")]
+    assert store.prune(keep=2, stale_after=timedelta(0)) == []  # its run may still be writing: its lease holds
+    finished = store.prune(keep=2, stale_after=timedelta(0), liveness=lambda run_id: False)
+    assert finished == [(fd_fan.equip_id, 5, "stale partial")]
 
 
 def test_default_retention_is_ten_versions(store, fd_fan):
@@ -145,13 +147,23 @@ def test_sha256_is_checked_on_every_load(store, fd_fan, engine):
     assert store.load(fd_fan, "ar1_params").value["type"] == "ar1_params"
 
 
-def test_matching_hash_but_unreadable_bytes_is_a_clear_error(store, fd_fan, engine):
-    run(store, fd_fan)
-    garbage = b"not a pickle"
-    stats = {"sha256": integrity.sha256_hex(garbage), "bytes": len(garbage)}
-    set_column(engine, fd_fan, 1, "pca_model", ModelBytes=garbage, StatsJSON=json.dumps(stats))
+def test_matching_hash_but_unreadable_bytes_is_a_clear_error(store, fd_fan):
+    store.import_version(fd_fan, {"pca_model": (b"not a pickle", TrainingInfo())}, source="test")
     with pytest.raises(IntegrityError, match="cannot unpickle model type pca_model of equipment FD_FAN .* version 1"):
         store.load(fd_fan, "pca_model")
+
+
+def rewrite_manifest(engine, equipment, version, model_type, digest):
+    """What someone who can write the table but holds no key can do: make the manifest list new bytes."""
+    with engine.connect() as conn:
+        payload = conn.execute(
+            sa.select(t.c.ModelBytes).where(t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType == MANIFEST)
+        ).scalar_one()
+    manifest = json.loads(payload)
+    manifest["models"][model_type]["sha256"] = digest
+    payload = json.dumps(manifest).encode()
+    stats = {"sha256": integrity.sha256_hex(payload), "bytes": len(payload), "consistent": True}
+    set_column(engine, equipment, version, MANIFEST, ModelBytes=payload, StatsJSON=json.dumps(stats))
 
 
 def test_hmac_refuses_unsigned_and_tampered_rows_before_unpickling(engine, fd_fan, tmp_path):
@@ -168,14 +180,14 @@ def test_hmac_refuses_unsigned_and_tampered_rows_before_unpickling(engine, fd_fa
     evil = buffer.getvalue()
     digest = integrity.sha256_hex(evil)
     set_column(engine, fd_fan, 1, "pca_model", ModelBytes=evil, StatsJSON=json.dumps({"sha256": digest}))
-    with pytest.raises(IntegrityError, match="pca_model of equipment FD_FAN .* version 1: row is unsigned"):
-        signed.load(fd_fan, "pca_model")
-    forged = {"sha256": digest, "hmac": integrity.sign("wrong key", fd_fan.equip_id, "pca_model", digest)}
-    set_column(engine, fd_fan, 1, "pca_model", StatsJSON=json.dumps(forged))
-    with pytest.raises(IntegrityError, match="HMAC signature does not match"):
+    # Without a key the row's recomputed SHA-256 passes, but the manifest's record of it does not.
+    with pytest.raises(IntegrityError, match="pca_model of equipment FD_FAN .* version 1: the row's sha256 .* manifest lists"):
+        ModelStore(engine).load(fd_fan, "pca_model")
+    rewrite_manifest(engine, fd_fan, 1, "pca_model", digest)
+    with pytest.raises(IntegrityError, match="manifest of equipment FD_FAN .* version 1: row is unsigned"):
         signed.load(fd_fan, "pca_model")
     assert not canary.exists()
-    ModelStore(engine).load(fd_fan, "pca_model")  # without a key the SHA-256 passes: this is what HMAC prevents
+    ModelStore(engine).load(fd_fan, "pca_model")  # manifest rewritten too, no key: this is what HMAC prevents
     assert canary.exists()
 
 
@@ -251,7 +263,7 @@ def test_init_creates_only_a_missing_table(database_url):
     assert create_registry_table(engine) is True
     assert create_registry_table(engine) is False
     check_registry_table(engine)
-    assert sa.inspect(engine).get_table_names() == ["ModelRegistry"]
+    assert sorted(sa.inspect(engine).get_table_names()) == ["ModelRegistry", "ModelTrainingData"]
 
 
 def test_incompatible_existing_table(database_url):
