@@ -60,6 +60,7 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                 "config_signature": ENSEMBLE_CONFIG.signature(),
                 "trained_on": dg.MetadataValue.json(dict(baseline.fingerprint)),
                 **{f"upstream_{k}_version": v.version for k, v in upstream.items()},
+                **_regime_facts(artifact),
             },
         )
         if is_head:
@@ -80,6 +81,19 @@ def _model_quality_spec(asset: str) -> dg.AssetCheckSpec:
             "a failing head is not stored, so scoring keeps the last good version."
         ),
     )
+
+
+def _regime_facts(artifact) -> dict:
+    """What the regime model found in the baseline, at the top of its materialization: the tags grouped as
+    redundant, how stops were told and the durations in effect."""
+    if artifact.model_type is not ModelType.regime_model:
+        return {}
+    return {
+        "redundant_tags": dg.MetadataValue.json(artifact.params["redundant_tags"]),
+        "stop_detection": artifact.params["stop_detection"]["method"],
+        "stop_tags": dg.MetadataValue.json(list(artifact.off_tags)),
+        "durations": dg.MetadataValue.json(artifact.params["durations"]),
+    }
 
 
 def model_quality(artifact) -> dg.AssetCheckResult:

@@ -40,6 +40,12 @@ def test_a_training_run_commits_one_complete_version(plant):
     checks = _check_results(result)
     assert checks["baseline:baseline_quality"] is True
     assert all(checks[f"{t}:model_quality"] for t in MODEL_TYPES - {"regime_model", "feature_medians"})
+    # What the regime model found is at the top of its materialization: redundant groups, stops, durations.
+    regime = next(m for m in result.asset_materializations_for_node("regime_model"))
+    assert regime.metadata["redundant_tags"].value == manifest["models"]["regime_model"]["params"]["redundant_tags"]
+    assert regime.metadata["stop_detection"].value == "data"
+    assert "FD1.06I03_MOTOR_CURRENT" in regime.metadata["stop_tags"].value
+    assert regime.metadata["durations"].value["on_hold_s"] == 3600.0
 
 
 def test_model_assets_carry_the_config_signature_as_code_version():
