@@ -40,10 +40,13 @@ class Hold:
 class EpisodeTracker:
     """The hysteresis machine's state between points (and between batches)."""
 
-    recent: list[list] = field(default_factory=list)  # [t ns, at alert] of the last samples while idle
+    hot_since: int | None = None  # start of the current run of points >= alert while idle (ns)
     strong_since: int | None = None  # start of the current run of points >= strong_z while idle (ns)
     quiet_since: int | None = None  # start of the current run of points < alert while open (ns)
-    strong_steps: int = 0  # samples after the first of the run
+    hot_steps: int = 0  # samples after the first of each run
+    strong_steps: int = 0
+    recent: list[list] = field(default_factory=list)  # [t ns, 1 if at alert] over the last SUSTAINED_HOLDS holds
+    recent_hits: int = 0
     quiet_steps: int = 0
     episode_id: int | None = None
     start: int | None = None
@@ -63,6 +66,7 @@ def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, alert_z, s
     """Episode id per point (NONE outside episodes) and {id: (start, onset, regime)} of every episode seen,
     including one carried in open; updates `tracker` in place. `holds` maps HOLDS to `Hold`s."""
     on_hold, off_hold, strong_hold = (holds[name] for name in HOLDS)
+    long_hold = Hold(SUSTAINED_HOLDS * on_hold.ns, SUSTAINED_HOLDS * on_hold.steps)
     ids = np.full(len(times), NONE, dtype=np.int64)
     meta = {} if tracker.episode_id is None else {tracker.episode_id: (tracker.start, tracker.onset, tracker.regime)}
     t_list, z_list, ok_list, r_list = times.tolist(), fused.tolist(), eligible.tolist(), regime.tolist()
@@ -85,41 +89,52 @@ def track(tracker: EpisodeTracker, times, fused, eligible, regime, *, alert_z, s
                 ids[i] = tr.episode_id
                 continue
         if not ok:
-            tr.recent, tr.strong_since, tr.strong_steps = [], None, 0
+            _reset_pending(tr)
             continue
-        tr.recent.append([t, bool(z >= alert_z)])
-        long_hold = Hold(SUSTAINED_HOLDS * on_hold.ns, SUSTAINED_HOLDS * on_hold.steps)
+        hit = z >= alert_z
+        tr.recent.append([t, int(hit)])
+        tr.recent_hits += hit
         while len(tr.recent) > long_hold.steps + 1 and t - tr.recent[1][0] >= long_hold.ns:
-            tr.recent.pop(0)  # the evidence kept spans the long hold, no more
+            tr.recent_hits -= tr.recent.pop(0)[1]  # the evidence kept spans the long hold, no more
+        if not hit:
+            tr.hot_since = tr.strong_since = None
+            tr.hot_steps = tr.strong_steps = 0
+            continue
+        if tr.hot_since is None:
+            tr.hot_since, tr.hot_steps = t, 0
+        else:
+            tr.hot_steps += 1
         if z < strong_z:
             tr.strong_since, tr.strong_steps = None, 0
         elif tr.strong_since is None:
             tr.strong_since, tr.strong_steps = t, 0
         else:
             tr.strong_steps += 1
-        if z < alert_z:
-            continue
         strong = tr.strong_since is not None and strong_hold.passed(t, tr.strong_since, tr.strong_steps)
-        hits = [hit for _, hit in tr.recent]
-        run = len(hits) - next((k for k, hit in enumerate(reversed(hits)) if not hit), len(hits))  # its first hit
-        held = on_hold.passed(t, tr.recent[run][0], len(hits) - 1 - run)
-        sustained = long_hold.passed(t, tr.recent[0][0], len(hits) - 1) and 2 * sum(hits) >= len(hits)
+        held = on_hold.passed(t, tr.hot_since, tr.hot_steps)
+        sustained = long_hold.passed(t, tr.recent[0][0], len(tr.recent) - 1) and 2 * tr.recent_hits >= len(tr.recent)
         if strong or held or sustained:
-            if strong:
-                onset = tr.strong_since
-            else:
-                onset = tr.recent[run if held else hits.index(True)][0]
-            tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, int(onset), r_list[i]
-            tr.recent, tr.strong_since, tr.strong_steps, tr.quiet_since, tr.sums = [], None, 0, None, []
+            onset = tr.hot_since if held or strong else next(u for u, h in tr.recent if h)
+            tr.episode_id, tr.start, tr.onset, tr.regime = t // 1_000_000_000, t, onset, r_list[i]
+            _reset_pending(tr)
+            tr.quiet_since, tr.quiet_steps, tr.sums = None, 0, []
             meta[tr.episode_id] = (tr.start, tr.onset, tr.regime)
             ids[i] = tr.episode_id
     return ids, meta
 
 
+def _reset_pending(tr: EpisodeTracker) -> None:
+    """Evidence for a new episode starts again (after an episode opened, or at an OFF / transition point)."""
+    tr.hot_since = tr.strong_since = None
+    tr.hot_steps = tr.strong_steps = tr.recent_hits = 0
+    tr.recent = []
+
+
 def _close(tr: EpisodeTracker) -> None:
-    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = tr.strong_since = None
-    tr.strong_steps = tr.quiet_steps = 0
-    tr.recent, tr.sums = [], []
+    tr.episode_id = tr.start = tr.onset = tr.regime = tr.quiet_since = None
+    tr.quiet_steps = 0
+    tr.sums = []
+    _reset_pending(tr)
 
 
 def running_totals(ids: np.ndarray, values: np.ndarray, peak: np.ndarray, carried_id, carried: list[float]):
