@@ -1,4 +1,4 @@
-"""Operating states: OFF/idle from a load-like tag, start-up settling, auto-k regimes, novelty, and the
+"""Operating states: OFF/idle from the tags that show stops, start-up settling, auto-k regimes, novelty, and the
 per-regime scaler every head works in (deviations from the regime's own normal, in its own spread)."""
 
 from __future__ import annotations
@@ -113,20 +113,23 @@ def auto_load_tag(operating_tags) -> str | None:
 
 
 class RegimeModel(Artifact):
-    """OFF when the load tag is below `off_fraction` of its running level (95th percentile); `transition`
+    """OFF when most stop tags (`off_group`) are below `off_fraction` of their running level; `transition`
     (start-up, shut-down, low-load ramps: scored but never alarmed) while the load is below
     `low_load_fraction` of its median running level and for a settling time after that (learned from the
     baseline's own start-ups, see `learned_settle_ns`), and while the load moves by more than `ramp_fraction`
     of that median within one feature window; regimes by k-means on the standardised operating tags when the
     silhouette clears the floor (else one regime); `novel` when a point is farther from every regime centre
-    than `novelty_factor` times the baseline's 99.9th-percentile distance."""
+    than `novelty_factor` times the baseline's 99.9th-percentile distance.
+
+    Fitted first, it also carries what every other artifact reads off the same baseline: the durations in
+    effect, the redundant tag groups, and the facts window spreads are measured against."""
 
     model_type = ModelType.regime_model
 
-    def __init__(self, *, operating_tags, load_tag, off_tags, off_thresholds, low_threshold, ramp_threshold, durations,
-                 window_ns, settle_ns, min_settle_ns, op_fill, op_center,
-                 op_scale, centroids, regime_rows, novelty_radius, centers, scales, dropped_tags,
-                 redundant=(), spread_rows=None, diff_log_scale=None, diff_kurtosis=None, **base):
+    def __init__(self, *, operating_tags, load_tag, off_tags, off_thresholds, low_threshold, ramp_threshold,
+                 durations, window_ns, settle_ns, min_settle_ns, op_fill, op_center, op_scale, centroids,
+                 regime_rows, novelty_radius, centers, scales, dropped_tags, redundant=(), spread_rows=None,
+                 diff_log_scale=None, diff_kurtosis=None, **base):
         super().__init__(**base)
         self.durations = durations  # every duration in effect, derived from this baseline where not configured
         self.operating_tags = tuple(operating_tags)
@@ -249,9 +252,9 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     min_settle_ns = durations.ns("startup_settle") if config.detect_off else 0
     probe = RegimeModel(
         operating_tags=(), load_tag=load_tag, off_tags=stop_tags, off_thresholds=off_thresholds,
-        low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=min_settle_ns,
-        min_settle_ns=min_settle_ns, op_fill=None, op_center=None, op_scale=None, centroids=np.zeros((1, 0)),
+        low_threshold=low_threshold, ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns,
+        settle_ns=min_settle_ns, min_settle_ns=min_settle_ns, op_fill=None, op_center=None, op_scale=None,
+        centroids=np.zeros((1, 0)),
         regime_rows=[len(times)], novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags,
         fingerprint="", upstream={}, train_rows=len(times), params={"min_regime_rows": config.min_regime_rows},
     )
@@ -323,13 +326,11 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     )
     return RegimeModel(
         operating_tags=operating, load_tag=load_tag, off_tags=stop_tags, off_thresholds=off_thresholds,
-        low_threshold=low_threshold,
-        ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
-        min_settle_ns=min_settle_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale, centroids=centroids,
-        regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers), scales=np.array(scales),
-        dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows, diff_log_scale=diff_log_scale,
-        diff_kurtosis=diff_kurtosis, tags=tags,
-        fingerprint=fingerprint, upstream={},
+        low_threshold=low_threshold, ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns,
+        settle_ns=settle_ns, min_settle_ns=min_settle_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale,
+        centroids=centroids, regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers),
+        scales=np.array(scales), dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows,
+        diff_log_scale=diff_log_scale, diff_kurtosis=diff_kurtosis, tags=tags, fingerprint=fingerprint, upstream={},
         train_rows=int(running.sum()),
         params={
             "min_regime_rows": config.min_regime_rows,
@@ -365,8 +366,9 @@ def _stop_detection(raw: np.ndarray, tags, operating, config):
     nothing = ((), np.zeros(0), None)
     if not config.detect_off:
         return (*nothing, {"method": "disabled"})
-    if config.load_tag is not None or not (group := off_group(raw, tags, config.off_fraction,
-                                                                config.low_load_fraction))[0]:
+    group = ((), {}) if config.load_tag is not None else off_group(raw, tags, config.off_fraction,
+                                                                  config.low_load_fraction)
+    if not group[0]:
         tag = config.load_tag if config.load_tag is not None else auto_load_tag(operating)
         if tag is None:
             return (*nothing, {"method": "none: no tag shows stops and no tag is named like a load"})
