@@ -99,7 +99,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
                 plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, days, day_scores, version))
             else:
                 plot = f"with this run's last day, {code} {days[-1]}"
-            yield from _materializations(key, tables, scores, episodes, version, plot)
+            yield from _materializations(key, tables, scores, episodes, version, plot, scorer.ensemble.fusion_.method)
             yield score_sanity(key, scores)
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
         if spec.key in context.selected_asset_check_keys:  # evaluations were reported per day above
@@ -117,7 +117,7 @@ def _run_plot(ensemble: DetectorEnsemble, code: str, days: list[dt.date], day_sc
 
 
 def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFrame, episodes: pd.DataFrame,
-                      version: int, plot):
+                      version: int, plot, threshold_method: str):
     """The day's three materializations, each with that day's own figures; the run's last day has its plot."""
     tags = {f"dagster/partition/{dimension}": value for dimension, value in key.keys_by_dimension.items()}
     health = tables["ACM_HealthTimeline"].iloc[0]
@@ -134,6 +134,8 @@ def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFr
             "alert_share": _float(health["AlertShare"]),
             # Share of the scored points inside an open episode (ALERT share: points at the alert level).
             "alarm_share": _float(scores.loc[scored, "alarm"].astype(bool).mean()) if scored.any() else 0.0,
+            # How the models' held-out slice set the alert level (a small slice cannot give a quantile).
+            "alert_threshold": threshold_method,
         },
         # The ids an engineer passes to the baseline's keep_episodes.
         "anomaly_episodes": {"dagster/row_count": len(episodes), "episodes": dg.MetadataValue.json(listed)},

@@ -143,6 +143,8 @@ def test_each_day_is_materialized_in_order_with_its_own_figures(sqlite_plant):
         for row in health.itertuples()
     ]
     assert figures[0] != figures[1]  # the day's own figures, not the run's
+    scored = _materializations(result, "anomaly_scores")
+    assert all(m.metadata["alert_threshold"].value == "empirical quantile" for m in scored)  # 5 days held out
     episodes = _materializations(result, "anomaly_episodes")
     assert [m.metadata["dagster/row_count"].value for m in episodes] == [len(m.metadata["episodes"].value)
                                                                         for m in episodes]
