@@ -100,7 +100,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
             else:
                 plot = f"with this run's last day, {code} {days[-1]}"
             yield from _materializations(key, tables, scores, episodes, version, plot, scorer.ensemble.fusion_.method)
-            yield score_sanity(key, scores)
+            yield score_sanity(key, scores, episodes)
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
         if spec.key in context.selected_asset_check_keys:  # evaluations were reported per day above
             yield dg.Output(None, output_name=output_name)
@@ -283,13 +283,18 @@ def _single_version(code: str, loaded: dict) -> int:
     return versions.pop()
 
 
-def score_sanity(key: dg.MultiPartitionKey, scores: pd.DataFrame) -> dg.AssetCheckEvaluation:
-    """The day's evaluation (AssetCheckResult cannot name a partition in a run over several days)."""
+def score_sanity(key: dg.MultiPartitionKey, scores: pd.DataFrame, episodes: pd.DataFrame) -> dg.AssetCheckEvaluation:
+    """The day's evaluation (AssetCheckResult cannot name a partition in a run over several days). An ALERT
+    point between an episode's onset and its end is explained by it: the points before the episode opened are
+    the evidence that opened it."""
     running = scores["operating_state"].astype(str) == "running"
     unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
     scored = scores["fused_z"].notna()
     alert = scored & (scores["severity"].astype(str) == "ALERT")
-    unexplained = int((alert & scores["episode_id"].isna()).sum())
+    explained = scores["episode_id"].notna()
+    for episode in episodes.itertuples():
+        explained |= (scores.index >= episode.onset) & (scores.index <= episode.end)
+    unexplained = int((alert & ~explained).sum())
     unexplained_share = unexplained / int(scored.sum()) if scored.any() else 0.0
     problems = []
     if unscored_running:

@@ -1,3 +1,5 @@
+import re
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -144,7 +146,10 @@ def test_each_day_is_materialized_in_order_with_its_own_figures(sqlite_plant):
     ]
     assert figures[0] != figures[1]  # the day's own figures, not the run's
     scored = _materializations(result, "anomaly_scores")
-    assert all(m.metadata["alert_threshold"].value == "empirical quantile" for m in scored)  # 5 days held out
+    methods = {m.metadata["alert_threshold"].value for m in scored}  # one model version: one threshold method
+    assert len(methods) == 1
+    assert re.fullmatch(r"empirical quantile|(exponential tail over the top|conformal rank) \d+ of \d+ held-out points",
+                        methods.pop())
     episodes = _materializations(result, "anomaly_episodes")
     assert [m.metadata["dagster/row_count"].value for m in episodes] == [len(m.metadata["episodes"].value)
                                                                         for m in episodes]
@@ -178,19 +183,36 @@ def _day_scores(severity, episode_id, fused_z=1.0, state="running") -> pd.DataFr
     )
 
 
+def _episode(scores: pd.DataFrame, onset: int, start: int, end: int) -> pd.DataFrame:
+    return pd.DataFrame({"onset": [scores.index[onset]], "start": [scores.index[start]], "end": [scores.index[end]]})
+
+
+NO_EPISODES = pd.DataFrame({"onset": [], "start": [], "end": []})
+
+
 def test_score_sanity_warns_on_alerts_no_episode_explains_and_fails_on_unscored_running_points():
     key = dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-02-01"})
-    in_episode = score_sanity(key, _day_scores(["ALERT"] * 8 + ["GOOD"] * 2, [7.0] * 8 + [None] * 2))
+    scores = _day_scores(["ALERT"] * 8 + ["GOOD"] * 2, [7.0] * 8 + [None] * 2)
+    in_episode = score_sanity(key, scores, _episode(scores, 0, 0, 7))
     assert in_episode.passed and in_episode.partition == str(key)
 
-    isolated = score_sanity(key, _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10))
+    isolated = score_sanity(key, _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10), NO_EPISODES)
     assert not isolated.passed and isolated.severity == dg.AssetCheckSeverity.WARN
     assert isolated.description == "3 of 10 scored points (30.0%) are ALERT outside any episode, more than 20%"
     assert isolated.metadata["unexplained_alert_share"].value == 0.3
 
-    unscored = score_sanity(key, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9))
+    unscored = score_sanity(key, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9), NO_EPISODES)
     assert not unscored.passed and unscored.severity == dg.AssetCheckSeverity.ERROR
     assert unscored.description == "1 running points have no fused score"
+
+
+def test_alerts_before_an_episode_opened_are_its_evidence_from_its_onset():
+    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-02-01"})
+    scores = _day_scores(["GOOD"] + ["ALERT"] * 5 + ["GOOD"] * 4, [None] * 4 + [7.0] * 3 + [None] * 3)
+    explained = score_sanity(key, scores, _episode(scores, 1, 4, 6))
+    assert explained.passed and explained.metadata["alert_points_outside_episodes"].value == 0
+    opened_late = score_sanity(key, scores, _episode(scores, 4, 4, 6))
+    assert not opened_late.passed and opened_late.metadata["alert_points_outside_episodes"].value == 3
 
 
 def test_a_failing_day_keeps_the_days_scored_before_it(sqlite_plant):
