@@ -291,7 +291,7 @@ def score_sanity(key: dg.MultiPartitionKey, scores: pd.DataFrame, episodes: pd.D
     unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
     scored = scores["fused_z"].notna()
     alert = scored & (scores["severity"].astype(str) == "ALERT")
-    explained = scores["episode_id"].notna()
+    explained = pd.Series(False, index=scores.index)
     for episode in episodes.itertuples():
         explained |= (scores.index >= episode.onset) & (scores.index <= episode.end)
     unexplained = int((alert & ~explained).sum())
