@@ -38,3 +38,9 @@ def partitioned_check(name: str, asset: str, partitions_def: dg.PartitionsDefini
 equipment_partitions = dg.DynamicPartitionsDefinition(name="equipment")
 day_partitions = build_day_partitions(os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV))
 equipment_day_partitions = dg.MultiPartitionsDefinition({"equipment": equipment_partitions, "day": day_partitions})
+scoring_partitions = equipment_day_partitions
+
+
+def scoring_partition_key(code: str, day: dt.date) -> dg.MultiPartitionKey:
+    """The scoring partition that holds one equipment's day."""
+    return dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()})

@@ -46,7 +46,7 @@ from acm_assets.detectors import DetectorEnsemble
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import simulate
 from acm_assets.jobs import training_job
-from acm_assets.partitions import day_partitions, equipment_partitions
+from acm_assets.partitions import day_partitions, equipment_partitions, scoring_partition_key
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
@@ -245,7 +245,7 @@ class _Bench:
 
     def scoring_backfill(self) -> dict:
         first, last = (
-            str(dg.MultiPartitionKey({"equipment": EQUIPMENT, "day": f"{day:%Y-%m-%d}"}))
+            str(scoring_partition_key(EQUIPMENT, day.date()))
             for day in (self.score_days[0], self.score_days[-1])
         )
         started, started_at = time.perf_counter(), time.time()
