@@ -1,30 +1,72 @@
-"""Partitions: one per equipment (kept in sync with the Equipment table by a sensor), and equipment x day.
+"""Partitions: one per equipment (kept in sync with the Equipment table by a sensor), and equipment x month
+for scoring, whose rows stay daily.
 
-The day partitions span `$ACM_FIRST_DAY` .. `$ACM_LAST_DAY` (inclusive; open-ended when unset), so the UI
-shows the days the historian covers rather than every day since an arbitrary start.
+A month partition keeps a fleet inside what Dagster's UI handles: 1,000 equipment x 3 years is 36,000
+partitions per scoring asset where equipment x day made 1.1 million (measured in docs/benchmarks.md). A run
+scores the days of its months that its `first_day`/`last_day` config selects, so the daily schedule and a
+one-day rerun touch one day. Scoring covers `$ACM_FIRST_DAY` .. `$ACM_LAST_DAY` (inclusive; open-ended when
+unset: up to yesterday, the last complete day), so the UI shows the months the historian covers.
 """
 
 import datetime as dt
 import os
 import warnings
+from dataclasses import dataclass
 
 import dagster as dg
 
 FIRST_DAY_ENV = "ACM_FIRST_DAY"
 LAST_DAY_ENV = "ACM_LAST_DAY"
 DEFAULT_FIRST_DAY = "2024-01-01"
+MONTH_FORMAT = "%Y-%m"
 
 
-def build_day_partitions(first_day: str, last_day: str | None = None) -> dg.DailyPartitionsDefinition:
-    """Daily partitions from `first_day` to `last_day` inclusive (None: up to yesterday, growing daily)."""
-    try:
-        first = dt.date.fromisoformat(first_day)
-        end = dt.date.fromisoformat(last_day) + dt.timedelta(days=1) if last_day else None
-    except ValueError as exc:
-        raise ValueError(f"{FIRST_DAY_ENV}/{LAST_DAY_ENV} must be YYYY-MM-DD days: {exc}") from exc
-    if end is not None and end <= first:
-        raise ValueError(f"{LAST_DAY_ENV}={last_day} is before {FIRST_DAY_ENV}={first_day}")
-    return dg.DailyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat() if end else None)
+@dataclass(frozen=True)
+class ScoringCalendar:
+    """The days scoring covers, grouped into month partitions."""
+
+    first_day: dt.date
+    last_day: dt.date | None  # None: up to yesterday (UTC), growing daily
+
+    @classmethod
+    def from_settings(cls, first_day: str, last_day: str | None = None) -> "ScoringCalendar":
+        try:
+            first = dt.date.fromisoformat(first_day)
+            last = dt.date.fromisoformat(last_day) if last_day else None
+        except ValueError as exc:
+            raise ValueError(f"{FIRST_DAY_ENV}/{LAST_DAY_ENV} must be YYYY-MM-DD days: {exc}") from exc
+        if last is not None and last < first:
+            raise ValueError(f"{LAST_DAY_ENV}={last_day} is before {FIRST_DAY_ENV}={first_day}")
+        return cls(first, last)
+
+    def month_partitions(self) -> dg.TimeWindowPartitionsDefinition:
+        # end_offset: the current month is a partition from its first day on (it holds yesterday from the 2nd).
+        end = month_of(_next_month(self.last_day.replace(day=1))) if self.last_day else None
+        return dg.MonthlyPartitionsDefinition(
+            start_date=month_of(self.first_day), end_date=end, fmt=MONTH_FORMAT, end_offset=1
+        )
+
+    def last_scorable_day(self, today: dt.date | None = None) -> dt.date:
+        yesterday = (today or dt.datetime.now(dt.timezone.utc).date()) - dt.timedelta(days=1)
+        return yesterday if self.last_day is None else min(self.last_day, yesterday)
+
+    def covers(self, day: dt.date) -> bool:
+        return self.first_day <= day and (self.last_day is None or day <= self.last_day)
+
+    def days_of_month(self, month: str, today: dt.date | None = None) -> list[dt.date]:
+        """The month's days within the calendar, up to yesterday."""
+        first = dt.datetime.strptime(month, MONTH_FORMAT).date()
+        end = min(_next_month(first) - dt.timedelta(days=1), self.last_scorable_day(today))
+        first = max(first, self.first_day)
+        return [first + dt.timedelta(days=i) for i in range((end - first).days + 1)]
+
+
+def month_of(day: dt.date) -> str:
+    return day.strftime(MONTH_FORMAT)
+
+
+def _next_month(first: dt.date) -> dt.date:
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def partitioned_check(name: str, asset: str, partitions_def: dg.PartitionsDefinition, **kwargs) -> dg.AssetCheckSpec:
@@ -35,12 +77,13 @@ def partitioned_check(name: str, asset: str, partitions_def: dg.PartitionsDefini
         return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions_def, **kwargs)
 
 
+calendar = ScoringCalendar.from_settings(os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV))
 equipment_partitions = dg.DynamicPartitionsDefinition(name="equipment")
-day_partitions = build_day_partitions(os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV))
-equipment_day_partitions = dg.MultiPartitionsDefinition({"equipment": equipment_partitions, "day": day_partitions})
-scoring_partitions = equipment_day_partitions
+scoring_partitions = dg.MultiPartitionsDefinition(
+    {"equipment": equipment_partitions, "month": calendar.month_partitions()}
+)
 
 
 def scoring_partition_key(code: str, day: dt.date) -> dg.MultiPartitionKey:
     """The scoring partition that holds one equipment's day."""
-    return dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()})
+    return dg.MultiPartitionKey({"equipment": code, "month": month_of(day)})

@@ -20,6 +20,11 @@ STATE_SHADES = {"off": ("#d0d0d0", "OFF"), "transition": ("#f6dd9a", "start-up /
 # tab10 without its grey and olive, which would read as the OFF and start-up/stop shading.
 EPISODE_COLOURS = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i not in (7, 8)]
 LEGEND_LINE_INCHES = 0.16
+# A year at 10 minutes is 52,560 points on an 11-inch plot: drawn as this many bins (each its worst z),
+# which looks the same and takes a tenth of the time.
+MAX_DRAWN_POINTS = 2000
+# Beside the plot, the episodes with the highest peaks (the table lists them all).
+MAX_LISTED_EPISODES = 12
 
 
 def health_plot_png(
@@ -45,7 +50,12 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
         Patch(color=EPISODE_COLOURS[i % len(EPISODE_COLOURS)], alpha=0.35, label=_episode_label(i, e))
         for i, e in enumerate(episodes.itertuples())
     ]
-    lines = len(handles) + sum(h.get_label().count("\n") + 1 for h in episode_handles) + 1
+    listed = sorted(np.argsort(-episodes["peak_z"].to_numpy(), kind="stable")[:MAX_LISTED_EPISODES]) if len(episodes) else []
+    legend_episodes = [episode_handles[i] for i in listed]
+    if len(episode_handles) > len(listed):
+        more = len(episode_handles) - len(listed)
+        legend_episodes.append(Patch(color="none", label=f"... and {more} more (highest peaks listed)"))
+    lines = len(handles) + sum(h.get_label().count("\n") + 1 for h in legend_episodes) + 1
     fig = plt.figure(figsize=(11, max(3.6, 0.8 + LEGEND_LINE_INCHES * lines)), dpi=80)
     grid = fig.add_gridspec(2, 2, width_ratios=[3, 1.3], height_ratios=[8, 1], hspace=0.08, wspace=0.03)
     ax, band, side = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])
@@ -56,11 +66,16 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
             for start, end in _spans(scores.index, state == name):
                 ax.axvspan(start, end, color=colour, lw=0)
         running_z = scores["fused_z"].where(state == "running")
-        ax.plot(scores.index, running_z, lw=0.8, color="#1f3b73")
+        regimes = scores["regime"].astype("category").cat.codes
         ax.set_ylim(min(0.0, running_z.min()) if running_z.notna().any() else 0.0,
                     max(1.5 * alert_z, 1.05 * running_z.max()) if running_z.notna().any() else 1.5 * alert_z)
-        regimes = scores["regime"].astype("category")
-        band.scatter(scores.index, [0] * len(scores), c=regimes.cat.codes, cmap="tab10", marker="|", s=200)
+        if len(scores) > MAX_DRAWN_POINTS:
+            bins = (np.arange(len(scores)) * MAX_DRAWN_POINTS) // len(scores)
+            first = np.flatnonzero(np.diff(bins, prepend=-1))
+            running_z = running_z.groupby(bins).max().set_axis(scores.index[first])
+            regimes = regimes.groupby(bins).last().set_axis(scores.index[first])
+        ax.plot(running_z.index, running_z, lw=0.8, color="#1f3b73")
+        band.scatter(regimes.index, [0] * len(regimes), c=regimes, cmap="tab10", marker="|", s=200)
     for handle, episode in zip(episode_handles, episodes.itertuples()):  # an episode may begin before the plot
         start = max(episode.start, scores.index[0]) if not scores.empty else episode.start
         ax.axvspan(start, episode.end, color=handle.get_facecolor(), lw=0)
@@ -74,7 +89,7 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     band.xaxis.set_major_formatter(mdates.ConciseDateFormatter(band.xaxis.get_major_locator()))
     side.axis("off")
     heading = Patch(color="none", label=f"\nepisodes: {len(episode_handles)}" + (" (shaded)" if episode_handles else ""))
-    side.legend(handles=[*handles, heading, *episode_handles], loc="upper left", fontsize=7, frameon=False)
+    side.legend(handles=[*handles, heading, *legend_episodes], loc="upper left", fontsize=7, frameon=False)
     fig.subplots_adjust(left=0.06, right=0.99, top=0.93, bottom=0.1)
     return fig
 

@@ -5,9 +5,6 @@ import dagster as dg
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.jobs import training_job
 from acm_assets.partitions import equipment_partitions
-from acm_assets.registry.equipment import Equipment as RegistryEquipment
-from acm_assets.registry.errors import VersionNotFoundError
-from acm_assets.registry.store import ModelStore
 from acm_assets.resources import AcmDatabase
 
 
@@ -20,9 +17,9 @@ def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatab
     equipment = historian.list_equipment()
     known = set(context.instance.get_dynamic_partitions(equipment_partitions.name))
     new = [e.code for e in equipment if e.code not in known]
-    registry = acm_database.model_store
-    untrained = [e for e in equipment if not _has_complete_version(registry, e.equip_id, e.code)]
-    summary = historian.data_summary() if untrained else {}
+    trained = acm_database.model_store.servable_equipment_ids()
+    untrained = [e for e in equipment if e.equip_id not in trained]
+    summary = historian.data_summary([e.code for e in untrained]) if untrained else {}
     ready, waiting = [], []
     for e in untrained:
         rows = summary[e.code][0] // max(len(e.tags), 1)  # stored points per tag: about the rows a baseline gets
@@ -30,18 +27,17 @@ def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatab
             ready.append(e.code)
         else:
             waiting.append(f"{e.code}: {rows} rows of history, a baseline needs {MIN_BASELINE_ROWS}")
-    for reason in waiting:
-        context.log.info(f"cold start waits for data: {reason}")
+    if waiting:
+        context.log.info(f"cold start waits for data: {'; '.join(waiting)}")
     return dg.SensorResult(
         dynamic_partitions_requests=[equipment_partitions.build_add_request(new)] if new else [],
         run_requests=[dg.RunRequest(run_key=f"cold-start:{code}", partition_key=code) for code in ready],
-        skip_reason=f"cold start waits for data: {'; '.join(waiting)}" if waiting and not ready else None,
+        skip_reason=f"cold start waits for data: {_first(waiting)}" if waiting and not ready else None,
     )
 
 
-def _has_complete_version(registry: ModelStore, equip_id: int, code: str) -> bool:
-    try:
-        registry.latest_version(RegistryEquipment(equip_id, code))
-    except VersionNotFoundError:
-        return False
-    return True
+
+def _first(reasons: list[str], shown: int = 10) -> str:
+    """A tick's skip reason stays readable with a fleet waiting: the first few, then how many more."""
+    more = f"; and {len(reasons) - shown} more equipment (see the tick's log)" if len(reasons) > shown else ""
+    return "; ".join(reasons[:shown]) + more

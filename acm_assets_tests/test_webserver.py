@@ -2,7 +2,7 @@
 
 One server per module, started with the README's own commands on a DAGSTER_HOME that does not exist yet: its
 start-up, the sensor's cold-start training and the backfill daemon's 30 s loop are what take the time, so the
-tests share them and run in file order (graph, checks, automation, training, backfill, per-day facts). One
+tests share them and run in file order (graph, checks, automation, training, backfill, per-month facts, a one-day rerun). One
 equipment keeps the cold start inside the backfill daemon's first 30 s cycle (two equipment train in parallel
 on two shared cores and miss it, which costs a whole cycle). The process group is killed at the end, whatever
 happened.
@@ -23,7 +23,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -47,7 +46,9 @@ HISTORY_START = "2024-01-01"
 HISTORY_DAYS = 67  # the default 60-day baseline ends at the last point; scoring then covers the last week
 HISTORY_LAST_DAY = "2024-03-07"
 EQUIPMENT = "FD_FAN"
-BACKFILL_DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(7)]
+BACKFILL_MONTHS = [f"{EQUIPMENT}|2024-02", f"{EQUIPMENT}|2024-03"]
+BACKFILL_DAYS = [dt.date(2024, 2, 1) + dt.timedelta(days=i) for i in range(29 + 7)]
+RERUN_DAY = "2024-03-05"
 
 MODEL_ASSETS = sorted(t.value for t in ModelType)
 SCORING_ASSETS = ["anomaly_episodes", "anomaly_scores", "health_timeline"]
@@ -221,14 +222,14 @@ def test_ui_shows_the_asset_checks(server):
     }
 
 
-def test_day_partitions_cover_the_days_of_the_data(server):
+def test_month_partitions_cover_the_months_of_the_data(server):
     data = server.query(
         '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
         " partitionKeysByDimension { name partitionKeys } } } }"
     )
     dimensions = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
-    assert len(dimensions["day"]) == HISTORY_DAYS
-    assert (dimensions["day"][0], dimensions["day"][-1]) == (HISTORY_START, HISTORY_LAST_DAY)
+    assert dimensions["month"] == ["2024-01", "2024-02", "2024-03"]
+    assert dimensions["equipment"] == [EQUIPMENT]
 
 
 def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
@@ -318,15 +319,40 @@ def _tag(run: dict, key: str) -> str | None:
     return next((t["value"] for t in run["tags"] if t["key"] == key), None)
 
 
-def test_per_equipment_backfill_of_seven_days_scores_exactly_those_days(server):
-    keys = [str(dg.MultiPartitionKey({"equipment": EQUIPMENT, "day": d.isoformat()})) for d in BACKFILL_DAYS]
+def _scored_days(server: Server) -> list[tuple[str, str, int, int]]:
+    """(equipment, day, points, run ids) of ACM_Scores_Wide, by equipment and day."""
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    'SELECT e."EquipCode", s."Day", COUNT(*), COUNT(DISTINCT s."RunID") FROM "ACM_Scores_Wide" s'
+                    ' JOIN "Equipment" e ON e."EquipID" = s."EquipID" GROUP BY e."EquipCode", s."Day" ORDER BY 1, 2'
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [(code, str(day), points, run_ids) for code, day, points, run_ids in rows]
+
+
+def _run_ids_by_day(server: Server) -> dict[str, str]:
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text('SELECT DISTINCT "Day", "RunID" FROM "ACM_Scores_Wide"')).all()
+    finally:
+        engine.dispose()
+    return {str(day): run_id for day, run_id in rows}
+
+
+def test_per_equipment_backfill_of_two_months_scores_their_days_in_one_run(server):
     launched = server.query(
         "mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {"
         " __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }",
         params={
             "assetSelection": [{"path": [asset]} for asset in SCORING_ASSETS],
-            "partitionNames": keys,
-            "title": f"score {EQUIPMENT} for a week",
+            "partitionNames": BACKFILL_MONTHS,
+            "title": f"score {EQUIPMENT} for February and March",
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -342,68 +368,97 @@ def test_per_equipment_backfill_of_seven_days_scores_exactly_those_days(server):
 
     backfill = _wait_for("the scoring backfill", server, BACKFILL_TIMEOUT_S, finished)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    # BackfillPolicy.single_run: the whole week of one equipment is one run.
+    # BackfillPolicy.single_run: both months of one equipment are one run.
     (run,) = backfill["runs"]
     assert run["status"] == "SUCCESS"
     assert (_tag(run, "dagster/asset_partition_range_start"), _tag(run, "dagster/asset_partition_range_end")) == (
-        keys[0],
-        keys[-1],
+        BACKFILL_MONTHS[0],
+        BACKFILL_MONTHS[-1],
     )
-
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    'SELECT e."EquipCode", s."Day", COUNT(*), COUNT(DISTINCT s."RunID") FROM "ACM_Scores_Wide" s'
-                    ' JOIN "Equipment" e ON e."EquipID" = s."EquipID" GROUP BY e."EquipCode", s."Day" ORDER BY 1, 2'
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    assert [(code, str(day)) for code, day, _, _ in rows] == [(EQUIPMENT, str(d)) for d in BACKFILL_DAYS]
-    assert all(points == 144 and run_ids == 1 for _, _, points, run_ids in rows)  # 10-minute cadence, one run
+    # Every day of both months up to the last day of the data ($ACM_LAST_DAY), 10-minute cadence, one run.
+    assert _scored_days(server) == [(EQUIPMENT, str(d), 144, 1) for d in BACKFILL_DAYS]
 
     data = server.query(
         "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"anomaly_scores\"]}) { ... on AssetNode {"
         " latestMaterializationByPartition(partitions: $keys) { runId partition } } } }",
-        keys=keys,
+        keys=BACKFILL_MONTHS,
     )
     materialized = data["assetNodeOrError"]["latestMaterializationByPartition"]
-    assert [(m["partition"], m["runId"]) for m in materialized] == [(k, run["runId"]) for k in keys]
+    assert [(m["partition"], m["runId"]) for m in materialized] == [(k, run["runId"]) for k in BACKFILL_MONTHS]
 
 
-def test_each_backfilled_day_shows_its_own_facts_and_check(server):
-    keys = [str(dg.MultiPartitionKey({"equipment": EQUIPMENT, "day": d.isoformat()})) for d in BACKFILL_DAYS]
+def _month_facts(server: Server) -> tuple[list, dict]:
     data = server.query(
         "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"health_timeline\"]}) { ... on AssetNode {"
-        " latest: assetMaterializations(limit: 1) { partition }"
-        " byDay: assetMaterializations(partitions: $keys) { partition metadataEntries { label"
+        " latest: assetMaterializations(limit: 1) { partition runId }"
+        " byMonth: assetMaterializations(partitions: $keys) { partition runId metadataEntries { label"
         "   ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intValue }"
         "   ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr } } } } } }",
-        keys=keys,
+        keys=BACKFILL_MONTHS,
     )["assetNodeOrError"]
-    # The UI's "latest materialization" is the last day of the backfill, not whichever day Dagster wrote last.
-    assert [m["partition"] for m in data["latest"]] == [keys[-1]]
-    facts = {}
-    for materialization in data["byDay"]:
-        entries = {e["label"]: e for e in materialization["metadataEntries"]}
-        facts[materialization["partition"]] = entries
-    assert sorted(facts) == sorted(keys)
-    first, second = facts[keys[0]], facts[keys[1]]
-    assert first["points"]["intValue"] == second["points"]["intValue"] == 144
-    assert (first["health_mean"]["floatValue"], first["health_min"]["floatValue"]) != (
-        second["health_mean"]["floatValue"], second["health_min"]["floatValue"]
+    return data["latest"], [
+        (m["partition"], m["runId"], {e["label"]: e for e in m["metadataEntries"]}) for m in data["byMonth"]
+    ]
+
+
+def test_each_backfilled_month_shows_its_days_and_check(server):
+    latest, facts = _month_facts(server)
+    # The UI's "latest materialization" is the last month of the backfill, not whichever Dagster wrote last.
+    assert [m["partition"] for m in latest] == [BACKFILL_MONTHS[-1]]
+    by_month = {partition: entries for partition, _, entries in facts}
+    assert sorted(by_month) == BACKFILL_MONTHS
+    february, march = by_month[BACKFILL_MONTHS[0]], by_month[BACKFILL_MONTHS[1]]
+    assert (february["days"]["text"], march["days"]["text"]) == (
+        "2024-02-01 .. 2024-02-29 (29 days)", "2024-03-01 .. 2024-03-07 (7 days)"
     )
-    assert facts[keys[-1]]["plot"]["mdStr"].startswith(
-        f"![{EQUIPMENT} {BACKFILL_DAYS[0]} .. {BACKFILL_DAYS[-1]} (this run's 7 days), model v1](data:image/png"
+    assert (february["points"]["intValue"], march["points"]["intValue"]) == (29 * 144, 7 * 144)
+    # What each month's status stands for: all of its scorable days are scored.
+    assert (march["month_days_scored"]["intValue"], march["month_days_unscored"]["text"]) == (7, "none")
+    assert march["plot"]["mdStr"].startswith(
+        f"![{EQUIPMENT} {BACKFILL_DAYS[0]} .. {BACKFILL_DAYS[-1]} (this run's 36 days), model v1](data:image/png"
     )
 
     executions = server.query(
         'query { assetCheckExecutions(assetKey: {path: ["anomaly_scores"]}, checkName: "score_sanity", limit: 50) {'
         " evaluation { partition metadataEntries { label } } } }"
     )["assetCheckExecutions"]
-    assert sorted(e["evaluation"]["partition"] for e in executions) == sorted(keys)
+    assert sorted(e["evaluation"]["partition"] for e in executions) == BACKFILL_MONTHS
     assert all(
         "unexplained_alert_share_limit" in {m["label"] for m in e["evaluation"]["metadataEntries"]} for e in executions
+    )
+
+
+def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
+    before = _run_ids_by_day(server)
+    launched = server.query(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
+        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }"
+        " ... on RunConfigValidationInvalid { errors { message } } } }",
+        params={
+            "selector": {**REPOSITORY, "jobName": "scoring"},
+            "runConfigData": {"ops": {"anomaly_scoring": {"config": {"first_day": RERUN_DAY, "last_day": RERUN_DAY}}}},
+            "executionMetadata": {"tags": [
+                {"key": "dagster/partition", "value": BACKFILL_MONTHS[-1]},
+                {"key": "dagster/partition/equipment", "value": EQUIPMENT},
+                {"key": "dagster/partition/month", "value": BACKFILL_MONTHS[-1].split("|")[1]},
+            ]},
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    def finished():
+        data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
+        status = data["runOrError"]["status"]
+        return status if status in FINISHED_RUN else None
+
+    assert _wait_for("the one-day rerun", server, BACKFILL_TIMEOUT_S, finished) == "SUCCESS"
+    after = _run_ids_by_day(server)
+    assert {day for day in after if after[day] != before[day]} == {RERUN_DAY}
+    assert after[RERUN_DAY] == run_id and len(after) == len(before)
+    latest, facts = _month_facts(server)
+    assert latest[0]["runId"] == run_id
+    rerun = next(entries for partition, run, entries in facts if run == run_id)
+    assert (rerun["days"]["text"], rerun["points"]["intValue"], rerun["month_days_scored"]["intValue"]) == (
+        RERUN_DAY, 144, 7
     )

@@ -1,21 +1,26 @@
-"""Scoring per equipment x day: scores, episodes, culprits, a daily health summary and the carried state.
+"""Scoring per equipment x month partition, a day at a time: scores, episodes, culprits, a daily health summary
+and the carried state, in tables keyed by day.
 
 Days of one equipment are scored in time order with the detector state carried from the previous day
 (in memory within a run, through ACM_ScoringState between runs), so daily runs give the same scores and
-the same episodes as one long run.
+the same episodes as one long run. A run reports one materialization per month partition and output, with
+the figures of the days it scored there and how many of the month's days are scored.
 """
 
 
 import datetime as dt
+import itertools
 import json
+import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from acm_assets.detectors import HEADS, ArtifactMismatchError, DetectorEnsemble, DetectorInputError, ModelType
 from acm_assets.ingest.errors import IngestError
-from acm_assets.partitions import equipment_day_partitions, partitioned_check
+from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
@@ -28,9 +33,9 @@ OUTPUT_TABLES = {
     "health_timeline": "ACM_HealthTimeline",
 }
 DESCRIPTIONS = {
-    "anomaly_scores": "Per-timestamp detector z-scores, fused z, health, severity and regime of an equipment day.",
-    "anomaly_episodes": "Anomaly episodes touching an equipment day, with their culprit tags (continuous across days).",
-    "health_timeline": "One summary row per equipment day: health, alert shares, episodes; its metadata shows the day.",
+    "anomaly_scores": "Per-timestamp detector z-scores, fused z, health, severity and regime of an equipment's days.",
+    "anomaly_episodes": "Anomaly episodes touching an equipment's days, with their culprit tags (continuous across days).",
+    "health_timeline": "One summary row per equipment day: health, alert shares, episodes; its metadata shows the run's days.",
 }
 SCORE_COLUMNS = [f"{h}_z" for h in HEADS] + [
     "fused_z", "health", "severity", "regime", "operating_state", "novel", "alarm", "episode_id",
@@ -40,6 +45,30 @@ READ_MARGIN = pd.Timedelta(hours=6)
 # Without a stored state for the previous day, this much history warms up windows and lags.
 WARM_UP = pd.Timedelta(days=1)
 MAX_UNEXPLAINED_ALERT_SHARE = 0.2
+# A debug record per scored day for progress displays: a Python log record, not a Dagster event (a year's
+# backfill would store 365 more events).
+progress_log = logging.getLogger(__name__)
+
+
+class ScoringDays(dg.Config):
+    """Which days of the run's month partitions to score (UTC, inclusive; unset: the whole month up to
+    yesterday). The daily schedule sets both to yesterday; a one-day rerun sets both to its day."""
+
+    first_day: str | None = None
+    last_day: str | None = None
+
+
+def scoring_days(first_day: dt.date, last_day: dt.date) -> dict:
+    """The scoring job's run config that limits a run to [first_day, last_day]."""
+    return {"ops": {"anomaly_scoring": {"config": {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}}}}
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    day: dt.date
+    tables: dict[str, pd.DataFrame]
+    scores: pd.DataFrame
+    episodes: pd.DataFrame
 
 
 @dg.multi_asset(
@@ -50,36 +79,35 @@ MAX_UNEXPLAINED_ALERT_SHARE = 0.2
             description=DESCRIPTIONS[name],
             metadata={"dagster/table_name": table},
             group_name="scoring",
-            # Each day is reported as it is scored (its own figures, in day order), not by Dagster at the end.
+            # Each month is reported as its days are scored (its own figures, in day order), not at the end.
             skippable=True,
         )
         for name, table in OUTPUT_TABLES.items()
     ],
     ins={t.value: dg.AssetIn() for t in ModelType},
-    partitions_def=equipment_day_partitions,
+    partitions_def=scoring_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=[
         partitioned_check(
             "score_sanity",
             "anomaly_scores",
-            equipment_day_partitions,
+            scoring_partitions,
             description=(
-                "Per day: every running point has a fused score (else ERROR), and ALERT points that no episode "
-                f"explains are at most {MAX_UNEXPLAINED_ALERT_SHARE:.0%} of the scored points (else WARN: "
-                "isolated alarms mean a miscalibrated head or unrecognised operating states)."
+                "Per month, over the days the run scored: every running point has a fused score (else ERROR), "
+                f"and on each day ALERT points that no episode explains are at most {MAX_UNEXPLAINED_ALERT_SHARE:.0%} "
+                "of the scored points (else WARN: isolated alarms mean a miscalibrated head or unrecognised "
+                "operating states)."
             ),
         )
     ],
 )
-def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase, **models):
-    """Scores each day with the equipment's latest complete model version (or the run's pinned one), in day
-    order; each day's rows are written, and its materializations and check reported, before the next day."""
-    days_by_equipment = defaultdict(list)
-    for key in context.partition_keys:
-        dims = equipment_day_partitions.get_partition_key_from_str(key).keys_by_dimension
-        days_by_equipment[dims["equipment"]].append(dt.date.fromisoformat(dims["day"]))
-
+def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase, **models):
+    """Scores the selected days with the equipment's latest complete model version (or the run's pinned one),
+    in day order; each day's rows are written as it is scored, each month's materializations and check once
+    its days are done."""
+    days_by_equipment = _selected_days(context.partition_keys, config)
     for code in sorted(days_by_equipment):
+        days = days_by_equipment[code]
         loaded = {t: _for_equipment(models[t], code) for t in models}
         version = _single_version(code, loaded)
         try:
@@ -87,23 +115,92 @@ def anomaly_scoring(context: dg.AssetExecutionContext, acm_database: AcmDatabase
         except ArtifactMismatchError as exc:
             raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
         scorer = _DayScorer(acm_database, ensemble, code, version, context.run.run_id)
-        days, day_scores = sorted(days_by_equipment[code]), []
-        for day in days:
-            key = dg.MultiPartitionKey({"equipment": code, "day": day.isoformat()})
-            tables, scores, episodes = scorer.score_day(day)
-            acm_database.outputs.replace_tables(
-                {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
-            )
-            day_scores.append(scores)
-            if day == days[-1]:
-                plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, days, day_scores, version))
-            else:
-                plot = f"with this run's last day, {code} {days[-1]}"
-            yield from _materializations(key, tables, scores, episodes, version, plot, scorer.ensemble.fusion_.method)
-            yield score_sanity(key, scores, episodes)
+        run_scores = []
+        for month, month_days in itertools.groupby(days, key=month_of):
+            key = dg.MultiPartitionKey({"equipment": code, "month": month})
+            scored, failure = [], None
+            for day in month_days:
+                try:
+                    tables, scores, episodes = scorer.score_day(day)
+                except dg.Failure as exc:
+                    failure = exc
+                    break
+                acm_database.outputs.replace_tables(
+                    {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
+                )
+                scored.append(ScoredDay(day, tables, scores, episodes))
+                run_scores.append(scores)
+                progress_log.debug("scored %s %s", code, day)
+            if scored:  # a failing day still reports the days written before it
+                if failure or scored[-1].day == days[-1]:
+                    run_days = days[: len(run_scores)]
+                    plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, run_days, run_scores, version))
+                else:
+                    plot = f"with this run's last day, {code} {days[-1]}"
+                coverage = month_coverage(acm_database, scorer.equip_id, month)
+                yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.fusion_.method)
+                yield score_sanity(key, [(d.day, d.scores, d.episodes) for d in scored])
+            if failure:
+                raise failure
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
-        if spec.key in context.selected_asset_check_keys:  # evaluations were reported per day above
+        if spec.key in context.selected_asset_check_keys:  # evaluations were reported per month above
             yield dg.Output(None, output_name=output_name)
+
+
+def _selected_days(partition_keys: list[str], config: ScoringDays) -> dict[str, list[dt.date]]:
+    """Equipment code -> the days of its month partitions in this run that the config selects, in order."""
+    first, last = (_config_day(name, value) for name, value in (("first_day", config.first_day), ("last_day", config.last_day)))
+    if first and last and last < first:
+        raise dg.Failure(f"scoring config: last_day {last} is before first_day {first}")
+    days_by_equipment = defaultdict(list)
+    for key in partition_keys:
+        dims = scoring_partitions.get_partition_key_from_str(key).keys_by_dimension
+        days_by_equipment[dims["equipment"]].extend(
+            day for day in calendar.days_of_month(dims["month"])
+            if (first is None or day >= first) and (last is None or day <= last)
+        )
+    if not any(days_by_equipment.values()):
+        raise dg.Failure(
+            f"scoring config first_day={config.first_day}, last_day={config.last_day} selects no scorable day "
+            f"(up to yesterday, within ${FIRST_DAY_ENV} .. ${LAST_DAY_ENV}) of this run's partitions "
+            f"{', '.join(sorted(partition_keys))}"
+        )
+    return {code: sorted(days) for code, days in days_by_equipment.items() if days}
+
+
+def _config_day(name: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise dg.Failure(f"scoring config: {name} must be a YYYY-MM-DD day, got {value!r}") from None
+
+
+def month_coverage(database: AcmDatabase, equip_id: int, month: str) -> dict[str, dict]:
+    """Per asset: the rows its table holds for the month, and how many of the month's scorable days are
+    scored (have their health row, written with the day's scores): what the month partition stands for."""
+    expected = calendar.days_of_month(month)
+    rows = {
+        name: database.outputs.rows_per_day(table, equip_id, expected[0], expected[-1])
+        for name, table in OUTPUT_TABLES.items()
+    }
+    unscored = [day for day in expected if day not in rows["health_timeline"]]
+    days = {
+        "month_days_scored": len(expected) - len(unscored),
+        "month_days_scorable": len(expected),
+        "month_days_unscored": day_ranges(unscored) or "none",
+    }
+    return {name: {"dagster/row_count": sum(counts.values()), **days} for name, counts in rows.items()}
+
+
+def day_ranges(days: list[dt.date]) -> str:
+    """'2024-05-03, 2024-05-10 .. 2024-05-12': consecutive days as one range."""
+    runs = []
+    for _, group in itertools.groupby(enumerate(days), key=lambda pair: pair[1].toordinal() - pair[0]):
+        run = [day for _, day in group]
+        runs.append(str(run[0]) if len(run) == 1 else f"{run[0]} .. {run[-1]}")
+    return ", ".join(runs)
 
 
 def _run_plot(ensemble: DetectorEnsemble, code: str, days: list[dt.date], day_scores: list, version: int) -> str:
@@ -116,29 +213,34 @@ def _run_plot(ensemble: DetectorEnsemble, code: str, days: list[dt.date], day_sc
     return png_markdown(png, title)
 
 
-def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFrame, episodes: pd.DataFrame,
-                      version: int, plot, threshold_method: str):
-    """The day's three materializations, each with that day's own figures; the run's last day has its plot."""
+def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], coverage: dict, version: int, plot,
+                      threshold_method: str):
+    """The month's three materializations, with the figures of the days this run scored in it."""
     tags = {f"dagster/partition/{dimension}": value for dimension, value in key.keys_by_dimension.items()}
-    health = tables["ACM_HealthTimeline"].iloc[0]
-    scored = scores["fused_z"].notna()
+    scores = pd.concat([d.scores for d in scored])
+    # An episode spanning days is listed by each; the last day's row is its latest extent.
+    listed_by_day = [d.episodes for d in scored if len(d.episodes)] or [scored[-1].episodes]
+    episodes = pd.concat(listed_by_day).drop_duplicates("episode_id", keep="last")
+    health = _health_summary(scores, len(episodes))
+    scored_points = scores["fused_z"].notna()
     listed = [
         {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "open": bool(e.open),
          "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3), "culprits": e.culprits}
         for e in episodes.itertuples()
     ]
+    days = f"{scored[0].day}" if len(scored) == 1 else f"{scored[0].day} .. {scored[-1].day} ({len(scored)} days)"
     figures = {
         "anomaly_scores": {
-            "dagster/row_count": len(scores),
+            "scored_rows": len(scores),
             "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
             "alert_share": _float(health["AlertShare"]),
             # Share of the scored points inside an open episode (ALERT share: points at the alert level).
-            "alarm_share": _float(scores.loc[scored, "alarm"].astype(bool).mean()) if scored.any() else 0.0,
+            "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
             # How the models' held-out slice set the alert level (a small slice cannot give a quantile).
             "alert_threshold": threshold_method,
         },
         # The ids an engineer passes to the baseline's keep_episodes.
-        "anomaly_episodes": {"dagster/row_count": len(episodes), "episodes": dg.MetadataValue.json(listed)},
+        "anomaly_episodes": {"episodes_listed": len(episodes), "episodes": dg.MetadataValue.json(listed)},
         "health_timeline": {
             "points": int(health["Points"]),
             "health_min": _float(health["MinHealth"]),
@@ -152,12 +254,27 @@ def _materializations(key: dg.MultiPartitionKey, tables: dict, scores: pd.DataFr
     }
     for name in OUTPUT_TABLES:
         yield dg.AssetMaterialization(
-            asset_key=name, partition=key, tags=tags, metadata={"model_version": version, **figures[name]}
+            asset_key=name, partition=key, tags=tags,
+            metadata={"days": days, "model_version": version, **coverage[name], **figures[name]},
         )
 
 
+def _health_summary(scores: pd.DataFrame, episodes: int) -> dict:
+    """A health row's figures over some scored points (a day's row, or a run's days of a month)."""
+    running = int(scores["fused_z"].notna().sum())
+    return {
+        "Points": len(scores),
+        "MeanHealth": scores["health"].mean(),
+        "MinHealth": scores["health"].min(),
+        "MaxFusedZ": scores["fused_z"].max(),
+        "CautionShare": (scores["severity"] == "CAUTION").sum() / max(running, 1),
+        "AlertShare": (scores["severity"] == "ALERT").sum() / max(running, 1),
+        "Episodes": episodes,
+    }
+
+
 def _float(value) -> float | None:
-    """A JSON-safe figure: None where the day had nothing to summarise (no running point)."""
+    """A JSON-safe figure: None where the days had nothing to summarise (no running point)."""
     return None if pd.isna(value) else round(float(value), 4)
 
 
@@ -238,21 +355,7 @@ class _DayScorer:
             ],
             columns=["EpisodeID", "Rank", "Tag"],
         ).assign(**provenance)
-        running = scores["fused_z"].notna()
-        health_row = pd.DataFrame(
-            [
-                {
-                    "Points": len(scores),
-                    "MeanHealth": scores["health"].mean(),
-                    "MinHealth": scores["health"].min(),
-                    "MaxFusedZ": scores["fused_z"].max(),
-                    "CautionShare": (scores["severity"] == "CAUTION").sum() / max(int(running.sum()), 1),
-                    "AlertShare": (scores["severity"] == "ALERT").sum() / max(int(running.sum()), 1),
-                    "Episodes": len(episodes),
-                    **provenance,
-                }
-            ]
-        )
+        health_row = pd.DataFrame([{**_health_summary(scores, len(episodes)), **provenance}])
         state_row = pd.DataFrame(
             [{"StateJSON": json.dumps(_state_dict(state)), **provenance}] if state is not None else [],
             columns=["StateJSON", *provenance],
@@ -283,41 +386,44 @@ def _single_version(code: str, loaded: dict) -> int:
     return versions.pop()
 
 
-def score_sanity(key: dg.MultiPartitionKey, scores: pd.DataFrame, episodes: pd.DataFrame) -> dg.AssetCheckEvaluation:
-    """The day's evaluation (AssetCheckResult cannot name a partition in a run over several days). An ALERT
-    point between an episode's onset and its end is explained by it: the points before the episode opened are
-    the evidence that opened it."""
-    running = scores["operating_state"].astype(str) == "running"
-    unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
-    scored = scores["fused_z"].notna()
-    alert = scored & (scores["severity"].astype(str) == "ALERT")
-    explained = pd.Series(False, index=scores.index)
-    for episode in episodes.itertuples():
-        explained |= (scores.index >= episode.onset) & (scores.index <= episode.end)
-    unexplained = int((alert & ~explained).sum())
-    unexplained_share = unexplained / int(scored.sum()) if scored.any() else 0.0
-    problems = []
-    if unscored_running:
-        problems.append(f"{unscored_running} running points have no fused score")
-    if unexplained_share > MAX_UNEXPLAINED_ALERT_SHARE:
-        problems.append(
-            f"{unexplained} of {int(scored.sum())} scored points ({unexplained_share:.1%}) are ALERT outside any "
-            f"episode, more than {MAX_UNEXPLAINED_ALERT_SHARE:.0%}"
-        )
+def score_sanity(key: dg.MultiPartitionKey, days: list[tuple[dt.date, pd.DataFrame, pd.DataFrame]]) -> dg.AssetCheckEvaluation:
+    """The month's evaluation over the days the run scored in it, each day judged on its own (an
+    AssetCheckResult cannot name a partition in a run over several). An ALERT point between an episode's onset
+    and its end is explained by it: the points before the episode opened are the evidence that opened it."""
+    problems, totals, worst = [], defaultdict(int), 0.0
+    for day, scores, episodes in days:
+        running = scores["operating_state"].astype(str) == "running"
+        unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
+        scored = scores["fused_z"].notna()
+        alert = scored & (scores["severity"].astype(str) == "ALERT")
+        explained = pd.Series(False, index=scores.index)
+        for episode in episodes.itertuples():
+            explained |= (scores.index >= episode.onset) & (scores.index <= episode.end)
+        unexplained = int((alert & ~explained).sum())
+        share = unexplained / int(scored.sum()) if scored.any() else 0.0
+        worst = max(worst, share)
+        if unscored_running:
+            problems.append(f"{day}: {unscored_running} running points have no fused score")
+        if share > MAX_UNEXPLAINED_ALERT_SHARE:
+            problems.append(
+                f"{day}: {unexplained} of {int(scored.sum())} scored points ({share:.1%}) are ALERT outside any "
+                f"episode, more than {MAX_UNEXPLAINED_ALERT_SHARE:.0%}"
+            )
+        for name, value in (("points", len(scores)), ("scored_points", int(scored.sum())),
+                            ("running_points_without_score", unscored_running), ("alert_points", int(alert.sum())),
+                            ("alert_points_outside_episodes", unexplained)):
+            totals[name] += value
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey("anomaly_scores"),
         check_name="score_sanity",
         partition=str(key),
         passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR if unscored_running else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if totals["running_points_without_score"] else dg.AssetCheckSeverity.WARN,
         description="; ".join(problems) or None,
         metadata={
-            "points": len(scores),
-            "scored_points": int(scored.sum()),
-            "running_points_without_score": unscored_running,
-            "alert_points": int(alert.sum()),
-            "alert_points_outside_episodes": unexplained,
-            "unexplained_alert_share": round(unexplained_share, 4),
+            "days_checked": len(days),
+            **totals,
+            "worst_day_unexplained_alert_share": round(worst, 4),
             "unexplained_alert_share_limit": MAX_UNEXPLAINED_ALERT_SHARE,
             "problems": dg.MetadataValue.json(problems),
         },

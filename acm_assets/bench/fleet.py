@@ -10,6 +10,7 @@ x every day into one run through a partition range, the way a single-run backfil
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import multiprocessing
 import os
@@ -31,7 +32,7 @@ from kombu import Connection
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from acm_assets.assets.ingest import baseline
-from acm_assets.assets.scoring import anomaly_scoring
+from acm_assets.assets.scoring import anomaly_scoring, scoring_days
 from acm_assets.assets.training import model_assets
 from acm_assets.database import DATABASE_URL_ENV, create_engine
 from acm_assets.definitions import build_resources
@@ -42,6 +43,7 @@ from acm_assets.simulation.simulator import simulate
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
 from acm_assets.jobs import scoring_job, training_job
+from acm_assets.partitions import scoring_partition_key
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.settings import ENSEMBLE_CONFIG
 
@@ -137,9 +139,9 @@ def training_request(code: str, baseline_days: int) -> RunRequest:
 
 def scoring_request(first_code: str, last_code: str, first_day: str, last_day: str) -> RunRequest:
     """One run over the box [first_code .. last_code] x [first_day .. last_day] (fleet order, then days)."""
-    start = dg.MultiPartitionKey({"equipment": first_code, "day": first_day})
-    end = dg.MultiPartitionKey({"equipment": last_code, "day": last_day})
-    return RunRequest("scoring", {RANGE_START_TAG: str(start), RANGE_END_TAG: str(end)}, None)
+    first, last = dt.date.fromisoformat(first_day), dt.date.fromisoformat(last_day)
+    start, end = scoring_partition_key(first_code, first), scoring_partition_key(last_code, last)
+    return RunRequest("scoring", {RANGE_START_TAG: str(start), RANGE_END_TAG: str(end)}, scoring_days(first, last))
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def run_profile(profile: str, plan: FleetPlan, env: Mapping[str, str], tmp: Path
     return result
 
 
-def _run_phase(result: dict, phase: str, requests: list[RunRequest], partitions: int, concurrent_runs: int,
+def _run_phase(result: dict, phase: str, requests: list[RunRequest], units: int, concurrent_runs: int,
                env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     started = time.perf_counter()
     outcomes = execute_all(__name__, requests, concurrent_runs, env)
@@ -240,8 +242,8 @@ def _run_phase(result: dict, phase: str, requests: list[RunRequest], partitions:
         "runs_launched": len(outcomes),
         "runs_failed": sum(error is not None for _, error in outcomes),
         "failures": sorted({error for _, error in outcomes if error})[:3],
-        "partitions": partitions,
-        "seconds_per_partition": round(wall / max(partitions, 1), 4),
+        "units": units,  # training: equipment; scoring: equipment days
+        "seconds_per_unit": round(wall / max(units, 1), 4),
     }
     return outcomes
 
@@ -268,7 +270,8 @@ def _direct_costs(url: str, code: str, baseline_days: int, days: int) -> dict:
 
 
 def _estimate(report: dict) -> dict:
-    """1,000 equipment on W workers: measured core-seconds per partition x partitions / W (no queueing,
+    """1,000 equipment on W workers: measured core-seconds per equipment (training) or equipment day (scoring) x
+    their number / W (no queueing,
     no database contention: a lower bound to check against a real cluster)."""
     measured = {name: p for name, p in report["profiles"].items()}
     if not measured:
@@ -276,13 +279,13 @@ def _estimate(report: dict) -> dict:
     best = min(measured, key=lambda name: measured[name]["total_wall_seconds"])
     profile = measured[best]
     cores = report["concurrent_runs"] if best != "celery" else profile.get("workers", 1)
-    train = profile["training"]["wall_seconds"] * cores / profile["training"]["partitions"]
-    score = profile["scoring"]["wall_seconds"] * cores / profile["scoring"]["partitions"]
+    train = profile["training"]["wall_seconds"] * cores / profile["training"]["units"]
+    score = profile["scoring"]["wall_seconds"] * cores / profile["scoring"]["units"]
     days = report["days"]
     return {
         "from_profile": best,
-        "core_seconds_per_training_partition": round(train, 3),
-        "core_seconds_per_scoring_partition": round(score, 4),
+        "core_seconds_per_equipment_trained": round(train, 3),
+        "core_seconds_per_equipment_day_scored": round(score, 4),
         **{
             f"{workers}_workers": {
                 "train_all_seconds": round(1000 * train / workers, 1),

@@ -46,7 +46,8 @@ from acm_assets.detectors import DetectorEnsemble
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import simulate
 from acm_assets.jobs import training_job
-from acm_assets.partitions import day_partitions, equipment_partitions, scoring_partition_key
+from acm_assets.assets.scoring import scoring_days
+from acm_assets.partitions import calendar, equipment_partitions, scoring_partition_key
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
@@ -168,8 +169,8 @@ class _Bench:
         self.dagster_home.mkdir()
         (self.dagster_home / "dagster.yaml").write_text(instance_yaml)
         self.database_url = database_url
-        # Day partitions start at the code location's first day; the history starts there too.
-        self.start = pd.Timestamp(day_partitions.start).tz_convert("UTC").tz_localize(None).normalize()
+        # Scoring starts at the code location's first day; the history starts there too.
+        self.start = pd.Timestamp(calendar.first_day)
         self.train_end = self.start + pd.Timedelta(days=train_days)
         self.score_days = pd.date_range(self.train_end, periods=score_days, freq="D")
         window = {"start": f"{self.start:%Y-%m-%d}", "end": f"{self.train_end:%Y-%m-%d}"}
@@ -252,6 +253,7 @@ class _Bench:
         result = defs.resolve_job_def("scoring").execute_in_process(
             instance=self.instance,
             tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+            run_config=scoring_days(self.score_days[0].date(), self.score_days[-1].date()),
             raise_on_error=False,
         )
         wall = time.perf_counter() - started

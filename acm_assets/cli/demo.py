@@ -17,12 +17,13 @@ import dagster as dg
 import pandas as pd
 from tqdm import tqdm
 
+from acm_assets.assets.scoring import progress_log, scoring_days
 from acm_assets.cli import CliError
 from acm_assets.cli.historian import add_database_option, open_store
 from acm_assets.database import acm_home, create_engine, default_database_url, redact
 from acm_assets.definitions import build_definitions
 from acm_assets.outputs.schema import episodes_table
-from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV
+from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, scoring_partition_key
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.simulation.demo_data import DemoLoad, load_demo_history
 
@@ -102,29 +103,51 @@ def _logging_to(path: Path):
 
 
 class _Progress(logging.Handler):
-    """Advances a bar on the Dagster events that mark progress (a finished step, a scored day)."""
+    """Advances a bar on the Dagster events that mark progress (a finished step)."""
 
-    def __init__(self, bar: tqdm, event_type: str, asset_key: str | None = None):
+    def __init__(self, bar: tqdm, event_type: str):
         super().__init__()
-        self.bar, self.event_type, self.asset_key = bar, event_type, asset_key
+        self.bar, self.event_type = bar, event_type
 
     def emit(self, record: logging.LogRecord) -> None:
         # Dagster hands its loggers each event's record with the event itself under `dagster_meta`.
         event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
-        if event is None or event.event_type_value != self.event_type:
-            return
-        if self.asset_key is None or event.asset_key == dg.AssetKey(self.asset_key):
+        if event is not None and event.event_type_value == self.event_type:
             self.bar.update(1)
 
 
-def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, file_handler: logging.Handler, progress: _Progress,
-         run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
-    """One run whose Dagster log goes to the demo log file and drives the progress bar (not the console)."""
+class _EachRecord(logging.Handler):
+    """Advances a bar on every record (the scoring asset's one per scored day)."""
+
+    def __init__(self, bar: tqdm):
+        super().__init__(level=logging.DEBUG)
+        self.bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.bar.update(1)
+
+
+@contextmanager
+def _counting_scored_days(bar: tqdm):
+    handler, level = _EachRecord(bar), progress_log.level
+    progress_log.addHandler(handler)
+    progress_log.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        progress_log.removeHandler(handler)
+        progress_log.setLevel(level)
+
+
+def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, file_handler: logging.Handler, bar: tqdm,
+         progress: logging.Handler | None = None, run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+    """One run whose Dagster log goes to the demo log file (and to `progress`, when given), not the console."""
     logger = logging.Logger(f"acm.demo.{job.name}", level=logging.DEBUG)
     logger.addHandler(file_handler)
-    logger.addHandler(progress)
+    if progress is not None:
+        logger.addHandler(progress)
     logged = job.with_logger_defs({"demo": dg.LoggerDefinition(lambda _: logger)})
-    with progress.bar:
+    with bar:
         return logged.execute_in_process(
             instance=instance, run_config={"loggers": {"demo": {}}, **(run_config or {})}, raise_on_error=False,
             **kwargs,
@@ -145,19 +168,20 @@ def _train_and_score(instance: dg.DagsterInstance, url: str, loads: list[DemoLoa
               f"({BASELINE_DAYS} fault-free days)")
         bar = _bar(f"{code} training", len(training.graph.nodes), "step")
         trained = _run(
-            training, instance, file_handler, _Progress(bar, "STEP_SUCCESS"),
+            training, instance, file_handler, bar, _Progress(bar, "STEP_SUCCESS"),
             partition_key=code,
             run_config={"ops": {"baseline": {"config": {"start": f"{train_start:%Y-%m-%d}", "end": f"{train_end:%Y-%m-%d}"}}}},
         )
         _require_success(trained, code, "training")
         print(f"{code}: scoring {train_end:%Y-%m-%d} .. {last_day:%Y-%m-%d}")
-        first = dg.MultiPartitionKey({"equipment": code, "day": f"{train_end:%Y-%m-%d}"})
-        last = dg.MultiPartitionKey({"equipment": code, "day": f"{last_day:%Y-%m-%d}"})
+        first, last = (scoring_partition_key(code, day.date()) for day in (train_end, last_day))
         bar = _bar(f"{code} scoring", (last_day - train_end).days + 1, "day")
-        scored = _run(
-            scoring, instance, file_handler, _Progress(bar, "ASSET_MATERIALIZATION", "health_timeline"),
-            tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
-        )
+        with _counting_scored_days(bar):
+            scored = _run(
+                scoring, instance, file_handler, bar,
+                tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+                run_config=scoring_days(train_end.date(), last_day.date()),
+            )
         _require_success(scored, code, "scoring")
         results[code] = (trained, scored)
     return results
@@ -200,8 +224,8 @@ def _print_summary(url: str, loads: list[DemoLoad], results: dict) -> None:
         for name in sorted(totals):
             failed = [e for e in evaluations if e.check_name == name and not e.passed]
             if failed:
-                days = ", ".join(str(e.partition).split("|")[0][5:] for e in failed)
-                print(f"  {name} did not pass on {len(failed)}: {days} ({failed[0].description})")
+                partitions = ", ".join(str(e.partition) for e in failed)
+                print(f"  {name} did not pass on {len(failed)}: {partitions} ({failed[0].description})")
         _print_episodes_beside_faults(url, load)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from acm_assets.cli import CliError, demo, historian, registry
+from acm_assets.cli import CliError, demo, historian, partitions, registry
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acm", description="Asset Condition Monitoring operator commands")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, historian, registry):
+    for module in (demo, historian, partitions, registry):
         module.register(commands)
     return parser
 

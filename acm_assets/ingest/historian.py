@@ -156,8 +156,8 @@ class HistorianStore:
             )
         return found
 
-    def data_summary(self) -> dict[str, tuple[int, pd.Timestamp | None, pd.Timestamp | None]]:
-        """Per equipment code: stored points, first and last timestamp (UTC)."""
+    def data_summary(self, codes: list[str] | None = None) -> dict[str, tuple[int, pd.Timestamp | None, pd.Timestamp | None]]:
+        """Per equipment code (all, or those in `codes`): stored points, first and last timestamp (UTC)."""
         h, e = historian_table, equipment_table
         query = (
             sa.select(
@@ -169,6 +169,8 @@ class HistorianStore:
             .select_from(e.outerjoin(h, h.c.EquipID == e.c.EquipID))
             .group_by(e.c.EquipCode)
         )
+        if codes is not None:
+            query = query.where(e.c.EquipCode.in_(codes))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return {code: (int(count), _utc_or_none(first), _utc_or_none(last)) for code, count, first, last in rows}

@@ -67,6 +67,17 @@ class OutputStore:
                 for name, parts in parts_by_table.items()
             }
 
+    def rows_per_day(self, name: str, equip_id: int, start_day: dt.date, end_day: dt.date) -> dict[dt.date, int]:
+        """How many rows each day in [start_day, end_day] holds (days without rows are absent)."""
+        table = self.table(name).table
+        query = (
+            sa.select(table.c.Day, sa.func.count())
+            .where(table.c.EquipID == equip_id, table.c.Day >= start_day, table.c.Day <= end_day)
+            .group_by(table.c.Day)
+        )
+        with self.engine.connect() as conn:
+            return {day: int(count) for day, count in conn.execute(query)}
+
     def read(self, name: str, equip_id: int, start_day: dt.date | None = None, end_day: dt.date | None = None):
         """Rows of one equipment, optionally for days in [start_day, end_day]."""
         table = self.table(name).table
@@ -105,16 +116,26 @@ def _replace(conn, output: OutputTable, equip_id: int, day: dt.date, frame: pd.D
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """Row dicts for an executemany: Python values, None for missing ones, naive UTC datetimes (built a
+    column at a time: a year's backfill writes millions of values)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"output frame lacks columns {missing}")
-    subset = frame[columns].astype(object).where(frame[columns].notna(), None)
-    records = subset.to_dict("records")
-    for record in records:
-        for key, value in record.items():
-            if isinstance(value, pd.Timestamp):
-                record[key] = value.tz_convert("UTC").tz_localize(None).to_pydatetime() if value.tzinfo else value.to_pydatetime()
-    return records
+    values_by_column = []
+    for name in columns:
+        values = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            if values.dt.tz is not None:
+                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            converted = values.array.to_pydatetime()
+        else:
+            converted = values.to_numpy(dtype=object)
+        absent = values.isna().to_numpy()
+        if absent.any():
+            converted = converted.copy()
+            converted[absent] = None
+        values_by_column.append(converted.tolist())
+    return [dict(zip(columns, row)) for row in zip(*values_by_column)]
 
 
 def _entities_in_other_days(conn, table, entity, equip_id, day, rows) -> dict[tuple, dt.date]:

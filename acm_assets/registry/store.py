@@ -438,6 +438,13 @@ class ModelStore:
         """The most recently committed consistent version of an equipment (error when there is none)."""
         return self.resolve(equipment).version
 
+    def servable_equipment_ids(self) -> set[int]:
+        """Equipment with a consistent complete version, in one query: a sensor tick over a fleet asks this
+        rather than resolving every equipment."""
+        with self.reading("listing equipment with a consistent complete model version") as conn:
+            rows = conn.execute(sa.select(t.c.EquipID, t.c.StatsJSON).where(t.c.ModelType == MANIFEST))
+            return {equip_id for equip_id, stats in rows if json.loads(stats or "{}").get("consistent")}
+
     def resolve(self, equipment: Equipment) -> Resolved:
         """The most recently committed consistent version, and the newer ones that were passed over."""
         with self.reading(f"finding the latest version of equipment {equipment}") as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import dagster as dg
@@ -10,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from acm_assets.assets.ingest import baseline
-from acm_assets.assets.scoring import anomaly_scoring
+from acm_assets.assets.scoring import anomaly_scoring, scoring_days
 from acm_assets.assets.training import model_assets
 from acm_assets.database import create_engine
 from acm_assets.definitions import build_resources
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.partitions import scoring_partition_key
 from acm_assets.simulation.simulator import FaultSpec, simulate
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
@@ -52,12 +54,16 @@ class Plant:
         return self.materialize(selection, partition_key=code, run_config=run_config, **kwargs)
 
     def score(self, first_day: str, last_day: str | None = None, code=CODE, tags=None, **kwargs):
-        first = dg.MultiPartitionKey({"equipment": code, "day": first_day})
-        if last_day is None:
-            return self.materialize(dg.AssetSelection.groups("scoring"), partition_key=first, tags=tags, **kwargs)
-        last = dg.MultiPartitionKey({"equipment": code, "day": last_day})
-        range_tags = {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
-        return self.materialize(dg.AssetSelection.groups("scoring"), tags={**range_tags, **(tags or {})}, **kwargs)
+        """Scores [first_day, last_day] (one day when last_day is None): the month partitions that hold them,
+        limited to those days by the run config, as the schedule and a rerun do."""
+        first = dt.date.fromisoformat(first_day)
+        last = dt.date.fromisoformat(last_day) if last_day else first
+        start, end = scoring_partition_key(code, first), scoring_partition_key(code, last)
+        selection, run_config = dg.AssetSelection.groups("scoring"), scoring_days(first, last)
+        if start == end:
+            return self.materialize(selection, partition_key=start, tags=tags, run_config=run_config, **kwargs)
+        range_tags = {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+        return self.materialize(selection, tags={**range_tags, **(tags or {})}, run_config=run_config, **kwargs)
 
     def registry(self) -> ModelStore:
         return ModelStore(self.engine)

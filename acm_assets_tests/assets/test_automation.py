@@ -32,16 +32,25 @@ def test_the_sensor_adds_new_equipment_and_cold_starts_untrained_ones(sqlite_pla
 
 
 def test_daily_scoring_requests_yesterday_for_every_equipment(sqlite_plant):
-    sqlite_plant.instance.add_dynamic_partitions("equipment", ["GAS_TURBINE"])
+    plant = sqlite_plant
+    plant.instance.add_dynamic_partitions("equipment", ["GAS_TURBINE"])
     context = dg.build_schedule_context(
-        instance=sqlite_plant.instance, scheduled_execution_time=dt.datetime(2024, 2, 6, 1, 30, tzinfo=dt.UTC)
+        instance=plant.instance, scheduled_execution_time=dt.datetime(2024, 2, 6, 1, 30, tzinfo=dt.UTC)
     )
     requests = list(daily_scoring_schedule(context))
-    assert [r.partition_key for r in requests] == [
-        dg.MultiPartitionKey({"equipment": CODE, "day": "2024-02-05"}),
-        dg.MultiPartitionKey({"equipment": "GAS_TURBINE", "day": "2024-02-05"}),
+    assert [(r.run_key, r.partition_key) for r in requests] == [
+        (f"score:{CODE}:2024-02-05", dg.MultiPartitionKey({"equipment": CODE, "month": "2024-02"})),
+        ("score:GAS_TURBINE:2024-02-05", dg.MultiPartitionKey({"equipment": "GAS_TURBINE", "month": "2024-02"})),
     ]
     assert daily_scoring_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    # The request's run scores that day alone, on the month partition.
+    assert plant.train().success
+    ran = plant.materialize(
+        dg.AssetSelection.groups("scoring"), partition_key=requests[0].partition_key, run_config=requests[0].run_config
+    )
+    assert list(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == ["2024-02-05"]
+    health = next(m for m in ran.asset_materializations_for_node("anomaly_scoring") if m.asset_key.path == ["health_timeline"])
+    assert (health.metadata["days"].value, health.metadata["month_days_scored"].value) == ("2024-02-05", 1)
 
 
 def test_weekly_training_requests_one_run_per_equipment(sqlite_plant):
@@ -65,6 +74,24 @@ def test_the_sensor_works_on_a_database_without_a_registry_table(sqlite_url, ins
     assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["FRESH_FAN"]]
     assert result.run_requests == []  # registered, but no history yet
     assert "FRESH_FAN: 0 rows of history" in result.skip_reason.skip_message
+
+
+def test_a_fleet_waiting_for_data_gets_a_readable_skip_reason(sqlite_url, instance):
+    from acm_assets.database import create_engine
+
+    store = HistorianStore(create_engine(sqlite_url))
+    store.create_tables()
+    codes = [f"FAN_{i:02d}" for i in range(12)]
+    for code in codes:
+        store.add_equipment(code)
+    resources = build_resources(sqlite_url)
+    with dg.build_sensor_context(instance=instance, resources={"acm_database": resources["acm_database"]}) as context:
+        result = equipment_sensor(context)
+    assert result.dynamic_partitions_requests[0].partition_keys == codes
+    message = result.skip_reason.skip_message
+    assert message.startswith("cold start waits for data: FAN_00: 0 rows of history")
+    assert message.endswith("FAN_09: 0 rows of history, a baseline needs "
+                            f"{MIN_BASELINE_ROWS}; and 2 more equipment (see the tick's log)")
 
 
 def _sensor(plant):
@@ -116,7 +143,7 @@ def test_a_baseline_of_equipment_without_history_says_so(sqlite_plant):
 
 
 @pytest.mark.parametrize("scheduled", [dt.datetime(2023, 12, 1, 1, 30, tzinfo=dt.UTC)])
-def test_daily_scoring_skips_a_day_outside_the_day_partitions(sqlite_plant, scheduled):
+def test_daily_scoring_skips_a_day_outside_the_scored_days(sqlite_plant, scheduled):
     context = dg.build_schedule_context(instance=sqlite_plant.instance, scheduled_execution_time=scheduled)
     (skip,) = list(daily_scoring_schedule(context))
-    assert skip.skip_message == "2023-11-30 is outside the day partitions ($ACM_FIRST_DAY .. $ACM_LAST_DAY)"
+    assert skip.skip_message == "2023-11-30 is outside the scored days ($ACM_FIRST_DAY .. $ACM_LAST_DAY)"

@@ -128,52 +128,100 @@ def _rounded(value):
     return None if pd.isna(value) else round(value, 4)
 
 
-def test_each_day_is_materialized_in_order_with_its_own_figures(sqlite_plant):
+FEBRUARY = str(dg.MultiPartitionKey({"equipment": "FD_FAN", "month": "2024-02"}))
+
+
+def _figures(materialization) -> dict:
+    return {k: materialization.metadata[k].value for k in ("points", "health_min", "health_mean", "alert_share")}
+
+
+def test_a_month_is_materialized_with_the_figures_of_the_days_the_run_scored(sqlite_plant):
     plant = sqlite_plant
     assert plant.train().success
     result = plant.score(DAYS[1], DAYS[3])
     health = plant.table("ACM_HealthTimeline").sort_values("Day").reset_index(drop=True)
 
-    materialized = _materializations(result, "health_timeline")
-    keys = [str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day})) for day in DAYS[1:4]]
-    assert [str(m.partition) for m in materialized] == keys
-    figures = [{k: m.metadata[k].value for k in ("points", "health_min", "health_mean", "alert_share")}
-               for m in materialized]
-    assert figures == [
-        {"points": 144, "health_min": _rounded(row.MinHealth), "health_mean": _rounded(row.MeanHealth),
-         "alert_share": _rounded(row.AlertShare)}
-        for row in health.itertuples()
-    ]
-    assert figures[0] != figures[1]  # the day's own figures, not the run's
-    scored = _materializations(result, "anomaly_scores")
-    methods = {m.metadata["alert_threshold"].value for m in scored}  # one model version: one threshold method
-    assert len(methods) == 1
+    [materialized] = _materializations(result, "health_timeline")
+    assert str(materialized.partition) == FEBRUARY
+    assert materialized.metadata["days"].value == "2024-02-02 .. 2024-02-04 (3 days)"
+    scores = plant.table("ACM_Scores_Wide")
+    running = scores["fused_z"].notna().sum()
+    assert _figures(materialized) == {
+        "points": 3 * 144, "health_min": _rounded(health["MinHealth"].min()),
+        "health_mean": _rounded(scores["health"].mean()),
+        "alert_share": _rounded((scores["severity"] == "ALERT").sum() / running),
+    }
+    # What the month's status stands for: 3 of February's 29 days are scored so far.
+    coverage = {k: materialized.metadata[k].value for k in ("month_days_scored", "month_days_scorable", "month_days_unscored")}
+    assert coverage == {"month_days_scored": 3, "month_days_scorable": 29,
+                        "month_days_unscored": "2024-02-01, 2024-02-05 .. 2024-02-29"}
+    [scored] = _materializations(result, "anomaly_scores")
+    assert scored.metadata["dagster/row_count"].value == len(scores) == 3 * 144
     assert re.fullmatch(r"empirical quantile|(exponential tail over the top|conformal rank) \d+ of \d+ held-out points",
-                        methods.pop())
-    episodes = _materializations(result, "anomaly_episodes")
-    assert [m.metadata["dagster/row_count"].value for m in episodes] == [len(m.metadata["episodes"].value)
-                                                                        for m in episodes]
-    # The instance's latest materialization is the last day (the UI's "latest").
+                        scored.metadata["alert_threshold"].value)
+    [episodes] = _materializations(result, "anomaly_episodes")
+    assert episodes.metadata["dagster/row_count"].value == len(plant.table("ACM_Episodes"))
+    assert materialized.metadata["plot"].value.startswith(
+        "![FD_FAN 2024-02-02 .. 2024-02-04 (this run's 3 days), model v1](data:image/png;base64,"
+    )
+
+    # The next day's run (the daily schedule's) reports that day's own figures, and the month's new coverage.
+    [next_day] = _materializations(plant.score(DAYS[4]), "health_timeline")
+    row = plant.table("ACM_HealthTimeline").sort_values("Day").iloc[-1]
+    assert next_day.metadata["days"].value == DAYS[4]
+    assert _figures(next_day) == {"points": 144, "health_min": _rounded(row.MinHealth),
+                                  "health_mean": _rounded(row.MeanHealth), "alert_share": _rounded(row.AlertShare)}
+    assert next_day.metadata["month_days_unscored"].value == "2024-02-01, 2024-02-06 .. 2024-02-29"
     latest = plant.instance.fetch_materializations(dg.AssetKey("health_timeline"), limit=1).records[0]
-    assert latest.partition_key == keys[-1]
-    # One plot per run, on its last day and labelled as the run's; the other days point to it.
+    assert latest.partition_key == FEBRUARY
+
+
+def test_a_range_across_months_reports_each_month_and_plots_the_run_on_its_last(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    result = plant.score("2024-01-30", "2024-02-02")
+    materialized = _materializations(result, "health_timeline")
+    assert [str(m.partition) for m in materialized] == ["FD_FAN|2024-01", FEBRUARY]
+    assert [m.metadata["days"].value for m in materialized] == ["2024-01-30 .. 2024-01-31 (2 days)",
+                                                                 "2024-02-01 .. 2024-02-02 (2 days)"]
     plots = [m.metadata["plot"].value for m in materialized]
-    assert plots[-1].startswith("![FD_FAN 2024-02-02 .. 2024-02-04 (this run's 3 days), model v1](data:image/png;base64,")
-    assert plots[:-1] == ["with this run's last day, FD_FAN 2024-02-04"] * 2
+    assert plots[0] == "with this run's last day, FD_FAN 2024-02-02"
+    assert plots[1].startswith("![FD_FAN 2024-01-30 .. 2024-02-02 (this run's 4 days), model v1]")
+    assert sorted(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == [
+        "2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"
+    ]
 
 
-def test_score_sanity_is_evaluated_per_day(sqlite_plant):
+def test_score_sanity_is_evaluated_per_month_over_the_days_scored(sqlite_plant):
     plant = sqlite_plant
     assert plant.train().success
     result = plant.score(DAYS[0], DAYS[2])
-    evaluations = result.get_asset_check_evaluations()
-    assert [(e.check_name, e.partition) for e in evaluations] == [
-        ("score_sanity", str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day}))) for day in DAYS[:3]
-    ]
-    scores = plant.table("ACM_Scores_Wide")
-    for evaluation, (_, day_scores) in zip(evaluations, scores.groupby("Day")):
-        assert evaluation.metadata["points"].value == len(day_scores)
-        assert evaluation.metadata["unexplained_alert_share_limit"].value == 0.2
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.partition) == ("score_sanity", FEBRUARY)
+    assert evaluation.metadata["days_checked"].value == 3
+    assert evaluation.metadata["points"].value == len(plant.table("ACM_Scores_Wide"))
+    assert evaluation.metadata["unexplained_alert_share_limit"].value == 0.2
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"first_day": "02/01/2024"}, "scoring config: first_day must be a YYYY-MM-DD day, got '02/01/2024'"),
+        ({"first_day": "2024-02-05", "last_day": "2024-02-01"}, "last_day 2024-02-01 is before first_day 2024-02-05"),
+        ({"first_day": "2024-03-01"}, "selects no scorable day .* of this run's partitions FD_FAN\\|2024-02"),
+    ],
+)
+def test_a_bad_day_selection_fails_the_run_naming_it(sqlite_plant, config, message):
+    plant = sqlite_plant
+    assert plant.train().success
+    result = plant.materialize(
+        dg.AssetSelection.groups("scoring"), partition_key=FEBRUARY, raise_on_error=False,
+        run_config={"ops": {"anomaly_scoring": {"config": config}}},
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert re.search(message, failure.step_failure_data.error.message)
+    assert plant.table("ACM_HealthTimeline").empty
 
 
 def _day_scores(severity, episode_id, fused_z=1.0, state="running") -> pd.DataFrame:
@@ -191,27 +239,31 @@ NO_EPISODES = pd.DataFrame({"onset": [], "start": [], "end": []})
 
 
 def test_score_sanity_warns_on_alerts_no_episode_explains_and_fails_on_unscored_running_points():
-    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-02-01"})
+    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "month": "2024-02"})
+    day = pd.Timestamp("2024-02-01").date()
     scores = _day_scores(["ALERT"] * 8 + ["GOOD"] * 2, [7.0] * 8 + [None] * 2)
-    in_episode = score_sanity(key, scores, _episode(scores, 0, 0, 7))
+    in_episode = score_sanity(key, [(day, scores, _episode(scores, 0, 0, 7))])
     assert in_episode.passed and in_episode.partition == str(key)
 
-    isolated = score_sanity(key, _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10), NO_EPISODES)
-    assert not isolated.passed and isolated.severity == dg.AssetCheckSeverity.WARN
-    assert isolated.description == "3 of 10 scored points (30.0%) are ALERT outside any episode, more than 20%"
-    assert isolated.metadata["unexplained_alert_share"].value == 0.3
+    isolated = _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10)
+    month = score_sanity(key, [(day, scores, _episode(scores, 0, 0, 7)), (day.replace(day=2), isolated, NO_EPISODES)])
+    assert not month.passed and month.severity == dg.AssetCheckSeverity.WARN
+    assert month.description == "2024-02-02: 3 of 10 scored points (30.0%) are ALERT outside any episode, more than 20%"
+    assert month.metadata["worst_day_unexplained_alert_share"].value == 0.3
+    assert (month.metadata["days_checked"].value, month.metadata["alert_points"].value) == (2, 11)
 
-    unscored = score_sanity(key, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9), NO_EPISODES)
+    unscored = score_sanity(key, [(day, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9), NO_EPISODES)])
     assert not unscored.passed and unscored.severity == dg.AssetCheckSeverity.ERROR
-    assert unscored.description == "1 running points have no fused score"
+    assert unscored.description == "2024-02-01: 1 running points have no fused score"
 
 
 def test_alerts_before_an_episode_opened_are_its_evidence_from_its_onset():
-    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "day": "2024-02-01"})
+    key = dg.MultiPartitionKey({"equipment": "FD_FAN", "month": "2024-02"})
+    day = pd.Timestamp("2024-02-01").date()
     scores = _day_scores(["GOOD"] + ["ALERT"] * 5 + ["GOOD"] * 4, [None] * 4 + [7.0] * 3 + [None] * 3)
-    explained = score_sanity(key, scores, _episode(scores, 1, 4, 6))
+    explained = score_sanity(key, [(day, scores, _episode(scores, 1, 4, 6))])
     assert explained.passed and explained.metadata["alert_points_outside_episodes"].value == 0
-    opened_late = score_sanity(key, scores, _episode(scores, 4, 4, 6))
+    opened_late = score_sanity(key, [(day, scores, _episode(scores, 4, 4, 6))])
     assert not opened_late.passed and opened_late.metadata["alert_points_outside_episodes"].value == 3
 
 
@@ -226,7 +278,8 @@ def test_a_failing_day_keeps_the_days_scored_before_it(sqlite_plant):
     assert not result.success
     # 02-03 still reads the tag within its 6 h margin; 02-04 is the first day without it.
     assert sorted(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == DAYS[:3]
-    materialized = plant.instance.fetch_materializations(dg.AssetKey("anomaly_scores"), limit=10).records
-    assert sorted(r.partition_key for r in materialized) == [
-        str(dg.MultiPartitionKey({"equipment": "FD_FAN", "day": day})) for day in DAYS[:3]
-    ]
+    # The month is reported with the days written before the failing one.
+    [materialized] = plant.instance.fetch_materializations(dg.AssetKey("anomaly_scores"), limit=10).records
+    assert materialized.partition_key == FEBRUARY
+    metadata = materialized.asset_materialization.metadata
+    assert (metadata["days"].value, metadata["month_days_scored"].value) == ("2024-02-01 .. 2024-02-03 (3 days)", 3)

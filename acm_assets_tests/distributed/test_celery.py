@@ -18,6 +18,7 @@ from acm_assets.bench.fleet import alive, baseline_window, descendants, execute_
 from acm_assets.detectors import DetectorEnsemble, ModelType
 from acm_assets.executors import CELERY_BROKER_ENV
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.partitions import scoring_partition_key
 from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets_tests.distributed.conftest import BASELINE_DAYS, CODES, LOCATION_MODULE
 from acm_assets_tests.distributed.schedulers import SCHEDULE, start_schedule, tick
@@ -169,8 +170,8 @@ def test_two_schedulers_ticking_at_once_lose_nothing_and_duplicate_only_identica
         for future in [pool.submit(tick, LOCATION_MODULE, end) for _ in range(2)]:
             future.result()
     runs = cluster.instance.get_runs(dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))
-    day = f"{tomorrow - pd.Timedelta(days=1):%Y-%m-%d}"
-    expected = {f"score:{dg.MultiPartitionKey({'equipment': code, 'day': day})}" for code in CODES}
+    day = (tomorrow - pd.Timedelta(days=1)).date()
+    expected = {f"score:{code}:{day}" for code in CODES}
     by_key: dict[str, list] = {}
     for run in runs:
         by_key.setdefault(run.tags["dagster/run_key"], []).append(run)
@@ -178,8 +179,9 @@ def test_two_schedulers_ticking_at_once_lose_nothing_and_duplicate_only_identica
     for key, same in by_key.items():
         assert 1 <= len(same) <= 2
         assert {run.status for run in same} == {dg.DagsterRunStatus.QUEUED}
+        code = key.split(":")[1]
         assert {(run.tags["dagster/partition"], run.tags["dagster/partition/equipment"]) for run in same} == {
-            (key.removeprefix("score:"), key.split("|")[-1])
+            (str(scoring_partition_key(code, day)), code)
         }
 
 
