@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from acm_assets.plots import health_figure, health_plot_png
+from acm_assets.plots import MAX_DRAWN_POINTS, MAX_LISTED_EPISODES, health_figure, health_plot_png
 
 INDEX = pd.date_range("2024-05-01", periods=144, freq="10min", tz="UTC")
 STATE = ["off"] * 20 + ["transition"] * 6 + ["running"] * 100 + ["transition"] * 6 + ["off"] * 12
@@ -49,3 +49,26 @@ def test_every_episode_is_listed_beside_the_plot_and_no_two_labels_overlap():
 
 def test_the_png_is_an_image():
     assert health_plot_png(_scores(), _episodes(2), "t", 1.5, 3.0).startswith(b"\x89PNG")
+
+
+def test_a_long_run_is_drawn_as_bins_keeping_each_bins_peak():
+    index = pd.date_range("2024-01-01", periods=52_560, freq="10min", tz="UTC")  # a year at 10 minutes
+    fused = np.ones(len(index))
+    fused[30_001] = 9.0  # one spike must survive the binning
+    scores = pd.DataFrame({"fused_z": fused, "operating_state": "running", "regime": 0}, index=index)
+    fig = health_figure(scores, _episodes(0), "t", 1.5, 3.0)
+    (line,) = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 2]
+    assert len(line.get_xdata()) == MAX_DRAWN_POINTS
+    assert np.nanmax(np.asarray(line.get_ydata(), dtype=float)) == 9.0
+    plt.close(fig)
+
+
+def test_only_the_highest_peaks_are_listed_with_how_many_more():
+    episodes = _episodes(20).assign(peak_z=np.arange(20, dtype=float))
+    fig = health_figure(_scores(), episodes, "t", 1.5, 3.0)
+    texts = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    listed = [t.split()[0] for t in texts if t.startswith("E")]
+    assert listed == [f"E{i + 1}" for i in range(20 - MAX_LISTED_EPISODES, 20)]  # chronological, highest peaks
+    assert f"... and {20 - MAX_LISTED_EPISODES} more (highest peaks listed)" in texts
+    assert "\nepisodes: 20 (shaded)" in texts
+    plt.close(fig)

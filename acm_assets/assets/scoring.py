@@ -114,7 +114,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_
             ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
         except ArtifactMismatchError as exc:
             raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
-        scorer = _DayScorer(acm_database, ensemble, code, version, context.run.run_id)
+        scorer = DayScorer(acm_database, ensemble, code, version, context.run.run_id)
         run_scores = []
         for month, month_days in itertools.groupby(days, key=month_of):
             key = dg.MultiPartitionKey({"equipment": code, "month": month})
@@ -278,8 +278,9 @@ def _float(value) -> float | None:
     return None if pd.isna(value) else round(float(value), 4)
 
 
-class _DayScorer:
-    """Scores one equipment's days in order, carrying the detector state from day to day."""
+class DayScorer:
+    """Scores one equipment's days in order, carrying the detector state from day to day (what the asset
+    does per day, without Dagster: the pipeline benchmark times it alone)."""
 
     def __init__(self, database: AcmDatabase, ensemble: DetectorEnsemble, code: str, version: int, run_id: str):
         self.historian, self.outputs = database.historian, database.outputs
