@@ -77,7 +77,9 @@ def partitioned_check(name: str, asset: str, partitions_def: dg.PartitionsDefini
         return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions_def, **kwargs)
 
 
-calendar = ScoringCalendar.from_settings(os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV))
+calendar = ScoringCalendar.from_settings(
+    os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV)
+)
 equipment_partitions = dg.DynamicPartitionsDefinition(name="equipment")
 scoring_partitions = dg.MultiPartitionsDefinition(
     {"equipment": equipment_partitions, "month": calendar.month_partitions()}

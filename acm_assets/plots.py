@@ -50,7 +50,8 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
         Patch(color=EPISODE_COLOURS[i % len(EPISODE_COLOURS)], alpha=0.35, label=_episode_label(i, e))
         for i, e in enumerate(episodes.itertuples())
     ]
-    listed = sorted(np.argsort(-episodes["peak_z"].to_numpy(), kind="stable")[:MAX_LISTED_EPISODES]) if len(episodes) else []
+    highest = np.argsort(-episodes["peak_z"].to_numpy(), kind="stable") if len(episodes) else []
+    listed = sorted(highest[:MAX_LISTED_EPISODES])
     legend_episodes = [episode_handles[i] for i in listed]
     if len(episode_handles) > len(listed):
         more = len(episode_handles) - len(listed)

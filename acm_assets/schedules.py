@@ -18,7 +18,9 @@ def daily_scoring_schedule(context: dg.ScheduleEvaluationContext):
         return
     for code in sorted(equipment_partitions.get_partition_keys(dynamic_partitions_store=context.instance)):
         yield dg.RunRequest(
-            run_key=f"score:{code}:{day}", partition_key=scoring_partition_key(code, day), run_config=scoring_days(day, day)
+            run_key=f"score:{code}:{day}",
+            partition_key=scoring_partition_key(code, day),
+            run_config=scoring_days(day, day),
         )
 
 

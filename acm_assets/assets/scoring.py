@@ -60,13 +60,13 @@ class ScoringDays(dg.Config):
 
 def scoring_days(first_day: dt.date, last_day: dt.date) -> dict:
     """The scoring job's run config that limits a run to [first_day, last_day]."""
-    return {"ops": {"anomaly_scoring": {"config": {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}}}}
+    days = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}
+    return {"ops": {"anomaly_scoring": {"config": days}}}
 
 
 @dataclass(frozen=True)
 class ScoredDay:
     day: dt.date
-    tables: dict[str, pd.DataFrame]
     scores: pd.DataFrame
     episodes: pd.DataFrame
 
@@ -128,7 +128,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_
                 acm_database.outputs.replace_tables(
                     {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
                 )
-                scored.append(ScoredDay(day, tables, scores, episodes))
+                scored.append(ScoredDay(day, scores, episodes))
                 run_scores.append(scores)
                 progress_log.debug("scored %s %s", code, day)
             if scored:  # a failing day still reports the days written before it
@@ -149,7 +149,7 @@ def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_
 
 def _selected_days(partition_keys: list[str], config: ScoringDays) -> dict[str, list[dt.date]]:
     """Equipment code -> the days of its month partitions in this run that the config selects, in order."""
-    first, last = (_config_day(name, value) for name, value in (("first_day", config.first_day), ("last_day", config.last_day)))
+    first, last = _config_day("first_day", config.first_day), _config_day("last_day", config.last_day)
     if first and last and last < first:
         raise dg.Failure(f"scoring config: last_day {last} is before first_day {first}")
     days_by_equipment = defaultdict(list)
@@ -387,7 +387,9 @@ def _single_version(code: str, loaded: dict) -> int:
     return versions.pop()
 
 
-def score_sanity(key: dg.MultiPartitionKey, days: list[tuple[dt.date, pd.DataFrame, pd.DataFrame]]) -> dg.AssetCheckEvaluation:
+def score_sanity(
+    key: dg.MultiPartitionKey, days: list[tuple[dt.date, pd.DataFrame, pd.DataFrame]]
+) -> dg.AssetCheckEvaluation:
     """The month's evaluation over the days the run scored in it, each day judged on its own (an
     AssetCheckResult cannot name a partition in a run over several). An ALERT point between an episode's onset
     and its end is explained by it: the points before the episode opened are the evidence that opened it."""

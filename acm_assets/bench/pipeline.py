@@ -292,7 +292,8 @@ class _Bench:
         scorer = DayScorer(database, ensemble, EQUIPMENT, next(iter(models.values())).version, "day-by-day")
         for day in self.score_days:
             tables, _, _ = scorer.score_day(day.date())
-            database.outputs.replace_tables({table: [(scorer.equip_id, day.date(), frame)] for table, frame in tables.items()})
+            parts = {table: [(scorer.equip_id, day.date(), frame)] for table, frame in tables.items()}
+            database.outputs.replace_tables(parts)
         elapsed = time.perf_counter() - started
         database.historian.engine.dispose()
         return elapsed

@@ -41,7 +41,8 @@ def _migrate(args) -> int:
         materialized = {name: instance.get_materialized_partitions(dg.AssetKey(name)) for name in OUTPUT_TABLES}
         registered = set(instance.get_dynamic_partitions(equipment_partitions.name))
         for equipment in database.historian.list_equipment():
-            days = sorted(database.outputs.rows_per_day("ACM_HealthTimeline", equipment.equip_id, dt.date.min, dt.date.max))
+            rows = database.outputs.rows_per_day("ACM_HealthTimeline", equipment.equip_id, dt.date.min, dt.date.max)
+            days = sorted(rows)
             if not days:
                 continue
             if equipment.code not in registered:

@@ -156,7 +156,9 @@ class HistorianStore:
             )
         return found
 
-    def data_summary(self, codes: list[str] | None = None) -> dict[str, tuple[int, pd.Timestamp | None, pd.Timestamp | None]]:
+    def data_summary(
+        self, codes: list[str] | None = None
+    ) -> dict[str, tuple[int, pd.Timestamp | None, pd.Timestamp | None]]:
         """Per equipment code (all, or those in `codes`): stored points, first and last timestamp (UTC)."""
         h, e = historian_table, equipment_table
         query = (
