@@ -102,49 +102,64 @@ class ScoredDay:
     ],
 )
 def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase, **models):
-    """Scores the selected days with the equipment's latest complete model version (or the run's pinned one),
+    """Scores the selected days with each equipment's latest complete model version (or the run's pinned one),
     in day order; each day's rows are written as it is scored, each month's materializations and check once
-    its days are done."""
+    its days are done. An equipment that fails does not stop the others: the run fails at the end, naming it."""
     days_by_equipment = _selected_days(context.partition_keys, config)
+    failed: dict[str, dg.Failure] = {}
     for code in sorted(days_by_equipment):
-        days = days_by_equipment[code]
-        loaded = {t: _for_equipment(models[t], code) for t in models}
-        version = _single_version(code, loaded)
         try:
-            ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
-        except ArtifactMismatchError as exc:
-            raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
-        scorer = DayScorer(acm_database, ensemble, code, version, context.run.run_id)
-        run_scores = []
-        for month, month_days in itertools.groupby(days, key=month_of):
-            key = dg.MultiPartitionKey({"equipment": code, "month": month})
-            scored, failure = [], None
-            for day in month_days:
-                try:
-                    tables, scores, episodes = scorer.score_day(day)
-                except dg.Failure as exc:
-                    failure = exc
-                    break
-                acm_database.outputs.replace_tables(
-                    {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
-                )
-                scored.append(ScoredDay(day, scores, episodes))
-                run_scores.append(scores)
-                progress_log.debug("scored %s %s", code, day)
-            if scored:  # a failing day still reports the days written before it
-                if failure or scored[-1].day == days[-1]:
-                    run_days = days[: len(run_scores)]
-                    plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, run_days, run_scores, version))
-                else:
-                    plot = f"with this run's last day, {code} {days[-1]}"
-                coverage = month_coverage(acm_database, scorer.equip_id, month)
-                yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.fusion_.method)
-                yield score_sanity(key, [(d.day, d.scores, d.episodes) for d in scored])
-            if failure:
-                raise failure
+            yield from _score_equipment(acm_database, code, days_by_equipment[code], models, context.run.run_id)
+        except dg.Failure as exc:
+            failed[code] = exc
+    if len(days_by_equipment) == 1 and failed:
+        raise next(iter(failed.values()))
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(days_by_equipment)} equipment failed (the others are scored): "
+            + "; ".join(exc.description for exc in failed.values()),
+            metadata={"failed_equipment": dg.MetadataValue.json({c: exc.description for c, exc in failed.items()})},
+        )
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
         if spec.key in context.selected_asset_check_keys:  # evaluations were reported per month above
             yield dg.Output(None, output_name=output_name)
+
+
+def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str):
+    """One equipment's days, month by month; a failing day ends it after reporting the days before it."""
+    loaded = {t: _for_equipment(models[t], code) for t in models}
+    version = _single_version(code, loaded)
+    try:
+        ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
+    except ArtifactMismatchError as exc:
+        raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
+    scorer = DayScorer(database, ensemble, code, version, run_id)
+    run_scores = []
+    for month, month_days in itertools.groupby(days, key=month_of):
+        key = dg.MultiPartitionKey({"equipment": code, "month": month})
+        scored, failure = [], None
+        for day in month_days:
+            try:
+                tables, scores, episodes = scorer.score_day(day)
+            except dg.Failure as exc:
+                failure = exc
+                break
+            parts = {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
+            database.outputs.replace_tables(parts)
+            scored.append(ScoredDay(day, scores, episodes))
+            run_scores.append(scores)
+            progress_log.debug("scored %s %s", code, day)
+        if scored:  # a failing day still reports the days written before it
+            if failure or scored[-1].day == days[-1]:
+                run_days = days[: len(run_scores)]
+                plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, run_days, run_scores, version))
+            else:
+                plot = f"with this run's last day, {code} {days[-1]}"
+            coverage = month_coverage(database, scorer.equip_id, month)
+            yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.fusion_.method)
+            yield score_sanity(key, [(d.day, d.scores, d.episodes) for d in scored])
+        if failure:
+            raise failure
 
 
 def _selected_days(partition_keys: list[str], config: ScoringDays) -> dict[str, list[dt.date]]:

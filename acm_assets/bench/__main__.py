@@ -14,6 +14,7 @@ BENCHMARKS = {
     "registry": "acm_assets.bench.registry",
     "pipeline": "acm_assets.bench.pipeline",
     "fleet": "acm_assets.bench.fleet",
+    "partitions": "acm_assets.bench.partitions",
 }
 
 

@@ -267,6 +267,7 @@ class _Bench:
             "first_day": f"{self.score_days[0]:%Y-%m-%d}",
             "last_day": f"{self.score_days[-1]:%Y-%m-%d}",
             "runs": 1,
+            "run_id": result.run_id,
             "wall_s": _seconds(wall),
             # Creating the run stores a "materialization planned" event per partition and output.
             "run_creation_s": _seconds(run_started - started_at),

@@ -7,7 +7,7 @@ import pytest
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.definitions import build_resources
 from acm_assets.ingest.historian import HistorianStore
-from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
+from acm_assets.schedules import EQUIPMENT_PER_DAILY_RUN, _runs_of, daily_scoring_schedule, weekly_training_schedule
 from acm_assets.sensors import equipment_sensor
 from acm_assets.simulation.simulator import simulate
 from acm_assets_tests.assets.conftest import CODE
@@ -31,26 +31,42 @@ def test_the_sensor_adds_new_equipment_and_cold_starts_untrained_ones(sqlite_pla
         assert sorted(r.partition_key for r in result.run_requests) == ["NEW_PUMP"]
 
 
-def test_daily_scoring_requests_yesterday_for_every_equipment(sqlite_plant):
+def _schedule_context(plant, scheduled: dt.datetime):
+    resources = {"acm_database": build_resources(plant.url)["acm_database"]}
+    return dg.build_schedule_context(instance=plant.instance, scheduled_execution_time=scheduled, resources=resources)
+
+
+def test_daily_scoring_requests_yesterday_for_every_trained_equipment(sqlite_plant):
     plant = sqlite_plant
-    plant.instance.add_dynamic_partitions("equipment", ["GAS_TURBINE"])
-    context = dg.build_schedule_context(
-        instance=plant.instance, scheduled_execution_time=dt.datetime(2024, 2, 6, 1, 30, tzinfo=dt.UTC)
-    )
-    requests = list(daily_scoring_schedule(context))
-    assert [(r.run_key, r.partition_key) for r in requests] == [
-        (f"score:{CODE}:2024-02-05", dg.MultiPartitionKey({"equipment": CODE, "month": "2024-02"})),
-        ("score:GAS_TURBINE:2024-02-05", dg.MultiPartitionKey({"equipment": "GAS_TURBINE", "month": "2024-02"})),
-    ]
+    assert plant.train().success
+    HistorianStore(plant.engine).add_equipment("GAS_TURBINE", equip_type="GAS_TURBINE")
+    plant.instance.add_dynamic_partitions("equipment", ["GAS_TURBINE"])  # registered, not trained yet
+    with _schedule_context(plant, dt.datetime(2024, 2, 6, 1, 30, tzinfo=dt.UTC)) as context:
+        [request] = list(daily_scoring_schedule(context))
+    assert request.run_key == f"score:2024-02-05:{CODE}..{CODE}"
+    assert request.tags == {
+        "dagster/asset_partition_range_start": f"{CODE}|2024-02", "dagster/asset_partition_range_end": f"{CODE}|2024-02"
+    }
     assert daily_scoring_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     # The request's run scores that day alone, on the month partition.
-    assert plant.train().success
-    ran = plant.materialize(
-        dg.AssetSelection.groups("scoring"), partition_key=requests[0].partition_key, run_config=requests[0].run_config
-    )
+    ran = plant.materialize(dg.AssetSelection.groups("scoring"), tags=request.tags, run_config=request.run_config)
     assert list(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == ["2024-02-05"]
     health = next(m for m in ran.asset_materializations_for_node("anomaly_scoring") if m.asset_key.path == ["health_timeline"])
     assert (health.metadata["days"].value, health.metadata["month_days_scored"].value) == ("2024-02-05", 1)
+
+
+def test_daily_runs_hold_up_to_fifty_consecutive_trained_equipment():
+    codes = [f"EQ{i:03d}" for i in range(120)]
+    runs = _runs_of(codes, set(codes) - {"EQ060"})
+    assert [len(run) for run in runs] == [EQUIPMENT_PER_DAILY_RUN, 10, EQUIPMENT_PER_DAILY_RUN, 9] == [50, 10, 50, 9]
+    assert [(run[0], run[-1]) for run in runs] == [("EQ000", "EQ049"), ("EQ050", "EQ059"), ("EQ061", "EQ110"),
+                                                    ("EQ111", "EQ119")]
+
+
+def test_daily_scoring_waits_when_no_equipment_is_trained(sqlite_plant):
+    with _schedule_context(sqlite_plant, dt.datetime(2024, 2, 6, 1, 30, tzinfo=dt.UTC)) as context:
+        (skip,) = list(daily_scoring_schedule(context))
+    assert skip.skip_message == "no equipment has a complete model version to score 2024-02-05 with"
 
 
 def test_weekly_training_requests_one_run_per_equipment(sqlite_plant):
@@ -144,6 +160,6 @@ def test_a_baseline_of_equipment_without_history_says_so(sqlite_plant):
 
 @pytest.mark.parametrize("scheduled", [dt.datetime(2023, 12, 1, 1, 30, tzinfo=dt.UTC)])
 def test_daily_scoring_skips_a_day_outside_the_scored_days(sqlite_plant, scheduled):
-    context = dg.build_schedule_context(instance=sqlite_plant.instance, scheduled_execution_time=scheduled)
-    (skip,) = list(daily_scoring_schedule(context))
+    with _schedule_context(sqlite_plant, scheduled) as context:
+        (skip,) = list(daily_scoring_schedule(context))
     assert skip.skip_message == "2023-11-30 is outside the scored days ($ACM_FIRST_DAY .. $ACM_LAST_DAY)"

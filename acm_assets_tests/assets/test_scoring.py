@@ -1,11 +1,14 @@
+import datetime as dt
 import re
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from acm_assets.assets.scoring import score_sanity
+from acm_assets.assets.scoring import score_sanity, scoring_days
 from acm_assets.detectors import HEADS
+from acm_assets.ingest.historian import HistorianStore
+from acm_assets.simulation.simulator import simulate
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04", "2024-02-05"]
 
@@ -283,3 +286,32 @@ def test_a_failing_day_keeps_the_days_scored_before_it(sqlite_plant):
     assert materialized.partition_key == FEBRUARY
     metadata = materialized.asset_materialization.metadata
     assert (metadata["days"].value, metadata["month_days_scored"].value) == ("2024-02-01 .. 2024-02-03 (3 days)", 3)
+
+
+def test_an_equipment_that_fails_does_not_stop_the_others_in_its_run(sqlite_plant):
+    plant = sqlite_plant
+    store = HistorianStore(plant.engine)
+    simulation = simulate("FD_FAN", start="2024-01-01", days=36, seed=4)
+    store.add_equipment("FD_FAN_B", equip_type="FD_FAN", tags=simulation.tag_info)
+    store.write_frame("FD_FAN_B", simulation.frame)
+    plant.instance.add_dynamic_partitions("equipment", ["FD_FAN_B"])
+    assert plant.train().success and plant.train(code="FD_FAN_B").success
+    equip_id = plant.equipment().equip_id
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DELETE FROM HistorianData WHERE Tag = 'FD1.06V35_BEARING_VIB' AND EntryDateTime >= '2024-02-01' "
+            f"AND EquipID = {equip_id}"
+        )
+    range_tags = {"dagster/asset_partition_range_start": FEBRUARY,
+                  "dagster/asset_partition_range_end": "FD_FAN_B|2024-02"}
+    result = plant.materialize(dg.AssetSelection.groups("scoring"), tags=range_tags, raise_on_error=False,
+                               run_config=scoring_days(dt.date(2024, 2, 2), dt.date(2024, 2, 2)))
+    assert not result.success
+    message = _failure_message(result)
+    assert message.startswith("dagster._core.definitions.events.Failure: 1 of 2 equipment failed (the others are "
+                              "scored): equipment FD_FAN, day 2024-02-02")
+    assert "FD1.06V35_BEARING_VIB" in message
+    health = plant.table("ACM_HealthTimeline")
+    assert list(health["EquipID"]) == [plant.equipment("FD_FAN_B").equip_id]
+    [materialized] = plant.instance.fetch_materializations(dg.AssetKey("health_timeline"), limit=5).records
+    assert materialized.partition_key == "FD_FAN_B|2024-02"
