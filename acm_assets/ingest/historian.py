@@ -171,10 +171,14 @@ class HistorianStore:
             .select_from(e.outerjoin(h, h.c.EquipID == e.c.EquipID))
             .group_by(e.c.EquipCode)
         )
-        if codes is not None:
-            query = query.where(e.c.EquipCode.in_(codes))
+        # In chunks: SQL Server takes at most 2,100 parameters a statement.
+        chunks = [None] if codes is None else [codes[i : i + 1000] for i in range(0, len(codes), 1000)]
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = [
+                row
+                for chunk in chunks
+                for row in conn.execute(query if chunk is None else query.where(e.c.EquipCode.in_(chunk)))
+            ]
         return {code: (int(count), _utc_or_none(first), _utc_or_none(last)) for code, count, first, last in rows}
 
     def history_range(self, code: str, start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:

@@ -45,4 +45,5 @@ def test_tiny_partitions_benchmark(postgres_server_url):
     events = result["backfill_events_by_type"]
     assert (events["ASSET_MATERIALIZATION"], events["ASSET_CHECK_EVALUATION"]) == (3 * 12, 12)
     assert sum(result["backfill_events_by_type"].values()) == result["backfill_dagster_events"]
+    assert 0 < result["direct_score_365_days_s"] and 0 < result["day_by_day_without_dagster_365_days_s"]
     assert set(result["within_targets"]) == set(result["targets"])

@@ -196,3 +196,14 @@ def test_write_fills_the_metadata_a_stored_tag_lacks_and_never_overwrites_it(sto
     assert store.get_equipment("MOTOR").tags == expected
     store.write_frame("MOTOR", frame, tags={"I": {"units": "kA"}})
     assert store.get_equipment("MOTOR").tags == expected
+
+
+def test_the_data_summary_of_many_equipment_is_asked_in_chunks_and_merged(sqlite_url):
+    store = HistorianStore(create_engine(sqlite_url))
+    store.create_tables()
+    codes = [f"EQ{i:04d}" for i in range(1200)]
+    for code in codes:
+        store.add_equipment(code)
+    wanted = codes[5:1105]  # more than one chunk of 1,000 (SQL Server takes 2,100 parameters a statement)
+    assert sorted(store.data_summary(wanted)) == wanted
+    assert store.data_summary(wanted)["EQ0005"] == (0, None, None)
