@@ -155,6 +155,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--equipment", type=int, default=1000, help="equipment partitions of the fleet")
     parser.add_argument("--years", type=int, default=3, help=f"years of scoring partitions, up to {LAST_DAY}")
     parser.add_argument(
+        "--score-days", type=int, default=BACKFILL_DAYS,
+        help="days of the one-equipment backfill timed against direct scoring (the *_365_days_s keys)",
+    )  # fmt: skip
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("ACM_TEST_POSTGRES_URL"),
         help="server URL; the instance and the ACM database are scratch databases, created and dropped "
@@ -163,13 +167,16 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
-    if args.equipment < 1 or args.years < 1:
-        raise ValueError(f"--equipment and --years must be at least 1, got {args.equipment} and {args.years}")
+    if args.equipment < 1 or args.years < 1 or args.score_days < 1:
+        raise ValueError(
+            "--equipment, --years and --score-days must be at least 1, "
+            f"got {args.equipment}, {args.years} and {args.score_days}"
+        )
     if not args.postgres_url:
         raise ValueError("the fleet's instance is PostgreSQL: pass --postgres-url or set $ACM_TEST_POSTGRES_URL")
     load_before = os.getloadavg()[0]
     result = _fleet_process(args)
-    result.update(_one_equipment())
+    result.update(_one_equipment(args.score_days))
     # Other work on the box slows every number here.
     result["machine"] = {
         "cpus": os.cpu_count(),
@@ -624,11 +631,11 @@ def _exhaust(iterator, what: str) -> None:
         raise RuntimeError(f"{what} failed: {errors[0].to_string()}")
 
 
-def _one_equipment() -> dict:
+def _one_equipment(score_days: int) -> dict:
     """Dagster vs direct for one equipment on the embedded profile (pipeline's benchmark, one repeat), in this
     process: its day partitions are the invocation's own, not the fleet's."""
     with _embedded() as storage:
-        bench = _Bench(*storage, train_days=60, score_days=BACKFILL_DAYS)
+        bench = _Bench(*storage, train_days=60, score_days=score_days)
         with bench.scratch_instance():
             bench.fill_history()
             training = bench.training(repeats=1)
@@ -636,6 +643,7 @@ def _one_equipment() -> dict:
             events = bench.instance.all_logs(backfill["run_id"])
     by_type = Counter(e.dagster_event_type.value if e.is_dagster_event else "log_message" for e in events)
     return {
+        "one_equipment_days": score_days,
         "backfill_365_days_s": backfill["wall_s"],
         "direct_score_365_days_s": backfill["direct_score_s"],
         # The same day-by-day reads, scoring and writes without Dagster: the backfill beyond it is Dagster's.
