@@ -11,21 +11,16 @@ happened.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from acm_assets.bench.webserver import WebServer, free_port, serving
 from acm_assets.database import create_engine
 from acm_assets.detectors import ModelType
 from acm_assets.ingest.historian import HistorianStore
@@ -62,30 +57,16 @@ FINISHED_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 
 @dataclass(frozen=True)
 class Server:
-    port: int
+    """The running `dagster dev` and the ACM database it serves."""
+
+    web: WebServer
     database_url: str
-    log: Path
 
     def query(self, text: str, **variables) -> dict:
-        """POST one GraphQL document; GraphQL-level errors fail the test with their messages."""
-        body = json.dumps({"query": text, "variables": variables}).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.load(response)
-        if answer.get("errors"):
-            pytest.fail(f"GraphQL errors: {[e.get('message') for e in answer['errors']]}")
-        return answer["data"]
+        return self.web.query(text, **variables)
 
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    def log_tail(self) -> str:
+        return self.web.log_tail()
 
 
 def test_the_readme_opens_the_ui_with_the_command_this_module_runs():
@@ -104,47 +85,6 @@ def _fill_database(url: str) -> None:
     engine.dispose()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the whole group, then SIGKILL: dagster dev's code servers can outlive a polite stop."""
-    for sig, grace in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers (run workers, code servers) of an exited leader
-    except ProcessLookupError:
-        pass
-
-
-def _wait_until_loaded(server: Server, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"dagster dev exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            data = server.query(
-                "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError {"
-                " __typename ... on PythonError { message } } } } } }"
-            )
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-            continue
-        entries = {e["name"]: e for e in data["workspaceOrError"]["locationEntries"]}
-        entry = entries.get(LOCATION)
-        if entry and entry["loadStatus"] == "LOADED":
-            loaded = entry["locationOrLoadError"]
-            if loaded["__typename"] != "RepositoryLocation":
-                pytest.fail(f"code location {LOCATION} failed to load: {loaded.get('message')}")
-            return
-        time.sleep(0.5)
-    pytest.fail(f"dagster dev did not load {LOCATION} within {START_TIMEOUT_S} s:\n{server.log_tail()}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
     home = tmp_path_factory.mktemp("dagster_dev")
@@ -158,23 +98,11 @@ def server(tmp_path_factory) -> Server:
         env.pop(name, None)
     # As `acm demo` prints it: the day partitions cover the data's days.
     env |= {"ACM_FIRST_DAY": HISTORY_START, "ACM_LAST_DAY": HISTORY_LAST_DAY, "PATH": f"{DAGSTER.parent}:{env['PATH']}"}
-    port = _free_port()
-    log = home / "dagster_dev.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["bash", "-c", f"{README_UI_COMMAND.replace('&& dagster', '&& exec dagster')} -h 127.0.0.1 -p {port}"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        started = Server(port, database_url, log)
-        _wait_until_loaded(started, process)
-        yield started
-    finally:
-        _stop(process)
+    port = free_port()
+    command = ["bash", "-c", f"{README_UI_COMMAND.replace('&& dagster', '&& exec dagster')} -h 127.0.0.1 -p {port}"]
+    with serving(command, port=port, cwd=REPO_ROOT, env=env, log=home / "dagster_dev.log", location=LOCATION,
+                 start_timeout_s=START_TIMEOUT_S) as web:
+        yield Server(web, database_url)
 
 
 def _asset_nodes(server: Server) -> dict[str, dict]:

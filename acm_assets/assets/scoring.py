@@ -157,7 +157,7 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
                 plot = f"with this run's last day, {code} {days[-1]}"
             coverage = month_coverage(database, scorer.equip_id, month)
             yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.fusion_.method)
-            yield score_sanity(key, [(d.day, d.scores, d.episodes) for d in scored])
+            yield score_sanity(key, scored)
         if failure:
             raise failure
 
@@ -402,14 +402,12 @@ def _single_version(code: str, loaded: dict) -> int:
     return versions.pop()
 
 
-def score_sanity(
-    key: dg.MultiPartitionKey, days: list[tuple[dt.date, pd.DataFrame, pd.DataFrame]]
-) -> dg.AssetCheckEvaluation:
+def score_sanity(key: dg.MultiPartitionKey, days: list[ScoredDay]) -> dg.AssetCheckEvaluation:
     """The month's evaluation over the days the run scored in it, each day judged on its own (an
     AssetCheckResult cannot name a partition in a run over several). An ALERT point between an episode's onset
     and its end is explained by it: the points before the episode opened are the evidence that opened it."""
     problems, totals, worst = [], defaultdict(int), 0.0
-    for day, scores, episodes in days:
+    for day, scores, episodes in ((d.day, d.scores, d.episodes) for d in days):
         running = scores["operating_state"].astype(str) == "running"
         unscored_running = int(scores.loc[running, "fused_z"].isna().sum())
         scored = scores["fused_z"].notna()

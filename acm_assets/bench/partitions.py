@@ -26,15 +26,11 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +53,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from acm_assets.bench.pipeline import POSTGRES_STORAGE_YAML, _Bench, _embedded, _seconds
 from acm_assets.bench.registry import _scratch_postgres
+from acm_assets.bench.webserver import WebServer, free_port, serving
 from acm_assets.database import ACM_HOME_ENV, DATABASE_URL_ENV, create_engine
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.partitions import (
@@ -144,10 +141,6 @@ mutation($params: LaunchBackfillParams!) {
     __typename ... on LaunchBackfillSuccess { backfillId } ... on Error { message }
   }
 }
-"""
-WORKSPACE_QUERY = """
-{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
 
 
@@ -262,7 +255,10 @@ def _fleet_on(instance: dg.DagsterInstance, acm_url: str, codes: list[str], year
         "materializations_written": written,
         "build_s": _seconds(time.perf_counter() - started),
     }
-    with _webserver(scratch) as server:
+    port = free_port()
+    command = [str(WEBSERVER), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with serving(command, port=port, cwd=REPO_ROOT, env=os.environ, log=scratch / "webserver.log", location=LOCATION,
+                 start_timeout_s=START_TIMEOUT_S, query_timeout_s=QUERY_TIMEOUT_S) as server:
         result.update(_ui(server, expected_materialized=len(keys) * len(codes)))
         started = time.perf_counter()
         workspace = WorkspaceFileTarget(paths=[str(REPO_ROOT / "workspace.yaml")])
@@ -350,83 +346,7 @@ def _materialization(asset_key: dg.AssetKey, key: dg.MultiPartitionKey) -> Event
     )
 
 
-class _Server:
-    def __init__(self, port: int, log: Path):
-        self.port, self.log = port, log
-
-    def query(self, text: str, **variables) -> dict:
-        body = json.dumps({"query": text, "variables": variables}).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT_S) as response:
-            answer = json.load(response)
-        if answer.get("errors"):
-            raise RuntimeError(f"GraphQL errors: {[e.get('message') for e in answer['errors']]}")
-        return answer["data"]
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def _webserver(scratch: Path) -> Iterator[_Server]:
-    """`dagster-webserver` on the scratch instance, once the code location has loaded; its process group is
-    killed at the end, whatever happened."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = scratch / "webserver.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(WEBSERVER), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO_ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        server = _Server(port, log)
-        _wait_until_loaded(server, process)
-        yield server
-    finally:
-        _stop(process)
-
-
-def _wait_until_loaded(server: _Server, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"dagster-webserver exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            entries = server.query(WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-            continue
-        entry = next((e for e in entries if e["name"] == LOCATION), None)
-        if entry and entry["loadStatus"] == "LOADED":
-            if entry["locationOrLoadError"]["__typename"] != "RepositoryLocation":
-                raise RuntimeError(f"{LOCATION} failed to load: {entry['locationOrLoadError'].get('message')}")
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"dagster-webserver did not load {LOCATION} in {START_TIMEOUT_S} s:\n{server.log_tail()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the group, then SIGKILL: the webserver's code server can outlive a polite stop."""
-    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # stragglers of an exited leader
-    except ProcessLookupError:
-        pass
-
-
-def _ui(server: _Server, expected_materialized: int) -> dict:
+def _ui(server: WebServer, expected_materialized: int) -> dict:
     asset_key = {"path": [SCORING_ASSETS[0]]}
     timings = []
     for _ in range(2):
@@ -484,7 +404,7 @@ def _count_in(statuses: dict, keys: list[str]) -> int:
     )
 
 
-def _backfill(server: _Server, context: WorkspaceProcessContext, code: str, last: dt.date) -> dict:
+def _backfill(server: WebServer, context: WorkspaceProcessContext, code: str, last: dt.date) -> dict:
     """The UI's backfill of one equipment's last 365 days, then the backfill daemon up to its first run."""
     instance = context.instance
     keys = sorted({str(scoring_partition_key(code, last - dt.timedelta(days=i))) for i in range(BACKFILL_DAYS)})

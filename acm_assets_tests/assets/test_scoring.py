@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from acm_assets.assets.scoring import score_sanity, scoring_days
+from acm_assets.assets.scoring import ScoredDay, score_sanity, scoring_days
 from acm_assets.detectors import HEADS
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import simulate
@@ -245,17 +245,20 @@ def test_score_sanity_warns_on_alerts_no_episode_explains_and_fails_on_unscored_
     key = dg.MultiPartitionKey({"equipment": "FD_FAN", "month": "2024-02"})
     day = pd.Timestamp("2024-02-01").date()
     scores = _day_scores(["ALERT"] * 8 + ["GOOD"] * 2, [7.0] * 8 + [None] * 2)
-    in_episode = score_sanity(key, [(day, scores, _episode(scores, 0, 0, 7))])
+    in_episode = score_sanity(key, [ScoredDay(day, scores, _episode(scores, 0, 0, 7))])
     assert in_episode.passed and in_episode.partition == str(key)
 
     isolated = _day_scores(["ALERT"] * 3 + ["GOOD"] * 7, [None] * 10)
-    month = score_sanity(key, [(day, scores, _episode(scores, 0, 0, 7)), (day.replace(day=2), isolated, NO_EPISODES)])
+    month = score_sanity(
+        key, [ScoredDay(day, scores, _episode(scores, 0, 0, 7)), ScoredDay(day.replace(day=2), isolated, NO_EPISODES)]
+    )
     assert not month.passed and month.severity == dg.AssetCheckSeverity.WARN
     assert month.description == "2024-02-02: 3 of 10 scored points (30.0%) are ALERT outside any episode, more than 20%"
     assert month.metadata["worst_day_unexplained_alert_share"].value == 0.3
     assert (month.metadata["days_checked"].value, month.metadata["alert_points"].value) == (2, 11)
 
-    unscored = score_sanity(key, [(day, _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9), NO_EPISODES)])
+    unscored_day = _day_scores(["GOOD"] * 10, [None] * 10, fused_z=[None] + [1.0] * 9)
+    unscored = score_sanity(key, [ScoredDay(day, unscored_day, NO_EPISODES)])
     assert not unscored.passed and unscored.severity == dg.AssetCheckSeverity.ERROR
     assert unscored.description == "2024-02-01: 1 running points have no fused score"
 
@@ -264,9 +267,9 @@ def test_alerts_before_an_episode_opened_are_its_evidence_from_its_onset():
     key = dg.MultiPartitionKey({"equipment": "FD_FAN", "month": "2024-02"})
     day = pd.Timestamp("2024-02-01").date()
     scores = _day_scores(["GOOD"] + ["ALERT"] * 5 + ["GOOD"] * 4, [None] * 4 + [7.0] * 3 + [None] * 3)
-    explained = score_sanity(key, [(day, scores, _episode(scores, 1, 4, 6))])
+    explained = score_sanity(key, [ScoredDay(day, scores, _episode(scores, 1, 4, 6))])
     assert explained.passed and explained.metadata["alert_points_outside_episodes"].value == 0
-    opened_late = score_sanity(key, [(day, scores, _episode(scores, 4, 4, 6))])
+    opened_late = score_sanity(key, [ScoredDay(day, scores, _episode(scores, 4, 4, 6))])
     assert not opened_late.passed and opened_late.metadata["alert_points_outside_episodes"].value == 3
 
 

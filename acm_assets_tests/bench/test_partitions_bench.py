@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from acm_assets.bench import partitions
 
 EQUIPMENT, YEARS = 3, 2
@@ -50,3 +52,12 @@ def test_tiny_partitions_benchmark(postgres_server_url):
     assert sum(result["backfill_events_by_type"].values()) == result["backfill_dagster_events"]
     assert 0 < result["direct_score_365_days_s"] and 0 < result["day_by_day_without_dagster_365_days_s"]
     assert set(result["within_targets"]) == set(result["targets"])
+
+
+@pytest.mark.parametrize("flag", ["--equipment", "--years", "--score-days"])
+def test_a_size_below_one_is_refused_naming_the_flags(flag):
+    parser = argparse.ArgumentParser()
+    partitions.add_arguments(parser)
+    args = parser.parse_args([flag, "0", "--postgres-url", "postgresql://unused"])
+    with pytest.raises(ValueError, match="--equipment, --years and --score-days must be at least 1"):
+        partitions.run(args)
