@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-ARTIFACT_SCHEMA = 3  # 3: durations derived from the baseline (regime_model.durations)
+ARTIFACT_SCHEMA = 4  # 4: head inputs named by (kind, tag) pairs, never by parsing a tag name
 
 
 class ModelType(str, Enum):

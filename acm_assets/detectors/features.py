@@ -14,16 +14,17 @@ _WINDOW_CLIP = 100.0  # standard deviations; keeps integer sums of squares far f
 LOGSTD_FLOOR = 1e-3
 FROZEN_DEVIATION = 20.0  # a spread deviation this far below is a window without any change
 MIN_EXCESS_KURTOSIS = 0.5  # kurtosis - 1 never below this (a two-valued tag has kurtosis 1)
-FEATURE_KINDS = ("pooled", "prev", "spread")
+FEATURE_KINDS = ("value", "pooled", "prev", "spread")
 MIN_WINDOW_ROWS = 3
 
 
-def feature_names(tags) -> list[str]:
-    """The fixed schema, per tag: its value normalised in its regime, its value normalised in the pooled
+def feature_names(tags) -> list[tuple[str, str]]:
+    """The fixed schema as (kind, tag) pairs (a tag name is data: PI AF paths hold `|` and `\\`), per tag: its
+    value normalised in its regime, its value normalised in the pooled
     running state (dynamics are read here: regime switches would be jumps), the pooled value one baseline
     cadence earlier (AR lag), and the spread of its pooled first differences over the window, as a deviation
     from the baseline's in units of its sampling noise (`spread_deviation`)."""
-    return list(tags) + [f"{tag}|{kind}" for kind in FEATURE_KINDS for tag in tags]
+    return [(kind, tag) for kind in FEATURE_KINDS for tag in tags]
 
 
 def ffill_within(values: np.ndarray, times: np.ndarray, limit_ns: int) -> np.ndarray:

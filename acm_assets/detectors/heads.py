@@ -34,7 +34,7 @@ class HeadArtifact(Artifact):
 
     def __init__(self, *, columns, scaler, fill, **base):
         super().__init__(**base)
-        self.columns = tuple(columns)
+        self.columns = tuple(tuple(c) for c in columns)  # (kind, tag) feature pairs
         self.scaler = scaler  # {"centers": ..., "scales": ..., "fingerprint": regime_model fingerprint}
         self.fill = np.asarray(fill, dtype=np.float64)
         self.calibrators: dict[str, Calibrator] = {}
@@ -193,7 +193,7 @@ class MahalanobisHead(HeadArtifact):
             shrinkage = 1.0 - (1.0 - shrinkage) * (1.0 - a)
         self.location_ = lw.location_
         self.precision_ = np.linalg.inv(covariance)
-        self.tag_index_ = np.array([self.tags.index(column) for column in self.columns])
+        self.tag_index_ = np.array([self.tags.index(tag) for _, tag in self.columns])
         self.params = {
             **self.params,
             "condition_number": round(raw_condition, 3) if np.isfinite(raw_condition) else None,

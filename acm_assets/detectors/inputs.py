@@ -28,11 +28,10 @@ class Inputs:
     last_low_ns: int | None
 
     def matrix(self, columns) -> np.ndarray:
-        blocks = {"": self.z, "pooled": self.pooled, "prev": self.pooled_prev, "spread": self.spread}
+        blocks = {"value": self.z, "pooled": self.pooled, "prev": self.pooled_prev, "spread": self.spread}
         index = {tag: j for j, tag in enumerate(self.tags)}
         out = np.empty((len(self.times), len(columns)))
-        for k, name in enumerate(columns):
-            tag, _, kind = name.rpartition("|") if "|" in name else (name, "", "")
+        for k, (kind, tag) in enumerate(columns):
             out[:, k] = blocks[kind][:, index[tag]]
         return out
 
@@ -109,7 +108,7 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     return inputs, off, resting, pooled
 
 
-def head_columns(model_type: str, tags, independent) -> list[str]:
+def head_columns(model_type: str, tags, independent) -> list[tuple[str, str]]:
     """The fixed input schema of each head; the Mahalanobis head inverts a covariance, so it reads one tag of
     each redundant group (`independent`)."""
     names = feature_names(tags)
@@ -118,7 +117,7 @@ def head_columns(model_type: str, tags, independent) -> list[str]:
     return {
         "ar1_params": pooled + prev,
         "pca_model": values,
-        "mhal_params": [t for t in values if t in independent],
+        "mhal_params": [c for c in values if c[1] in independent],
         "omr_model": values,
         "gmm_model": spread,
         "iforest_model": values + spread,

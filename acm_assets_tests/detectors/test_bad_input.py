@@ -74,3 +74,15 @@ def test_a_batch_of_missing_readings_is_neither_frozen_nor_alarmed(fan_ensemble,
     running = scores["operating_state"] == "running"
     assert (scores.loc[running, "fused_z"] < 3.0).all()
     assert (scores["gmm_z"].iloc[-100:] < 0.0).all()  # imputed readings are no evidence of a frozen sensor
+
+
+def test_tag_names_are_data_not_syntax(fan_baseline, fan_batch):
+    """PI AF paths hold `|` and `\\`; a name that looks like a feature suffix is still just a name."""
+    names = {tag: name for tag, name in zip(fan_baseline.columns, [
+        r"\\PIAF01\Plant\FD_FAN|Bearing Temperature", "Motor|pooled", "Outlet ’Pressure’|spread",
+    ])}
+    ensemble = DetectorEnsemble().fit(fan_baseline.rename(columns=names))
+    scores = ensemble.score(fan_batch.rename(columns=names))
+    assert set(names.values()) <= set(ensemble.models[ModelType.regime_model].tags)
+    assert all(f"contrib__{name}" in scores.columns for name in names.values())
+    assert scores["fused_z"].notna().any()
