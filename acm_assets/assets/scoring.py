@@ -156,7 +156,7 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
             else:
                 plot = f"with this run's last day, {code} {days[-1]}"
             coverage = month_coverage(database, scorer.equip_id, month)
-            yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.fusion_.method)
+            yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.threshold_method)
             yield score_sanity(key, scored)
         if failure:
             raise failure

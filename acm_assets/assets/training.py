@@ -101,7 +101,7 @@ def model_quality(artifact) -> dg.AssetCheckResult:
     fails when its counts are implausible (binomial test) for a head within those limits."""
     alarm_limit = MAX_HOLDOUT_ALARM_FACTOR * ENSEMBLE_CONFIG.false_alarm_rate
     metadata, problems = {}, []
-    for head, z in artifact.holdout_z.items():
+    for head, z in artifact.oof_z.items():
         z = np.asarray(z, dtype=float)
         alarms, saturated = int(np.sum(z >= ENSEMBLE_CONFIG.alert_z)), int(np.sum(z >= Z_CLIP))
         metadata[f"{head}_holdout_alarm_share"] = alarms / len(z) if len(z) else float("nan")
@@ -115,7 +115,7 @@ def model_quality(artifact) -> dg.AssetCheckResult:
             )
         elif _exceeds(saturated, len(z), MAX_SATURATED_SHARE):
             problems.append(f"{head}: {saturated} of {len(z)} held-out points at the clip {Z_CLIP}")
-    metadata["holdout_points"] = len(artifact.holdout_times)
+    metadata["holdout_points"] = len(artifact.oof_times)
     metadata["problems"] = dg.MetadataValue.json(problems)
     return dg.AssetCheckResult(check_name="model_quality", passed=not problems, metadata=metadata)
 

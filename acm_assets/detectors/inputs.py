@@ -18,8 +18,6 @@ class Inputs:
     tags: tuple[str, ...]
     state: np.ndarray
     regime: np.ndarray
-    novel: np.ndarray
-    distance: np.ndarray
     n_imputed: np.ndarray
     z: np.ndarray
     pooled: np.ndarray
@@ -71,8 +69,8 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
     times_all = np.concatenate([carry.times, times])
-    state, regime, novel, distance, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
-    state, regime, novel, distance = state[k:], regime[k:], novel[k:], distance[k:]
+    state, regime, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
+    state, regime = state[k:], regime[k:]
     off = state == OFF
     rows = regime_model.scaler_rows(regime)
     if medians is None:
@@ -101,7 +99,7 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
                                      regime_model.spread_rows)
     spread = spread_deviation(logstd, readings, regime_model.diff_log_scale, regime_model.diff_kurtosis)
     inputs = Inputs(
-        times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
+        times=times, tags=regime_model.tags, state=state, regime=regime,
         n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], spread=spread[k:],
         last_low_ns=new_last_low,
     )
