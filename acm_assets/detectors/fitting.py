@@ -75,7 +75,7 @@ def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, up
     rows, trimmed = learning_rows(inputs, learnable, config)
     plan = plan_folds(inputs.times[rows], config.crossfit_folds, regime.memory_ns, regime.window_ns)
     columns = head_columns(model_type.value, regime.tags, regime.independent_tags)
-    matrix = inputs.subset(rows).matrix(columns)
+    matrix = dithered(inputs.subset(rows).matrix(columns), columns, regime, config.seed)
     trainable = np.ones(len(rows), dtype=bool)
     if HEAD_CLASSES[model_type] in (GMMHead, IForestHead):
         # a window too short for a spread holds no evidence of one: filled, such rows would stack into a point
@@ -117,6 +117,22 @@ def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, up
         "calibration": {name: c.to_params() for name, c in head.calibrators.items()},
     }
     return head
+
+
+def dithered(matrix: np.ndarray, columns, regime, seed: int) -> np.ndarray:
+    """The values of tags that vary less than their noise floor, spread to it: a quantised temperature that sat on
+    three counts through the baseline is learned as a reading anywhere within its floor, so every head (the
+    covariances and the forest's splits included) takes one more count for what it is. Fixed seed."""
+    floored = {tag for tag, f in zip(regime.tags, regime.floored) if f}
+    out = matrix.copy()
+    rng = np.random.default_rng(seed)
+    for k, (kind, tag) in enumerate(columns):
+        if tag in floored and kind != "spread":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                spread = float(np.nanstd(out[:, k])) if len(out) else 1.0
+            out[:, k] += rng.normal(0.0, np.sqrt(max(1.0 - spread * spread, 0.0)), len(out))
+    return out
 
 
 def learning_rows(inputs, learnable: np.ndarray, config: EnsembleConfig) -> tuple[np.ndarray, int]:

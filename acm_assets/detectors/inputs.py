@@ -89,10 +89,11 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     lag = lag_rows(times_all, regime_model.durations.cadence_ns)
     usable = (lag >= 0) & (times_all - times_all[np.maximum(lag, 0)] <= regime_model.durations.ns("ar_max_gap"))
     usable &= ~resting_all[np.maximum(lag, 0)]
-    z_prev = np.full_like(z_all, np.nan)
-    z_prev[usable] = z_all[lag[usable]]
     observed = ~np.isnan(raw_all)
     measured = observed & np.where(usable[:, None], observed[np.maximum(lag, 0)], False)
+    # a lag pairs two readings: an imputed one on either side carries no dynamics (the step from a held
+    # reading to the regime median is the imputation's, not the machine's)
+    z_prev = np.where(measured, z_all[np.maximum(lag, 0)], np.nan)
     has_prev = (usable & ~resting_all)[:, None] & measured
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
     logstd, readings = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns,

@@ -78,7 +78,7 @@ class RegimeModel(Artifact):
 
     def __init__(self, *, condition, stops: StopSignature, operating_tags, low_threshold, ramp_threshold,
                  durations, window_ns, settle_ns, min_settle_ns, memory_ns, op_fill, op_center, op_scale, centroids,
-                 regime_rows, centers, scales, redundant, spread_rows, diff_log_scale,
+                 regime_rows, centers, scales, floored, redundant, spread_rows, diff_log_scale,
                  diff_kurtosis, **base):
         super().__init__(**base)
         self.condition = condition
@@ -99,6 +99,7 @@ class RegimeModel(Artifact):
         self.regime_rows = list(regime_rows)
         self.centers = centers  # (regimes + 1, tags): one row per regime, the last is the pooled running state
         self.scales = scales
+        self.floored = np.asarray(floored, dtype=bool)  # tags that vary less than their noise floor
         self.redundant = [tuple(g) for g in redundant]  # groups of near-collinear tags, representative first
         self.independent_tags = independent_tags(self.tags, self.redundant)
         self.spread_rows = spread_rows  # readings a window needs per tag before its spread counts
@@ -153,23 +154,23 @@ class RegimeModel(Artifact):
         return state, regime, new_last_low
 
     def load_flags(self, values: np.ndarray, times: np.ndarray):
-        """Per row: OFF (most of the stop signature low), low load (start-up / shut-down) and ramping."""
+        """Per row: OFF, low load (start-up / shut-down) and ramping, each when most of the stop signature says
+        so: one transmitter failing to zero is no stop and no start-up."""
         n = len(times)
         nothing = np.zeros(n, dtype=bool)
         if not self.stops.tags:
             return nothing, nothing, nothing
-        stops = ffill_within(values[:, [self.tags.index(t) for t in self.stops.tags]], times, self.ffill_ns)
+        stops = np.abs(ffill_within(values[:, [self.tags.index(t) for t in self.stops.tags]], times, self.ffill_ns))
+        finite = np.isfinite(stops)
+        voters = finite.sum(axis=1)
         with np.errstate(invalid="ignore"):
-            low_votes = (np.abs(stops) < self.stops.thresholds).sum(axis=1)
-        off = 2 * low_votes > np.isfinite(stops).sum(axis=1)
-        if self.low_threshold is None:
-            return off, nothing, nothing
-        load = ffill_within(values[:, [self.tags.index(self.stops.load_tag)]], times, self.ffill_ns)[:, 0]
-        load = np.nan_to_num(load, nan=np.inf)
-        before = np.searchsorted(times, times - self.window_ns, side="left")
-        with np.errstate(invalid="ignore"):  # a missing load (inf) is no ramp
-            ramp = np.abs(load - load[before]) > self.ramp_threshold
-        return off, load < self.low_threshold, ramp
+            off = 2 * (stops < self.stops.thresholds).sum(axis=1) > voters
+            if self.low_threshold is None:
+                return off, nothing, nothing
+            low = 2 * (stops < self.low_threshold).sum(axis=1) > voters
+            before = np.searchsorted(times, times - self.window_ns, side="left")
+            swings = np.abs(stops - stops[before]) > self.ramp_threshold  # a missing reading (NaN) is no ramp
+        return off, low, 2 * swings.sum(axis=1) > voters
 
     def scaler_rows(self, regime: np.ndarray) -> np.ndarray:
         """Row of `centers`/`scales` for each point: its regime's own if well populated, else pooled."""
@@ -195,22 +196,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, f
         extra = stops.modes + ((stops.load_tag,) if not operating and stops.load_tag is not None else ())
         operating = tuple(t for t in tags if t in operating or t in extra)
     low_threshold = ramp_threshold = None
-    if stops.learned_from_stops and stops.load_tag is not None:
-        load = raw[:, tags.index(stops.load_tag)]
-        off_threshold = stops.thresholds[stops.tags.index(stops.load_tag)]
-        on = np.abs(load) >= off_threshold
-        running_median = float(np.nanmedian(load[on]))
-        # never call more than TRANSITION_SHARE of the baseline's on-line rows low-load or ramping: a
-        # process that often runs at part load or follows demand quickly is normal at those points
-        low_threshold = max(
-            min(config.low_load_fraction * running_median, float(np.nanquantile(load[on], TRANSITION_SHARE))),
-            off_threshold,
-        )
-        before = np.searchsorted(times, times - window_ns, side="left")
-        swing = np.abs(load - load[before])[on]
-        ramp_threshold = max(
-            config.ramp_fraction * running_median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))
-        )
+    if stops.learned_from_stops:
+        low_threshold, ramp_threshold = _transition_thresholds(raw, times, tags, stops, window_ns, config)
     min_settle_ns = durations.ns("startup_settle") if config.detect_off else 0
     probe = _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns, min_settle_ns, config,
                    len(times))
@@ -258,6 +245,7 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, f
     floor = condition.noise_floor
     pooled_center = np.nanmedian(run_values, axis=0)
     pooled_scale = _spread(run_values, pooled_center, floor)
+    floored = _spread(run_values, pooled_center, np.zeros(len(tags))) < floor
     centers, scales = [], []
     for r in range(len(centroids)):
         part = run_values[labels == r]
@@ -285,7 +273,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, f
         ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
         min_settle_ns=min_settle_ns, memory_ns=memory_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale,
         centroids=centroids, regime_rows=regime_rows, centers=np.array(centers),
-        scales=np.array(scales), redundant=redundant, spread_rows=spread_rows, diff_log_scale=diff_log_scale,
+        scales=np.array(scales), floored=floored, redundant=redundant, spread_rows=spread_rows,
+        diff_log_scale=diff_log_scale,
         diff_kurtosis=diff_kurtosis, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
         params={
             "min_regime_rows": config.min_regime_rows,
@@ -294,8 +283,8 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, f
             "load_tag": stops.load_tag,
             "stop_tags": list(stops.tags),
             "stop_detection": stops.report,
-            "low_load_threshold": low_threshold,
-            "ramp_threshold": ramp_threshold,
+            "low_load_thresholds": _per_tag(stops.tags, low_threshold),
+            "ramp_thresholds": _per_tag(stops.tags, ramp_threshold),
             "startup_settle_s": settle_ns / 1e9,
             "settle_learning": settle_params,
             "durations": durations.to_params(),
@@ -307,10 +296,33 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, f
             "off_rows": int((state == OFF).sum()),
             "settling_rows": int((state == TRANSITION).sum()),
             "redundant_tags": {group[0]: list(group[1:]) for group in redundant},
+            "floored_tags": [t for t, f in zip(tags, floored) if f],
             "spread_rows": {t: int(n) for t, n in zip(tags, spread_rows) if MIN_WINDOW_ROWS < n < NO_SPREAD},
             "no_spread_tags": [t for t, n in zip(tags, spread_rows) if n == NO_SPREAD],
         },
     )
+
+
+def _transition_thresholds(raw, times, tags, stops, window_ns, config) -> tuple[np.ndarray, np.ndarray]:
+    """Per tag of the stop signature, on its on-line rows: low load below `low_load_fraction` of its running
+    median, a ramp a swing of more than `ramp_fraction` of it within one feature window; never more than
+    TRANSITION_SHARE of the rows either (a process that often runs at part load or follows demand quickly is
+    normal at those points)."""
+    low, ramp = [], []
+    before = np.searchsorted(times, times - window_ns, side="left")
+    for tag, off_threshold in zip(stops.tags, stops.thresholds):
+        x = np.abs(raw[:, tags.index(tag)])
+        on = x >= off_threshold
+        median = float(np.nanmedian(x[on]))
+        low.append(max(min(config.low_load_fraction * median, float(np.nanquantile(x[on], TRANSITION_SHARE))),
+                       off_threshold))
+        swing = np.abs(x - x[before])[on]
+        ramp.append(max(config.ramp_fraction * median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))))
+    return np.array(low), np.array(ramp)
+
+
+def _per_tag(tags, values) -> dict | None:
+    return None if values is None else {t: round(float(v), 6) for t, v in zip(tags, values)}
 
 
 def _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns, settle_ns, config, rows):
@@ -321,7 +333,7 @@ def _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns
         ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
         min_settle_ns=settle_ns, memory_ns=0, op_fill=None, op_center=None, op_scale=None,
         centroids=np.zeros((1, 0)), regime_rows=[rows], centers=None, scales=None,
-        redundant=(), spread_rows=np.full(p, MIN_WINDOW_ROWS), diff_log_scale=np.zeros(p),
+        floored=np.zeros(p, dtype=bool), redundant=(), spread_rows=np.full(p, MIN_WINDOW_ROWS), diff_log_scale=np.zeros(p),
         diff_kurtosis=np.full(p, 3.0), tags=condition.tags, fingerprint="", upstream={}, train_rows=rows,
         params={"min_regime_rows": config.min_regime_rows},
     )
