@@ -251,7 +251,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
             "alert_share": _float(health["AlertShare"]),
             # Share of the scored points inside an open episode (ALERT share: points at the alert level).
             "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
-            # How the models' held-out slice set the alert level (a small slice cannot give a quantile).
+            # How the models' out-of-fold points set the alert level.
             "alert_threshold": threshold_method,
         },
         # The ids an engineer passes to the baseline's keep_episodes.

@@ -18,6 +18,7 @@ from acm_assets.detectors.calibration import Calibrator
 
 E_FOLDING = np.exp(-1.0)
 MIN_CALIBRATION_ROWS = 20  # settled out-of-fold rows needed before only those calibrate
+MIN_RELIABILITY = 0.2  # a head less reliable than this out of fold is switched off
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,24 @@ def cross_fit(head, x: np.ndarray, plan: FoldPlan, trainable: np.ndarray, calibr
         z_in = head.calibrators[name](seen_raw[name])
         medians = [float(np.median(z[name][fold_of[rows] == k])) for k in range(len(plan.blocks))
                    if np.any(fold_of[rows] == k)]
-        report[name] = {
-            "in_fold_median_z": round(float(np.median(z_in)), 4),
-            "in_fold_q90_z": round(float(np.quantile(z_in, 0.9)), 4),
-            "fold_median_z": [round(m, 4) for m in medians],
-        }
+        report[name] = reliability(float(np.median(z_in)), medians)
     return {"rows": rows, "z": z, "departure": report}
+
+
+def reliability(in_fold_median_z: float, fold_median_z: list[float]) -> dict:
+    """How far a head's behaviour on fresh rows departs from its behaviour on the rows it learned from.
+
+    D is how much better the head looks on the rows its fold models learned from than on the rows they never
+    saw (the in-fold median z below the out-of-fold median 0: over-fitting), S how far its median z moves
+    from one held-out block to the next (a calibration that does not carry from one stretch of the baseline
+    to the next will not carry to next month either). Reliability 1 / (1 + D² + S²); below MIN_RELIABILITY
+    the head is switched off, with the reason."""
+    d = max(-in_fold_median_z, 0.0)
+    s = float(np.std(fold_median_z)) if fold_median_z else 0.0
+    value = 1.0 / (1.0 + d * d + s * s)
+    off = None
+    if value < MIN_RELIABILITY:
+        off = (f"reliability {value:.2f} < {MIN_RELIABILITY}: in-fold median z {-d:.2f} (over-fitted), block "
+               f"medians spread {s:.2f}")
+    return {"in_fold_median_z": round(in_fold_median_z, 4), "fold_median_z": [round(m, 4) for m in fold_median_z],
+            "reliability": round(value, 4), "switched_off": off}

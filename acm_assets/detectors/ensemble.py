@@ -123,7 +123,7 @@ class DetectorEnsemble:
         hold = Hold(SUSTAINED_HOLDS * regime.durations.ns("on_hold"), SUSTAINED_HOLDS * regime.durations.steps("on_hold"))
         if level:
             self.novelty_ = Fusion.fit([heads[j] for j in level], weights[level], z[:, level], cfg, corroborated=False)
-            longest = longest_excursion_ns(times, self.novelty_(z[:, level]), cfg.alert_z)
+            longest = longest_excursion_ns(times, self.novelty_(z[:, level]), cfg.alert_z, cfg.caution_z)
             steps = int(np.ceil(longest / max(regime.durations.cadence_ns, 1)))
             hold = Hold(max(hold.ns, longest + regime.durations.cadence_ns), max(hold.steps, steps + 1))
         self.novelty_hold_ = hold

@@ -4,9 +4,10 @@ A fault episode opens at the first eligible point at or above the alert threshol
 there through `on_hold`, or >= `strong_z` through the shorter `strong_hold` (clear faults are reported at once),
 or has been there on at least half the samples of SUSTAINED_HOLDS on_holds (a slow drift's score flickers across
 the line for hours before it stays above it; a healthy excursion does not keep coming back). A novelty episode
-opens where the novelty z (the operating point beyond the baseline's envelope) has stayed at or above the alert
-threshold through the novelty hold, which the fusion reads off the out-of-fold points; it becomes a fault
-episode when the fault evidence holds while it is open. `onset` is the first point of the evidence. An episode
+opens on a move of the operating point beyond the baseline's envelope: the novelty z rose from below the caution
+threshold to the alert threshold within `on_hold` (a sudden move: a closed valve, not a season or a new load
+pattern drifting out) and stayed above caution through the novelty hold, which the fusion reads off the
+out-of-fold points; it becomes a fault episode when the fault evidence holds while it is open. `onset` is the first point of the evidence. An episode
 closes at the first point where both scores have stayed below the alert threshold through `off_hold` (dips
 shorter than that are merged into the episode), or at the first OFF / transition point: scores idling in
 CAUTION are no evidence and must not hold an episode open for days. A hold is counted in time and in samples:
@@ -52,9 +53,9 @@ class EpisodeTracker:
     recent: list[list] = field(default_factory=list)  # [t ns, 1 if at alert] over the last SUSTAINED_HOLDS holds
     recent_hits: int = 0
     quiet_steps: int = 0
-    novel_since: int | None = None  # start of the current run of points with novelty z >= alert while idle (ns)
+    novel_since: int | None = None  # start of the current move: novelty z at alert, then above caution (ns)
     novel_steps: int = 0
-    novel_sudden: bool = False  # that run rose from below caution within the sustained hold
+    novel_sudden: bool = False  # the move rose from below caution to alert within the on hold
     calm_at: int | None = None  # the last point with novelty z below caution (ns)
     episode_id: int | None = None
     kind: str | None = None
@@ -106,16 +107,15 @@ def track(tracker: EpisodeTracker, times, fused, novelty, eligible, regime, *, a
             _reset_pending(tr)
             tr.calm_at = None
             continue
-        if nz < caution_z:
-            tr.calm_at = t
-        if nz >= alert_z:
-            if tr.novel_since is None:
-                tr.novel_since, tr.novel_steps = t, 0
-                tr.novel_sudden = tr.calm_at is not None and t - tr.calm_at <= long_hold.ns
-            else:
-                tr.novel_steps += 1
+        if tr.novel_since is not None and nz >= caution_z:  # a move lasts while novelty stays above caution
+            tr.novel_steps += 1
+        elif nz >= alert_z:
+            tr.novel_since, tr.novel_steps = t, 0
+            tr.novel_sudden = tr.calm_at is not None and t - tr.calm_at <= on_hold.ns
         else:
             tr.novel_since, tr.novel_steps, tr.novel_sudden = None, 0, False
+        if nz < caution_z:
+            tr.calm_at = t
         moved = tr.novel_sudden and novelty_hold.passed(t, tr.novel_since, tr.novel_steps)
         hit = z >= alert_z
         tr.recent.append([t, int(hit)])

@@ -18,7 +18,6 @@ from acm_assets.detectors.calibration import Calibrator
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorFitError
 
 MIN_OUT_OF_FOLD = 20  # common out-of-fold points the fusion needs at least (a 100-row baseline has ~80)
-MIN_RELIABILITY = 0.2  # a head less reliable than this out of fold is switched off
 LEVEL_HEADS = ("pca_t2", "mhal", "iforest")
 VARIABILITY_HEADS = ("gmm",)
 
@@ -69,32 +68,18 @@ class Fusion:
 
 
 def earned_weights(heads, departures: dict, z: np.ndarray, config) -> tuple[np.ndarray, dict]:
-    """Each head's weight: the configured one times its out-of-fold reliability, divided by (1 + its summed
-    positive correlation with the other heads out of fold), so heads that see the same thing do not vote
-    several times.
-
-    Reliability is 1 / (1 + D² + S²): D is how much better the head looks on the rows its fold models learned
-    from than on the rows they never saw (the in-fold median z below the out-of-fold median 0: over-fitting),
-    S how far its median z moves from one held-out block to the next (a calibration that does not carry from
-    one stretch of the baseline to the next will not carry to next month either). A head below
-    MIN_RELIABILITY is switched off, with the reason."""
+    """Each head's weight: the configured one times its out-of-fold reliability (`crossfit.reliability`; none for
+    a head switched off), divided by (1 + its summed positive correlation with the other heads out of fold), so
+    heads that see the same thing do not vote several times."""
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.nan_to_num(np.corrcoef(z, rowvar=False)) if len(heads) > 1 else np.ones((1, 1))
     np.fill_diagonal(corr, 0.0)
     overlap = np.clip(corr, 0.0, 1.0).sum(axis=1)
-    reliability, switched_off = {}, {}
-    for head in heads:
-        departure = departures[head]
-        d = max(-departure["in_fold_median_z"], 0.0)
-        s = float(np.std(departure["fold_median_z"])) if departure["fold_median_z"] else 0.0
-        reliability[head] = 1.0 / (1.0 + d * d + s * s)
-        if reliability[head] < MIN_RELIABILITY:
-            switched_off[head] = (f"reliability {reliability[head]:.2f} < {MIN_RELIABILITY}: in-fold median z "
-                                  f"{-d:.2f}, block medians spread {s:.2f}")
-    weights = np.array([config.weight(h) * reliability[h] * (h not in switched_off) for h in heads])
+    switched_off = {h: departures[h]["switched_off"] for h in heads if departures[h]["switched_off"]}
+    weights = np.array([config.weight(h) * departures[h]["reliability"] * (h not in switched_off) for h in heads])
     if not weights.any():
         raise DetectorFitError(f"every head is switched off as unreliable out of fold: {switched_off}")
-    return weights / (1.0 + overlap), {"reliability": {h: round(r, 4) for h, r in reliability.items()},
+    return weights / (1.0 + overlap), {"reliability": {h: departures[h]["reliability"] for h in heads},
                                        "switched_off": switched_off}
 
 
@@ -121,14 +106,15 @@ def out_of_fold_matrix(out_of_fold: dict, owners: dict, heads) -> tuple[np.ndarr
     return common, z.astype(np.float64)
 
 
-def longest_excursion_ns(times: np.ndarray, z: np.ndarray, threshold: float) -> int:
-    """The longest run of consecutive points at or above `threshold`, in time (its first to its last point)."""
-    above = z >= threshold
+def longest_excursion_ns(times: np.ndarray, z: np.ndarray, alert_z: float, caution_z: float) -> int:
+    """The longest excursion among the points, in time: from a point at or above `alert_z` through the points
+    after it that stay at or above `caution_z` (the way the episode tracker follows a move)."""
     longest, start = 0, None
-    for t, hit in zip(times.tolist(), above.tolist()):
-        if hit:
-            start = t if start is None else start
+    for t, value in zip(times.tolist(), z.tolist()):
+        if start is not None and value >= caution_z:
             longest = max(longest, t - start)
+        elif value >= alert_z:
+            start = t
         else:
             start = None
     return int(longest)
