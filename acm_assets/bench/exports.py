@@ -88,7 +88,8 @@ def score_after(baseline: pd.DataFrame, later: pd.DataFrame, config: EnsembleCon
         "episodes": int(len(episodes)),
         "episode_list": [
             {
-                "start": str(e.start), "hours": round(e.duration / pd.Timedelta(hours=1), 1), "points": int(e.points),
+                "kind": e.kind, "start": str(e.start), "hours": round(e.duration / pd.Timedelta(hours=1), 1),
+                "points": int(e.points),
                 "peak_z": round(float(e.peak_z), 2), "alert_share": round(float(e.alert_share), 3),
                 "culprits": list(e.culprits),
             }

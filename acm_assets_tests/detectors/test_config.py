@@ -26,7 +26,9 @@ def test_unknown_keys_are_rejected_by_name():
         ({"weights": {h: 0.0 for h in ("ar1", "pca_spe", "pca_t2", "iforest", "gmm", "mhal", "omr")}}, "positive"),
         ({"tags": "DWATT"}, "tags must be a list"),
         ({"detect_off": "yes"}, "detect_off"),
-        ({"holdout_fraction": 0.9}, "holdout_fraction"),
+        ({"crossfit_folds": 1}, "crossfit_folds must be an integer >= 2"),
+        ({"crossfit_folds": 50}, "crossfit_folds must be <= 20"),
+        ({"holdout_fraction": 0.2}, r"unknown detector settings \['holdout_fraction'\]"),
         ({"startup_settle": "3h", "max_startup_settle": "1h"}, "max_startup_settle .* must not be shorter"),
     ],
 )
