@@ -239,8 +239,9 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     health = _health_summary(scores, len(episodes))
     scored_points = scores["fused_z"].notna()
     listed = [
-        {"EpisodeID": int(e.episode_id), "start": str(e.start), "end": str(e.end), "open": bool(e.open),
-         "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3), "culprits": e.culprits}
+        {"EpisodeID": int(e.episode_id), "kind": e.kind, "start": str(e.start), "end": str(e.end),
+         "open": bool(e.open), "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3),
+         "culprits": e.culprits}
         for e in episodes.itertuples()
     ]
     days = f"{scored[0].day}" if len(scored) == 1 else f"{scored[0].day} .. {scored[-1].day} ({len(scored)} days)"

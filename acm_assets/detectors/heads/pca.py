@@ -60,5 +60,10 @@ class PCAHead(Head):
         }
 
     def contributions(self, x):
-        resid = self._residual(x)
-        return {"pca_spe": resid * resid / self.resid_var_}
+        """SPE: each tag's squared residual; T²: each tag's share of the scores' weighted sum, sum_k t_k / l_k
+        p_kj x_j, the negative parts (tags pulling the point back towards the centre) left out."""
+        centred = x - self.mean_
+        scores = rowstable.matmul(centred, self.components_.T)
+        resid = centred - rowstable.matmul(scores, self.components_)
+        t2 = centred * rowstable.matmul(scores / self.variance_, self.components_)
+        return {"pca_spe": resid * resid / self.resid_var_, "pca_t2": np.clip(t2, 0.0, None)}
