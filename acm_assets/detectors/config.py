@@ -126,7 +126,9 @@ class EnsembleConfig:
         ):
             _integer(name, getattr(self, name), low)
         if self.crossfit_folds > 20:
-            raise ConfigError(f"crossfit_folds must be <= 20 (each fold fits every head once more), got {self.crossfit_folds}")
+            raise ConfigError(
+                f"crossfit_folds must be <= 20 (each fold fits every head once more), got {self.crossfit_folds}"
+            )
         if self.iforest_samples > 1024:
             raise ConfigError(f"iforest_samples must be <= 1024 (artifact size), got {self.iforest_samples}")
         weights = dict(self.weights)

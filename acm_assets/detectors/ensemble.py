@@ -120,12 +120,13 @@ class DetectorEnsemble:
         self.fusion_ = Fusion.fit(heads, weights, z, cfg, corroborated=True)
         level = [j for j, h in enumerate(heads) if h in LEVEL_HEADS and weights[j] > 0]
         self.novelty_ = None
-        hold = Hold(SUSTAINED_HOLDS * regime.durations.ns("on_hold"), SUSTAINED_HOLDS * regime.durations.steps("on_hold"))
+        durations = regime.durations
+        hold = Hold(SUSTAINED_HOLDS * durations.ns("on_hold"), SUSTAINED_HOLDS * durations.steps("on_hold"))
         if level:
             self.novelty_ = Fusion.fit([heads[j] for j in level], weights[level], z[:, level], cfg, corroborated=False)
             longest = longest_excursion_ns(times, self.novelty_(z[:, level]), cfg.alert_z, cfg.caution_z)
-            steps = int(np.ceil(longest / max(regime.durations.cadence_ns, 1)))
-            hold = Hold(max(hold.ns, longest + regime.durations.cadence_ns), max(hold.steps, steps + 1))
+            steps = int(np.ceil(longest / max(durations.cadence_ns, 1)))
+            hold = Hold(max(hold.ns, longest + durations.cadence_ns), max(hold.steps, steps + 1))
         self.novelty_hold_ = hold
         self.threshold_method = (f"fused z at alert_z {cfg.alert_z:g} where the {1.0 - cfg.false_alarm_rate:g} "
                                  f"quantile of {len(times)} out-of-fold points lies")

@@ -1,19 +1,19 @@
 """Hysteresis episodes, causal so that a day-by-day run equals a one-shot run.
 
-A fault episode opens at the first eligible point at or above the alert threshold where fused z has stayed
-there through `on_hold`, or >= `strong_z` through the shorter `strong_hold` (clear faults are reported at once),
-or has been there on at least half the samples of SUSTAINED_HOLDS on_holds (a slow drift's score flickers across
-the line for hours before it stays above it; a healthy excursion does not keep coming back). A novelty episode
-opens on a move of the operating point beyond the baseline's envelope: the novelty z rose from below the caution
-threshold to the alert threshold within `on_hold` (a sudden move: a closed valve, not a season or a new load
-pattern drifting out) and stayed above caution through the novelty hold, which the fusion reads off the
-out-of-fold points; it becomes a fault episode when the fault evidence holds while it is open. `onset` is the first point of the evidence. An episode
-closes at the first point where both scores have stayed below the alert threshold through `off_hold` (dips
-shorter than that are merged into the episode), or at the first OFF / transition point: scores idling in
-CAUTION are no evidence and must not hold an episode open for days. A hold is counted in time and in samples:
-it needs both its duration and as many cadence steps, so a gap in the data never stands in for evidence.
-`alarm` is True on every point of an open episode. Episode ids are the epoch seconds of the start: stable
-across batches and reruns.
+A fault episode opens at the first eligible point at or above the alert threshold where fused z has stayed there
+through `on_hold`, or >= `strong_z` through the shorter `strong_hold` (clear faults are reported at once), or has
+been there on at least half the samples of SUSTAINED_HOLDS on_holds (a slow drift's score flickers across the line
+for hours before it stays above it; a healthy excursion does not keep coming back). A novelty episode opens on a
+move of the operating point beyond the baseline's envelope: the novelty z rose from below the caution threshold to
+the alert threshold within `on_hold` (a sudden move: a closed valve, not a season or a new load pattern drifting
+out) and stayed above caution through the novelty hold, which the fusion reads off the out-of-fold points; it
+becomes a fault episode when the fault evidence holds while it is open. `onset` is the first point of the evidence.
+An episode closes at the first point where both scores have stayed below the alert threshold through `off_hold`
+(dips shorter than that are merged into the episode), or at the first OFF / transition point: scores idling in
+CAUTION are no evidence and must not hold an episode open for days. A hold is counted in time and in samples: it
+needs both its duration and as many cadence steps, so a gap in the data never stands in for evidence. `alarm` is
+True on every point of an open episode. Episode ids are the epoch seconds of the start: stable across batches and
+reruns.
 """
 
 from __future__ import annotations

@@ -58,9 +58,8 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     raw = numeric_tags(frame, regime.tags, "baseline").to_numpy()
     ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
-    inputs, off, _, _ = build_inputs(
-        raw, times, regime, upstream.get(ModelType.feature_medians), last_low_ns=None, carry=Carry.empty(len(regime.tags)),
-    )
+    inputs, off, _, _ = build_inputs(raw, times, regime, upstream.get(ModelType.feature_medians), last_low_ns=None,
+                                     carry=Carry.empty(len(regime.tags)))
     if model_type is ModelType.feature_medians:
         artifact = fit_feature_medians(raw, times, regime, off, regime.scaler_rows(inputs.regime), fingerprint=fp,
                                        upstream=ups)
@@ -97,8 +96,8 @@ def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, up
         params={"feature_window_s": regime.window_ns / 1e9, "trimmed_rows": int(trimmed)},
     )
     train = capped(np.flatnonzero(trainable))
-    floor = regime.noise_floor / regime.scales[-1]
-    context = {"pooled_floor": floor, "value_floor": floor,
+    # the noise floor in normalised units (1 where it binds); a spread window's rows at the baseline cadence
+    context = {"floor": regime.noise_floor / regime.scales[-1],
                "window_rows": regime.window_ns / max(regime.durations.cadence_ns, 1)}
     head.fit(head.inputs(matrix[train]), config, context)
     head.train_rows = int(len(train))

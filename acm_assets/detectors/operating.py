@@ -333,7 +333,8 @@ def _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns
         ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
         min_settle_ns=settle_ns, memory_ns=0, op_fill=None, op_center=None, op_scale=None,
         centroids=np.zeros((1, 0)), regime_rows=[rows], centers=None, scales=None,
-        floored=np.zeros(p, dtype=bool), redundant=(), spread_rows=np.full(p, MIN_WINDOW_ROWS), diff_log_scale=np.zeros(p),
+        floored=np.zeros(p, dtype=bool), redundant=(), spread_rows=np.full(p, MIN_WINDOW_ROWS),
+        diff_log_scale=np.zeros(p),
         diff_kurtosis=np.full(p, 3.0), tags=condition.tags, fingerprint="", upstream={}, train_rows=rows,
         params={"min_regime_rows": config.min_regime_rows},
     )

@@ -12,7 +12,7 @@ from acm_assets.detectors.episodes import EpisodeTracker
 from acm_assets.detectors.errors import DetectorInputError
 from acm_assets.detectors.inputs import Carry
 
-STATE_SCHEMA = 2  # 2: the hysteresis machine counts hold samples
+STATE_SCHEMA = 3  # 3: the hysteresis machine follows novelty moves and episode kinds
 
 
 @dataclass

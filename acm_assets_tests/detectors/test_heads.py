@@ -102,7 +102,7 @@ def test_a_tag_that_wanders_on_its_own_is_scaled_by_its_out_of_fold_residuals():
     x = np.column_stack([load, 2.0 * load + 0.1 * rng.normal(size=n), wander])
     head = OMRHead(columns=[("value", t) for t in "abc"], scaler={}, fill=np.zeros(3), tags=list("abc"),
                    fingerprint="", upstream={}, train_rows=n, params={})
-    head.fit(x, EnsembleConfig(), {"value_floor": np.zeros(3)})
+    head.fit(x, EnsembleConfig(), {"floor": np.zeros(3)})
     times = np.arange(n, dtype=np.int64) * 10**9
     result = cross_fit(head, x, plan_folds(times, 5, 0, 0), np.ones(n, bool), np.ones(n, bool), lambda rows: rows)
     assert head.oof_scale_[2] > 1.3 and np.allclose(head.oof_scale_[:2], 1.0, atol=0.2)

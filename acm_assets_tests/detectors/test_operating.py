@@ -100,7 +100,7 @@ def test_out_of_fold_rows_mostly_settling_calibrate_on_all_of_them(fan_season):
     def calibrated_on(settled):
         head = OMRHead(columns=[("value", t) for t in regime.tags], scaler={}, fill=np.zeros(len(regime.tags)),
                        tags=regime.tags, fingerprint="", upstream={}, train_rows=0, params={})
-        head.fit(x, config, {"value_floor": np.zeros(len(regime.tags))})
+        head.fit(x, config, {"floor": np.zeros(len(regime.tags))})
         return cross_fit(head, x, plan, np.ones(len(rows), bool), settled, lambda r: r)["rows"]
 
     settled = inputs.state[rows] == RUNNING

@@ -18,7 +18,7 @@ class AR1Head(Head):
     heads = ("ar1",)
 
     def fit(self, x, config, context) -> AR1Head:
-        self.floor_ = np.maximum(np.asarray(context["pooled_floor"], dtype=np.float64), SPREAD_FLOOR)
+        self.floor_ = np.maximum(np.asarray(context["floor"], dtype=np.float64), SPREAD_FLOOR)
         self.oof_scale_ = np.ones(len(self.tags))
         self.fit_parameters(x)
         return self

@@ -20,7 +20,7 @@ class OMRHead(Head):
 
     def fit(self, x, config, context) -> OMRHead:
         self.alpha_ = float(config.omr_alpha)
-        self.floor_ = np.maximum(np.asarray(context["value_floor"], dtype=np.float64), SPREAD_FLOOR)
+        self.floor_ = np.maximum(np.asarray(context["floor"], dtype=np.float64), SPREAD_FLOOR)
         self.oof_scale_ = np.ones(len(self.tags))
         self.fit_parameters(x)
         return self
