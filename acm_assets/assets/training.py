@@ -51,17 +51,19 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                     description=f"{model_type.value} of equipment {code} failed its quality check",
                     metadata=check.metadata,
                 )
+        # the facts an engineer reads first; `params` (stored as the registry row's ParamsJSON, calibration knots
+        # included) last
         yield dg.Output(
             artifact,
             metadata={
-                "params": artifact.params,
                 "train_rows": artifact.train_rows,
                 "train_sensors": artifact.train_sensors,
+                **_regime_facts(artifact),
+                **_cross_fitting_facts(artifact),
                 "config_signature": ENSEMBLE_CONFIG.signature(),
                 "trained_on": dg.MetadataValue.json(dict(baseline.fingerprint)),
                 **{f"upstream_{k}_version": v.version for k, v in upstream.items()},
-                **_regime_facts(artifact),
-                **_cross_fitting_facts(artifact),
+                "params": artifact.params,
             },
         )
         if is_head:
@@ -85,15 +87,20 @@ def _model_quality_spec(asset: str) -> dg.AssetCheckSpec:
 
 
 def _regime_facts(artifact) -> dict:
-    """What the regime model found in the baseline, at the top of its materialization: the tags grouped as
-    redundant, how stops were told and the durations in effect."""
+    """What the regime model found in the baseline, at the top of its materialization: its size, how stops were
+    told, the operating and redundant tags, the tags dropped and the durations in effect."""
     if artifact.model_type is not ModelType.regime_model:
         return {}
+    durations = artifact.params["durations"]
     return {
-        "redundant_tags": dg.MetadataValue.json(artifact.params["redundant_tags"]),
+        "baseline": (f"{durations['baseline_rows']} rows over {durations['baseline_span_s'] / 86400:.3g} days at "
+                     f"{durations['cadence_s'] / 60:.3g} min, {len(artifact.tags)} tags"),
         "stop_detection": artifact.params["stop_detection"]["method"],
         "stop_tags": dg.MetadataValue.json(list(artifact.off_tags)),
-        "durations": dg.MetadataValue.json(artifact.params["durations"]),
+        "operating_tags": dg.MetadataValue.json(list(artifact.operating_tags)),
+        "redundant_tags": dg.MetadataValue.json(artifact.params["redundant_tags"]),
+        "dropped_tags": dg.MetadataValue.json(artifact.params["dropped_tags"]),
+        "durations": dg.MetadataValue.json(durations),
     }
 
 

@@ -40,12 +40,21 @@ def test_a_training_run_commits_one_complete_version(plant):
     checks = _check_results(result)
     assert checks["baseline:baseline_quality"] is True
     assert all(checks[f"{t}:model_quality"] for t in MODEL_TYPES - {"regime_model", "feature_medians"})
-    # What the regime model found is at the top of its materialization: redundant groups, stops, durations.
+    # What the regime model found is at the top of its materialization, the params (the knots) below the facts.
     regime = next(m for m in result.asset_materializations_for_node("regime_model"))
+    keys = list(regime.metadata)
+    assert keys.index("baseline") < keys.index("stop_detection") < keys.index("params")
+    assert regime.metadata["baseline"].value.endswith(f"at 10 min, {len(manifest['models']['regime_model']['train_sensors'])} tags")
     assert regime.metadata["redundant_tags"].value == manifest["models"]["regime_model"]["params"]["redundant_tags"]
     assert regime.metadata["stop_detection"].value == "data"
     assert "FD1.06I03_MOTOR_CURRENT" in regime.metadata["stop_tags"].value
     assert regime.metadata["durations"].value["on_hold_s"] == 3600.0
+    # each head says how it was calibrated and how reliable it proved out of fold, before its knots
+    pca = next(m for m in result.asset_materializations_for_node("pca_model"))
+    keys = list(pca.metadata)
+    assert keys.index("calibration") < keys.index("pca_t2_reliability") < keys.index("params")
+    assert pca.metadata["calibration"].value.startswith("time-blocked cross-fitting: 5 folds, gap ")
+    assert 0.2 <= pca.metadata["pca_spe_reliability"].value <= 1.0
 
 
 def test_model_assets_carry_the_config_signature_as_code_version():
