@@ -186,8 +186,10 @@ class ModelRegistryIOManager(_RegistryIOManager):
 
     # ---------------------------------------------------------------- scoring side
 
-    def load_input(self, context: dg.InputContext) -> LoadedModel | dict[str, LoadedModel]:
-        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code.
+    def load_input(self, context: dg.InputContext) -> LoadedModel | dict[str, LoadedModel | Exception]:
+        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code,
+        where an equipment whose model cannot be loaded maps to the error instead, so that one equipment
+        never stops the others' steps.
 
         A model this run group wrote itself (an upstream model in a training run) comes from its own,
         possibly still pending, version; anything else from the pinned version or the latest consistent
@@ -196,45 +198,59 @@ class ModelRegistryIOManager(_RegistryIOManager):
         model_type = _model_type(context.asset_key if context.has_asset_key else None)
         codes = self._codes(context, f"model type {model_type}")
         run = context.step_context.dagster_run
-        root = run.root_run_id or run.run_id
         pinned = pinned_version(run.tags, self.version_tag)
         if not store.signed and run.run_id not in self._warned:
             self._warned.add(run.run_id)
             context.log.warning(UNSIGNED_WARNING)
-        loaded, skipped = {}, {}
-        for code in codes:
-            equipment = self._equipment(code)
-            model = store.load_from_run(equipment, model_type, root)
-            if model is None:
-                key = (run.run_id, equipment.equip_id)
-                if key not in self._resolved:
-                    self._resolved[key] = Resolved(pinned) if pinned else store.base_version(equipment, root)
-                    for version, reason in self._resolved[key].skipped:
-                        context.log.warning(
-                            f"equipment {equipment}: skipped model version {version} ({reason}); "
-                            f"using version {self._resolved[key].version}"
-                        )
-                skipped[code] = self._resolved[key].skipped
-                model = store.load(equipment, model_type, self._resolved[key].version)
-            loaded[code] = model
-            step = self._loaded.setdefault((run.run_id, context.step_context.step.key, code), {})
-            step[model_type] = {"version": model.version, "sha256": model.sha256}
         if context.has_partition_key and len(codes) == 1:
-            model = loaded[codes[0]]
+            model, skipped = self._load(context, store, codes[0], model_type, pinned)
             context.add_input_metadata(
                 {
                     "model_version": model.version,
                     "model_sha256": model.sha256,
                     "equipment": model.equipment.code,
                     "pinned": pinned is not None,
-                    **skipped_metadata(skipped.get(codes[0], ()), model.version),
+                    **skipped_metadata(skipped, model.version),
                 }
             )
             return model
+        loaded: dict[str, LoadedModel | Exception] = {}
+        for code in codes:
+            try:
+                loaded[code] = self._load(context, store, code, model_type, pinned)[0]
+            except Exception as exc:  # noqa: BLE001 - handed to the asset, which fails that equipment alone
+                context.log.error(f"{model_type} of equipment {code} cannot be loaded: {exc}")
+                loaded[code] = exc
         context.log.info(
-            f"{model_type} versions loaded: " + ", ".join(f"{code}=v{model.version}" for code, model in loaded.items())
+            f"{model_type} versions loaded: "
+            + ", ".join(f"{code}=v{model.version}" for code, model in loaded.items() if isinstance(model, LoadedModel))
         )
         return loaded
+
+    def _load(
+        self, context: dg.InputContext, store: ModelStore, code: str, model_type: str, pinned: int | None
+    ) -> tuple[LoadedModel, tuple[tuple[int, str], ...]]:
+        """One equipment's model, and the newer versions passed over for it."""
+        run = context.step_context.dagster_run
+        equipment = self._equipment(code)
+        model = store.load_from_run(equipment, model_type, run.root_run_id or run.run_id)
+        skipped: tuple[tuple[int, str], ...] = ()
+        if model is None:
+            key = (run.run_id, equipment.equip_id)
+            if key not in self._resolved:
+                self._resolved[key] = (
+                    Resolved(pinned) if pinned else store.base_version(equipment, run.root_run_id or run.run_id)
+                )
+                for version, reason in self._resolved[key].skipped:
+                    context.log.warning(
+                        f"equipment {equipment}: skipped model version {version} ({reason}); "
+                        f"using version {self._resolved[key].version}"
+                    )
+            skipped = self._resolved[key].skipped
+            model = store.load(equipment, model_type, self._resolved[key].version)
+        step = self._loaded.setdefault((run.run_id, context.step_context.step.key, code), {})
+        step[model_type] = {"version": model.version, "sha256": model.sha256}
+        return model, skipped
 
 
 class TrainingDataIOManager(_RegistryIOManager):
