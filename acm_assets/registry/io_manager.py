@@ -23,7 +23,7 @@ from pydantic import PrivateAttr
 
 from acm_assets.database import create_engine, default_database_url
 from acm_assets.registry.equipment import Equipment, EquipmentResolver
-from acm_assets.registry.errors import IncompleteRunError, RegistryError
+from acm_assets.registry.errors import IncompleteRunError, RegistryError, SupersededBaseError
 from acm_assets.registry.runs import run_group_liveness
 from acm_assets.registry.schema import check_registry_table, create_training_data_table
 from acm_assets.registry.store import (
@@ -156,8 +156,8 @@ class ModelRegistryIOManager(_RegistryIOManager):
             equipment = self._equipment(code)
             resolved = self._resolved.get((run.run_id, equipment.equip_id))
             upstream = self._loaded.get((run.run_id, context.step_key, code), {})
-            results.append(
-                store.save(
+            try:
+                result = store.save(
                     equipment,
                     model_type,
                     values[code],
@@ -170,7 +170,13 @@ class ModelRegistryIOManager(_RegistryIOManager):
                     stale_after=timedelta(hours=self.stale_partial_hours),
                     liveness=liveness,
                 )
-            )
+            except SupersededBaseError as exc:
+                raise dg.Failure(
+                    description=str(exc),
+                    metadata={"commit": "refused", "base_version": exc.base, "latest_version": exc.latest},
+                    allow_retries=False,
+                ) from exc
+            results.append(result)
         for result in results:
             state = "committed" if result.complete else f"pending (waiting for {', '.join(result.missing)})"
             context.log.info(f"{model_type} of equipment {result.equipment} stored in version {result.version}: {state}")
@@ -371,6 +377,14 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
     def carried(result: SaveResult) -> list[str]:
         return [f"{model_type}@v{version}" for model_type, version in sorted(result.carried_forward.items())]
 
+    def commit(result: SaveResult) -> str:
+        if not result.complete:
+            return "pending"
+        bases = sorted(set(result.carried_forward.values()))
+        if not bases:
+            return "committed, nothing carried"
+        return f"committed onto v{bases[0]}, the latest complete version at commit"
+
     facts = {
         "train_rows": info.train_rows,
         "config_signature": info.config_signature,
@@ -384,6 +398,7 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
             "version_complete": result.complete,
             "carried_forward": dg.MetadataValue.json(carried(result)),
             "missing_types": dg.MetadataValue.json(list(result.missing)),
+            "commit": commit(result),
         }
     else:
         per_result = {
@@ -395,6 +410,7 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
                 "version_complete": lambda r: r.complete,
                 "carried_forward": carried,
                 "missing_types": lambda r: list(r.missing),
+                "commit": commit,
             }.items()
         }
     return {**per_result, **{key: value for key, value in facts.items() if value is not None}}

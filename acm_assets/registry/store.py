@@ -41,6 +41,7 @@ from acm_assets.registry.errors import (
     ModelTypeError,
     RegistryError,
     SerializationError,
+    SupersededBaseError,
     VersionNotFoundError,
     describe_database_error,
 )
@@ -425,6 +426,7 @@ class ModelStore:
                 f"refusing to commit version {version} of equipment {equipment}: its models were fitted against "
                 f"different versions ({detail}), because one committed while this run ran; rerun them together"
             )
+        latest = next((v for v, consistent, _ in committed if consistent), None)
         if bases:
             (base,) = bases
             if base not in {v for v, _, _ in committed}:
@@ -432,8 +434,10 @@ class ModelStore:
                     f"refusing to commit version {version} of equipment {equipment}: the models were fitted "
                     f"against version {base}, which no longer exists; rerun them"
                 )
+            if base != latest:
+                raise SupersededBaseError(equipment, version, base, latest, sorted(trained))
             return base
-        return next((v for v, consistent, _ in committed if consistent), committed[0][0] if committed else None)
+        return latest if latest is not None else committed[0][0] if committed else None
 
     # ---------------------------------------------------------------- reading
 
@@ -618,6 +622,27 @@ class ModelStore:
             )
         infos.sort(key=lambda info: (info.entry_datetime or datetime.min, info.version), reverse=True)
         return sorted(infos, key=lambda info: info.equip_id)
+
+    def damage(self, equipment: Equipment, version: int) -> str | None:
+        """Why a complete version's rows fail their SHA-256 (or HMAC) or its manifest, None when every row
+        verifies; nothing is unpickled."""
+        with self.reading(f"verifying version {version} of equipment {equipment}") as conn:
+            rows = conn.execute(
+                sa.select(t.c.ModelType, t.c.ModelBytes, t.c.StatsJSON).where(
+                    t.c.EquipID == equipment.equip_id, t.c.Version == version
+                )
+            ).all()
+        rows = {row.ModelType: row for row in rows}
+        try:
+            manifest = self._verified_manifest(equipment, version, rows[MANIFEST].ModelBytes, rows[MANIFEST].StatsJSON)
+            for model_type, row in rows.items():
+                if model_type != MANIFEST:
+                    stats = row_json(row.StatsJSON, equipment, version, model_type, "StatsJSON")
+                    self._check(equipment, version, model_type, row.ModelBytes, stats, manifest)
+        except IntegrityError as exc:
+            return str(exc)
+        lacking = sorted(set(manifest.get("saved_models", [])) - set(rows))
+        return f"version {version} of equipment {equipment} lacks rows {', '.join(lacking)}" if lacking else None
 
     def reading(self, what: str):
         return _Reading(self.engine, what)
