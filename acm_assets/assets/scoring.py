@@ -164,7 +164,8 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
         for day in month_days:
             try:
                 tables, scores, episodes = scorer.score_day(day)
-                database.outputs.replace_tables({table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()})
+                parts = {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
+                database.outputs.replace_tables(parts)
             except Exception as exc:  # noqa: BLE001 - one day's failure never stops the others
                 failures.append(DayFailure(code, day, _cause(exc, version)))
                 continue

@@ -112,8 +112,10 @@ def _list(args) -> int:
     for info in infos:
         written = info.entry_datetime.strftime("%Y-%m-%d %H:%M:%S") if info.entry_datetime else "-"
         # Complete means loadable: every row of the version is checked against its hash and the manifest.
-        damage = store.damage(Equipment(info.equip_id, codes.get(info.equip_id, "?")), info.version) if info.complete else None
-        state = "damaged" if damage else ("complete" if info.consistent else "unchecked") if info.complete else "partial"
+        equipment = Equipment(info.equip_id, codes.get(info.equip_id, "?"))
+        damage = store.damage(equipment, info.version) if info.complete else None
+        state = "damaged" if damage else "complete" if info.consistent else "unchecked"
+        state = state if info.complete else "partial"
         print(
             f"{codes.get(info.equip_id, '?'):<16} {info.equip_id:>7} {info.version:>7} {state:<8} "
             f"{info.bytes:>10} {written:<19}  {','.join(info.model_types)}"

@@ -114,7 +114,9 @@ class HistorianStream:
         named = self._named(first)
         self.ts_column = timestamp_column or _timestamp_column(named, self.formats, self.source)
         if self.ts_column not in named.columns:
-            raise IngestError(f"{self.source}: timestamp column {self.ts_column!r} not found; columns: {list(named.columns)}")
+            raise IngestError(
+                f"{self.source}: timestamp column {self.ts_column!r} not found; columns: {list(named.columns)}"
+            )
         self.header_rows = _header_row_count(named, self.ts_column, self.formats, self.markers)
         header = named.iloc[: self.header_rows].apply(lambda column: column.str.strip())
         self._tags = _tag_info(header, self.ts_column, self.source)
@@ -165,7 +167,8 @@ class HistorianStream:
             tally.numbers = tally.numbers or bool(numbers.notna().any())
             tally.bad += len(bad)
             tally.bad_examples += list(bad.head(3 - len(tally.bad_examples)).items())
-            tally.text_examples += [v for v in bad.unique()[:3] if v not in tally.text_examples][: 3 - len(tally.text_examples)]
+            new_text = [value for value in bad.unique()[:3] if value not in tally.text_examples]
+            tally.text_examples += new_text[: 3 - len(tally.text_examples)]
             values[tag] = numbers.to_numpy()
         return values
 

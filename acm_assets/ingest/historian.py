@@ -399,7 +399,9 @@ def check_tag_lengths(tags, source: str) -> None:
     """A tag name longer than HistorianData.Tag holds is refused, naming it and where it came from."""
     for tag in map(str, tags):
         if len(tag) > TAG_LENGTH:
-            raise IngestError(f"{source}: tag {tag!r} has {len(tag)} characters; HistorianData.Tag holds at most {TAG_LENGTH}")
+            raise IngestError(
+                f"{source}: tag {tag!r} has {len(tag)} characters; HistorianData.Tag holds at most {TAG_LENGTH}"
+            )
 
 
 def _long_points(frame: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -113,7 +113,9 @@ class TimestampParser:
     """Parses one source's timestamps in chunks (`parse`, which never raises) and checks the invalid budget over
     all of them (`finish`): a file streamed in chunks is judged as a whole, with the same counts."""
 
-    def __init__(self, *, source: str, formats=None, timezone: str = "UTC", max_invalid_share: float = MAX_INVALID_SHARE):
+    def __init__(
+        self, *, source: str, formats=None, timezone: str = "UTC", max_invalid_share: float = MAX_INVALID_SHARE
+    ):
         self.source, self.timezone, self.max_invalid_share = source, timezone, max_invalid_share
         self.formats = tuple(DEFAULT_TIMESTAMP_FORMATS if formats is None else formats)
         check_timezone(timezone, source=source)

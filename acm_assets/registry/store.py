@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import joblib
 import sqlalchemy as sa
 
-from acm_assets.database import READ_ONLY
+from acm_assets.database import READ_ONLY, DatabaseConnectionError
 from acm_assets.registry import integrity
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.errors import (
@@ -294,10 +294,13 @@ class ModelStore:
             try:
                 with self.engine.begin() as conn:
                     return work(conn)
+            except DatabaseConnectionError:
+                if attempt == MAX_ATTEMPTS:  # a dropped connection (a server restart) is worth another try
+                    raise
             except sa.exc.DBAPIError as exc:
                 if attempt == MAX_ATTEMPTS or not is_transient(exc):
                     raise RegistryError(f"{what}: {describe_database_error(exc, self.engine.url)}") from None
-                time.sleep(0.05 * 2**attempt * (1 + random.random()))
+            time.sleep(0.05 * 2**attempt * (1 + random.random()))
         raise AssertionError("unreachable")
 
     def _lock(self, conn: sa.Connection, equip_id: int) -> int:
@@ -366,7 +369,9 @@ class ModelStore:
             for model_type in sorted(self._types_in(conn, equipment.equip_id, base) - set(trained)):
                 conn.execute(carry_forward_statement(equipment.equip_id, base, version, model_type, run_id, utcnow()))
                 carried[model_type] = base
-        models = self._entries(conn, equipment, version) if carried else trained
+        # A carried row is a copy: its entry is read where it lives, so damage is named in the version it came from.
+        base_entries = self._entries(conn, equipment, base) if carried else {}
+        models = {**trained, **{model_type: base_entries[model_type] for model_type in carried}}
         for model_type, entry in models.items():
             entry.pop("hmac", None)
             entry["carried_from"] = carried.get(model_type)
@@ -488,7 +493,8 @@ class ModelStore:
             .order_by(t.c.EntryDateTime.desc(), t.c.Version.desc())
         )
         return [
-            (version, bool(row_json(stats, f"EquipID {equip_id}", version, MANIFEST, "StatsJSON").get("consistent")), at)
+            (version, bool(row_json(stats, f"EquipID {equip_id}", version, MANIFEST, "StatsJSON").get("consistent")),
+             at)
             for version, stats, at in rows
         ]
 
@@ -615,9 +621,9 @@ class ModelStore:
                         row_json(row.StatsJSON, f"EquipID {equip}", version, row.ModelType, "StatsJSON").get("bytes", 0)
                         for row in members
                     ),
-                    consistent=bool(manifest) and bool(
-                        row_json(manifest[0].StatsJSON, f"EquipID {equip}", version, MANIFEST, "StatsJSON").get("consistent")
-                    ),
+                    consistent=bool(manifest)
+                    and bool(row_json(manifest[0].StatsJSON, f"EquipID {equip}", version, MANIFEST, "StatsJSON")
+                             .get("consistent")),
                 )
             )
         infos.sort(key=lambda info: (info.entry_datetime or datetime.min, info.version), reverse=True)
@@ -854,7 +860,8 @@ class ModelStore:
         for version, is_stale in partial.items():
             if not is_stale:
                 protected |= {
-                    row_json(row.StatsJSON, f"EquipID {equip_id}", version, row.ModelType, "StatsJSON").get("base_version")
+                    row_json(row.StatsJSON, f"EquipID {equip_id}", version, row.ModelType, "StatsJSON")
+                    .get("base_version")
                     for row in versions[version]
                 }
         for version in complete[keep:]:
@@ -880,7 +887,8 @@ class ModelStore:
         if not candidates:
             return []
         used = {
-            (row_json(row.StatsJSON, f"EquipID {equip_id}", row.Version, row.ModelType, "StatsJSON").get("trained_on") or {}).get("id")
+            (row_json(row.StatsJSON, f"EquipID {equip_id}", row.Version, row.ModelType, "StatsJSON")
+             .get("trained_on") or {}).get("id")
             for row in remaining
             if row.ModelType != MANIFEST
         }

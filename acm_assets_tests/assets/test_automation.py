@@ -195,5 +195,7 @@ def test_the_equipment_table_refuses_a_code_no_partition_key_can_hold(database_u
     store.create_tables()
     with pytest.raises(sa.exc.IntegrityError, match="(?i)ck_equipment_equipcode|check constraint"):
         with store.engine.begin() as conn:
-            conn.execute(sa.insert(equipment_table).values(EquipID=1, EquipCode="PIPE|B", CreatedAt=dt.datetime(2024, 1, 1)))
+            conn.execute(
+                sa.insert(equipment_table).values(EquipID=1, EquipCode="PIPE|B", CreatedAt=dt.datetime(2024, 1, 1))
+            )
     store.engine.dispose()

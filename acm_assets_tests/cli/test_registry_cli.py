@@ -80,8 +80,11 @@ def test_list_calls_a_version_complete_only_when_its_rows_verify(url, capsys):
     train(url)
     engine = create_engine(url)
     with engine.begin() as conn:  # a damaged blob: its SHA-256 no longer matches
-        conn.execute(sa.update(model_registry).where(model_registry.c.Version == 1, model_registry.c.ModelType == "pca_model")
-                     .values(ModelBytes=b"not the pickled model"))
+        conn.execute(
+            sa.update(model_registry)
+            .where(model_registry.c.Version == 1, model_registry.c.ModelType == "pca_model")
+            .values(ModelBytes=b"not the pickled model")
+        )
     engine.dispose()
     status, out, _ = acm(capsys, "registry", "list", "--database-url", url)
     lines = out.splitlines()

@@ -366,3 +366,17 @@ def test_a_rerun_never_undoes_a_retrain_that_committed_while_it_ran(registry_url
     again = training(only=["pca_model"])
     assert metadata_of(again, "pca_model")["commit"] == "committed onto v2, the latest complete version at commit"
     assert store.manifest(fd_fan)["carried_forward"] == {"ar1_params": 2, "feature_medians": 2}
+
+
+def test_a_rerun_carrying_a_row_with_broken_json_names_the_row(instance, registry_url, store, engine):
+    train(instance, registry_url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(model_registry).where(model_registry.c.ModelType == "ar1_params")
+                     .values(ParamsJSON='{"lags": [1, 2,]}'))
+    result = train(instance, registry_url, only=["pca_model"], raise_on_error=False)
+    assert not result.success
+    error, message = _failure(result).error, ""
+    while error is not None:
+        message, error = message + error.message, error.cause
+    assert ("ModelRegistry row of equipment FD_FAN (EquipID 7), version 1, model type ar1_params: column ParamsJSON "
+            "is not valid JSON") in message
