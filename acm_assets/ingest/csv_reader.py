@@ -49,8 +49,7 @@ class HistorianExport:
 def read_historian_csv(path, **options) -> HistorianExport:
     """Read one export strictly into memory (options as for `HistorianStream`); `acm import-csv` streams it."""
     stream = HistorianStream(path, **options)
-    frames = [frame for _, frame in stream.chunks()]
-    frame = pd.concat(frames)[list(stream.report.tags)] if len(frames) > 1 else frames[0][list(stream.report.tags)]
+    frame = pd.concat([frame for _, frame in stream.chunks()])[list(stream.report.tags)]
     return HistorianExport(frame=frame, tags=stream.report.tags, report=stream.report)
 
 

@@ -439,7 +439,7 @@ class ModelStore:
                     f"refusing to commit version {version} of equipment {equipment}: the models were fitted "
                     f"against version {base}, which no longer exists; rerun them"
                 )
-            if base != latest:
+            if latest is not None and base != latest:
                 raise SupersededBaseError(equipment, version, base, latest, sorted(trained))
             return base
         return latest if latest is not None else committed[0][0] if committed else None
