@@ -192,7 +192,7 @@ def _month_report(database: AcmDatabase, scorer: "DayScorer", key: dg.MultiParti
     else:
         plot = f"with this run's last day, {code} {last_day}"
     coverage = month_coverage(database, scorer.equip_id, month)
-    yield from _materializations(key, scored, coverage, scorer.version, plot, scorer.ensemble.fusion_.method)
+    yield from _materializations(key, scored, coverage, scorer.version, plot, scorer.ensemble.threshold_method)
     yield score_sanity(key, scored)
 
 
@@ -285,7 +285,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
             "alert_share": _float(health["AlertShare"]),
             # Share of the scored points inside an open episode (ALERT share: points at the alert level).
             "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
-            # How the models' held-out slice set the alert level (a small slice cannot give a quantile).
+            # How the models' out-of-fold points set the alert level.
             "alert_threshold": threshold_method,
             # Tags the equipment reports that the models were not trained on: read, not scored, until a retrain.
             "untrained_tags": dg.MetadataValue.json(

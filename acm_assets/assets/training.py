@@ -12,11 +12,11 @@ from acm_assets.registry.training_data import TrainingData
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 MODEL_IO_MANAGER_KEY = "model_registry_io_manager"
-# A calibrated head alarms on about `false_alarm_rate` of its held-out slice; this many times more is broken.
-MAX_HOLDOUT_ALARM_FACTOR = 3.0
+# A calibrated head alarms on about `false_alarm_rate` of its out-of-fold points; this many times more is broken.
+MAX_OOF_ALARM_FACTOR = 3.0
 MAX_SATURATED_SHARE = 0.01
-# A share is judged by a binomial test at this level, not read off directly: a 14-day baseline holds out
-# ~330 points, where 5 alarms (1.5%) happen to a well-calibrated head about once in 40 fits.
+# A share is judged by a binomial test at this level, not read off directly: with ~330 out-of-fold points, 5
+# alarms (1.5%) happen to a well-calibrated head about once in 40 fits.
 QUALITY_TEST_LEVEL = 0.001
 
 
@@ -61,6 +61,7 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                 "trained_on": dg.MetadataValue.json(dict(baseline.fingerprint)),
                 **{f"upstream_{k}_version": v.version for k, v in upstream.items()},
                 **_regime_facts(artifact),
+                **_cross_fitting_facts(artifact),
             },
         )
         if is_head:
@@ -76,8 +77,8 @@ def _model_quality_spec(asset: str) -> dg.AssetCheckSpec:
         equipment_partitions,
         blocking=True,
         description=(
-            f"Held-out alarm share at most {MAX_HOLDOUT_ALARM_FACTOR:g}x the configured false-alarm rate and under "
-            f"{MAX_SATURATED_SHARE:.0%} of held-out points at the z clip (binomial test, p < {QUALITY_TEST_LEVEL}); "
+            f"Out-of-fold alarm share at most {MAX_OOF_ALARM_FACTOR:g}x the configured false-alarm rate and under "
+            f"{MAX_SATURATED_SHARE:.0%} of out-of-fold points at the z clip (binomial test, p < {QUALITY_TEST_LEVEL}); "
             "a failing head is not stored, so scoring keeps the last good version."
         ),
     )
@@ -96,26 +97,45 @@ def _regime_facts(artifact) -> dict:
     }
 
 
+def _cross_fitting_facts(artifact) -> dict:
+    """How a head was calibrated (time-blocked cross-fitting: folds, gap, out-of-fold points) and how reliable
+    it proved on rows its fold models never saw, which sets its weight in the fused score."""
+    if "cross_fitting" not in artifact.params:
+        return {}
+    plan = artifact.params["cross_fitting"]
+    return {
+        "calibration": (
+            f"{plan['method']}: {plan['folds']} folds, gap {plan['gap_s'] / 3600:.3g} h at each cut (process memory "
+            f"{plan['process_memory_s'] / 3600:.3g} h, feature window {plan['feature_window_s'] / 3600:.3g} h), "
+            f"{plan['out_of_fold_rows']} out-of-fold points"
+        ),
+        **{f"{head}_reliability": report["reliability"] for head, report in plan["departure"].items()},
+        **{f"{head}_switched_off": report["switched_off"] for head, report in plan["departure"].items()
+           if report["switched_off"]},
+    }
+
+
 def model_quality(artifact) -> dg.AssetCheckResult:
-    """Each calibrated head must alarm rarely on its held-out slice and never pin at the clip: a head
-    fails when its counts are implausible (binomial test) for a head within those limits."""
-    alarm_limit = MAX_HOLDOUT_ALARM_FACTOR * ENSEMBLE_CONFIG.false_alarm_rate
+    """Each calibrated head must alarm rarely on its out-of-fold points and never pin at the clip: a head
+    fails when its counts are implausible (binomial test) for a head within those limits (a calibration that
+    broke down: a head constant out of fold, ties at its top)."""
+    alarm_limit = MAX_OOF_ALARM_FACTOR * ENSEMBLE_CONFIG.false_alarm_rate
     metadata, problems = {}, []
-    for head, z in artifact.holdout_z.items():
+    for head, z in artifact.oof_z.items():
         z = np.asarray(z, dtype=float)
         alarms, saturated = int(np.sum(z >= ENSEMBLE_CONFIG.alert_z)), int(np.sum(z >= Z_CLIP))
-        metadata[f"{head}_holdout_alarm_share"] = alarms / len(z) if len(z) else float("nan")
+        metadata[f"{head}_out_of_fold_alarm_share"] = alarms / len(z) if len(z) else float("nan")
         metadata[f"{head}_saturated_share"] = saturated / len(z) if len(z) else float("nan")
         if not len(z) or not np.isfinite(z).all():
-            problems.append(f"{head}: held-out z missing or not finite")
+            problems.append(f"{head}: out-of-fold z missing or not finite")
         elif _exceeds(alarms, len(z), alarm_limit):
             problems.append(
-                f"{head}: {alarms} of {len(z)} held-out points alarm, more than a head alarming on "
+                f"{head}: {alarms} of {len(z)} out-of-fold points alarm, more than a head alarming on "
                 f"{alarm_limit:.2%} would (p < {QUALITY_TEST_LEVEL})"
             )
         elif _exceeds(saturated, len(z), MAX_SATURATED_SHARE):
-            problems.append(f"{head}: {saturated} of {len(z)} held-out points at the clip {Z_CLIP}")
-    metadata["holdout_points"] = len(artifact.holdout_times)
+            problems.append(f"{head}: {saturated} of {len(z)} out-of-fold points at the clip {Z_CLIP}")
+    metadata["out_of_fold_points"] = len(artifact.oof_times)
     metadata["problems"] = dg.MetadataValue.json(problems)
     return dg.AssetCheckResult(check_name="model_quality", passed=not problems, metadata=metadata)
 

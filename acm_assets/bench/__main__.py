@@ -11,6 +11,7 @@ BENCHMARKS = {
     "ingest": "acm_assets.bench.ingest",
     "detectors": "acm_assets.bench.detectors",
     "quality": "acm_assets.bench.quality",
+    "tep": "acm_assets.bench.tep",
     "registry": "acm_assets.bench.registry",
     "pipeline": "acm_assets.bench.pipeline",
     "fleet": "acm_assets.bench.fleet",

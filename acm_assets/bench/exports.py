@@ -97,7 +97,7 @@ def score_after(baseline: pd.DataFrame, later: pd.DataFrame, config: EnsembleCon
         "stop_detection": regime.params["stop_detection"]["method"],
         "load_tag": regime.load_tag,
         "redundant_tags": regime.params["redundant_tags"],
-        "alert_threshold": ensemble.fusion_.method,
+        "alert_threshold": ensemble.threshold_method,
     }
 
 

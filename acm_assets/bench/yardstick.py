@@ -1,8 +1,8 @@
 """The textbook PCA monitor that plant benchmarks compare against: Hotelling T² and Q (SPE) with 99 % limits.
 
-Autoscaled on the baseline (constant tags left out), components to 90 % of the variance, the T² limit from the
-F distribution and the Q limit from Jackson and Mudholkar; a point alarms when either statistic exceeds its
-limit. It is a yardstick for `bench quality`, not part of the product.
+Autoscaled on the baseline (constant tags left out), a fixed number of components or enough for a share of the
+variance, the T² limit from the F distribution and the Q limit from Jackson and Mudholkar; a point alarms when
+either statistic exceeds its limit. It is a yardstick for the benchmarks, not part of the product.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from scipy import stats
 
 
 class PCAMonitor:
-    def __init__(self, variance: float = 0.9, alpha: float = 0.01):
-        self.variance, self.alpha = variance, alpha
+    def __init__(self, variance: float = 0.9, alpha: float = 0.01, components: int | None = None):
+        self.variance, self.alpha, self.components = variance, alpha, components
 
     def fit(self, x: np.ndarray) -> PCAMonitor:
         x = np.asarray(x, dtype=np.float64)
@@ -23,7 +23,10 @@ class PCAMonitor:
         n = u.shape[0]
         eigenvalues, vectors = np.linalg.eigh(np.cov(u, rowvar=False))
         eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
-        k = int(np.searchsorted(np.cumsum(eigenvalues) / eigenvalues.sum(), self.variance) + 1)
+        if self.components is not None:
+            k = self.components
+        else:
+            k = int(np.searchsorted(np.cumsum(eigenvalues) / eigenvalues.sum(), self.variance) + 1)
         self.components_, self.eigenvalues_ = vectors[:, :k], eigenvalues[:k]
         self.t2_limit_ = k * (n - 1) * (n + 1) / (n * (n - k)) * stats.f.ppf(1 - self.alpha, k, n - k)
         rest = eigenvalues[k:]

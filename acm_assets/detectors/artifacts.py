@@ -32,6 +32,7 @@ class Artifact:
 
     model_type: ModelType
     schema = ARTIFACT_SCHEMA
+    baseline_fingerprint = ""  # the rows it was fitted on: every artifact of one ensemble shares them
 
     def __init__(self, *, tags, fingerprint: str, upstream: dict, train_rows: int, params: dict):
         self.tags = tuple(tags)

@@ -47,15 +47,14 @@ class EnsembleConfig:
     feature_window: str | None = None
     ffill_limit: str | None = None
     ar_max_gap: str | None = None
-    holdout_fraction: float = 0.2
+    crossfit_folds: int = 5
     trim_z: float = 8.0
     min_baseline_rows: int = 100
     min_regime_rows: int = 200
     max_regimes: int = 4
     silhouette_floor: float = 0.5
-    novelty_factor: float = 1.5
     max_train_rows: int = 20_000
-    max_calibration_rows: int = 3_000
+    max_calibration_rows: int = 2_000
     pca_variance: float = 0.9
     iforest_trees: int = 64
     iforest_samples: int = 128
@@ -100,10 +99,8 @@ class EnsembleConfig:
         _number("off_fraction", self.off_fraction, 0.0, 1.0)
         _number("low_load_fraction", self.low_load_fraction, 0.0, 1.0)
         _number("ramp_fraction", self.ramp_fraction, 0.0, math.inf, open_low=True)
-        _number("holdout_fraction", self.holdout_fraction, 0.05, 0.5)
         _number("trim_z", self.trim_z, 3.0, math.inf)
         _number("silhouette_floor", self.silhouette_floor, 0.0, 1.0)
-        _number("novelty_factor", self.novelty_factor, 1.0, math.inf)
         _number("pca_variance", self.pca_variance, 0.5, 0.999)
         _number("mhal_max_condition", self.mhal_max_condition, 10.0, math.inf)
         _number("omr_alpha", self.omr_alpha, 0.0, math.inf, open_low=True)
@@ -116,6 +113,7 @@ class EnsembleConfig:
         _number("strong_z", self.strong_z, self.alert_z, math.inf)
         for name, low in (
             ("min_baseline_rows", 20),
+            ("crossfit_folds", 2),
             ("min_regime_rows", 20),
             ("max_regimes", 1),
             ("max_train_rows", 500),
@@ -174,7 +172,7 @@ class EnsembleConfig:
             for name in ("off_fraction", "low_load_fraction", "ramp_fraction", "startup_settle", "max_startup_settle"):
                 out.pop(name)
         if self.operating_tags == ():
-            for name in ("load_tag", "max_regimes", "silhouette_floor", "novelty_factor", "min_regime_rows"):
+            for name in ("load_tag", "max_regimes", "silhouette_floor", "min_regime_rows"):
                 out.pop(name, None)
         return out
 

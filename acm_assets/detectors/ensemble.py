@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.artifacts import ARTIFACT_SCHEMA, ModelType, fingerprint
-from acm_assets.detectors.calibration import LEVEL_HEADS, Fusion
 from acm_assets.detectors.config import HEADS, EnsembleConfig
-from acm_assets.detectors.episodes import HOLDS, NONE, EpisodeTracker, Hold, running_totals, track
+from acm_assets.detectors.episodes import NONE, SUSTAINED_HOLDS, EpisodeTracker, Hold, running_totals, track
 from acm_assets.detectors.errors import ArtifactMismatchError, DetectorInputError
-from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, HEAD_CLASSES, fit_model
+from acm_assets.detectors.fitting import FIT_ORDER, MODEL_DEPENDENCIES, fit_model
 from acm_assets.detectors.frames import checked_index, numeric_tags
+from acm_assets.detectors.fusion import LEVEL_HEADS, Fusion, earned_weights, longest_excursion_ns, out_of_fold_matrix
+from acm_assets.detectors.heads import HEAD_CLASSES
 from acm_assets.detectors.health import health, severity
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.medians import FeatureMedians
@@ -84,6 +85,11 @@ class DetectorEnsemble:
                 raise ArtifactMismatchError(
                     f"{model_type.value}: trained on tags {list(artifact.tags)}, regime_model on {list(regime.tags)}"
                 )
+            if artifact.baseline_fingerprint != regime.baseline_fingerprint:
+                raise ArtifactMismatchError(
+                    f"{model_type.value} was fitted on another baseline than regime_model "
+                    f"({artifact.baseline_fingerprint} != {regime.baseline_fingerprint}); re-fit them together"
+                )
             for dep, recorded in artifact.upstream.items():
                 if models[ModelType(dep)].fingerprint != recorded:
                     raise ArtifactMismatchError(
@@ -97,14 +103,41 @@ class DetectorEnsemble:
                 f"regime_model was fitted with {', '.join(f'{n}={fitted.get(n)}' for n in changed)} but the config "
                 f"says {', '.join(f'{n}={configured[n]}' for n in changed)}; re-fit it or use its config"
             )
-        holdouts, owners = {}, {}
-        for head, owner in HEAD_OWNER.items():
-            artifact = models[owner]
-            holdouts[head] = (artifact.holdout_times, artifact.holdout_z[head])
-            owners[head] = owner.value
-        self.fusion_ = Fusion.fit(holdouts, owners, self.config)
+        self._fuse(models)
         self.models_ = models
         self.fingerprint_ = fingerprint(self.config.signature(), [models[t].fingerprint for t in ModelType])
+
+    def _fuse(self, models: dict) -> None:
+        """The fused and the novelty score, both calibrated on the heads' common out-of-fold points, and the
+        novelty hold: longer than the longest healthy level excursion there, and never shorter than the
+        sustained-evidence hold of a fault."""
+        cfg, regime = self.config, models[ModelType.regime_model]
+        heads = [h for h in HEAD_OWNER if cfg.weight(h) > 0]
+        out_of_fold = {h: (models[o].oof_times, models[o].oof_z[h]) for h, o in HEAD_OWNER.items()}
+        times, z = out_of_fold_matrix(out_of_fold, {h: o.value for h, o in HEAD_OWNER.items()}, heads)
+        departures = {h: models[HEAD_OWNER[h]].params["cross_fitting"]["departure"][h] for h in heads}
+        weights, report = earned_weights(heads, departures, z, cfg)
+        self.fusion_ = Fusion.fit(heads, weights, z, cfg, corroborated=True)
+        level = [j for j, h in enumerate(heads) if h in LEVEL_HEADS and weights[j] > 0]
+        self.novelty_ = None
+        hold = Hold(SUSTAINED_HOLDS * regime.durations.ns("on_hold"), SUSTAINED_HOLDS * regime.durations.steps("on_hold"))
+        if level:
+            self.novelty_ = Fusion.fit([heads[j] for j in level], weights[level], z[:, level], cfg, corroborated=False)
+            longest = longest_excursion_ns(times, self.novelty_(z[:, level]), cfg.alert_z, cfg.caution_z)
+            steps = int(np.ceil(longest / max(regime.durations.cadence_ns, 1)))
+            hold = Hold(max(hold.ns, longest + regime.durations.cadence_ns), max(hold.steps, steps + 1))
+        self.novelty_hold_ = hold
+        self.threshold_method = (f"fused z at alert_z {cfg.alert_z:g} where the {1.0 - cfg.false_alarm_rate:g} "
+                                 f"quantile of {len(times)} out-of-fold points lies")
+        self.fusion_report_ = {
+            **report,
+            "weights": dict(zip(heads, weights.round(6).tolist())),
+            "out_of_fold_points": int(len(times)),
+            "alert_threshold_raw": round(self.fusion_.threshold, 6),
+            "threshold_method": self.threshold_method,
+            "novelty_heads": [heads[j] for j in level],
+            "novelty_hold_s": hold.ns / 1e9,
+        }
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
@@ -142,16 +175,22 @@ class DetectorEnsemble:
             z.update(artifact.z(x))
             contrib.update(artifact.contributions(x))
         fused = self.fusion_(np.column_stack([z[h] for h in self.fusion_.heads]))
-        fused[off] = np.nan
+        if self.novelty_ is not None:
+            novelty = self.novelty_(np.column_stack([z[h] for h in self.novelty_.heads]))
+        else:
+            novelty = np.full(len(times), -np.inf)
+        fused[off] = novelty[off] = np.nan
         for head in HEADS:
             z[head][off] = np.nan
         tag_contrib = self._tag_contributions(z, contrib, off, p)
-        novel = inputs.novel | self._consistent_novelty(z, off)
         eligible = inputs.state == RUNNING
+        novel = eligible & (np.nan_to_num(novelty, nan=-np.inf) >= cfg.alert_z)
+        holds = {name: Hold(regime.durations.ns(name), regime.durations.steps(name))
+                 for name in ("on_hold", "off_hold", "strong_hold")}
         ids, meta = track(
-            tracker, times, np.nan_to_num(fused, nan=-np.inf), eligible, inputs.regime,
-            alert_z=cfg.alert_z, strong_z=cfg.strong_z,
-            holds={name: Hold(regime.durations.ns(name), regime.durations.steps(name)) for name in HOLDS},
+            tracker, times, np.nan_to_num(fused, nan=-np.inf), np.nan_to_num(novelty, nan=-np.inf), eligible,
+            inputs.regime, alert_z=cfg.alert_z, caution_z=cfg.caution_z, strong_z=cfg.strong_z,
+            holds={**holds, "novelty_hold": self.novelty_hold_},
         )
         head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
         accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), novel.astype(float),
@@ -161,7 +200,7 @@ class DetectorEnsemble:
         if tracker.episode_id is not None and len(times) and ids[-1] == tracker.episode_id:
             tracker.sums = sums[-1].tolist() + [float(peaks[-1])]
 
-        scores = self._frame(frame.index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks)
+        scores = self._frame(frame.index, inputs, z, fused, novelty, novel, tag_contrib, ids, meta, sums, peaks)
         scores.attrs["ignored_tags"] = extra
         lookback = max(regime.window_ns, *(regime.durations.ns(n) for n in ("ffill_limit", "ar_max_gap")))
         new_state = ScoringState(
@@ -193,13 +232,6 @@ class DetectorEnsemble:
             )
         return state
 
-    def _consistent_novelty(self, z, off) -> np.ndarray:
-        """An operating point far outside the baseline (a level head at ALERT) while every residual and
-        variability head is below CAUTION: unseen but physically consistent, e.g. new weather or load."""
-        level = np.column_stack([np.nan_to_num(z[h]) for h in LEVEL_HEADS]).max(axis=1)
-        residual = np.column_stack([np.nan_to_num(z[h]) for h in HEADS if h not in LEVEL_HEADS]).max(axis=1)
-        return (level >= self.config.alert_z) & (residual < self.config.caution_z) & ~off
-
     def _tag_contributions(self, z, contrib, off, p) -> np.ndarray:
         """Each head's positive z, split over tags in proportion to its standardised per-tag contributions,
         weighted like the fusion: fused-z units per tag, never raw magnitudes."""
@@ -214,14 +246,15 @@ class DetectorEnsemble:
         out[off] = 0.0
         return out
 
-    def _frame(self, index, inputs, z, fused, novel, tag_contrib, ids, meta, sums, peaks) -> pd.DataFrame:
+    def _frame(self, index, inputs, z, fused, novelty, novel, tag_contrib, ids, meta, sums, peaks) -> pd.DataFrame:
         cfg, tags = self.config, inputs.tags
         in_episode = ids != NONE
         data = {f"{h}_z": z[h] for h in HEADS}
         data["fused_z"] = fused
+        data["novelty_z"] = novelty
         transition = inputs.state == TRANSITION
         data["health"] = health(fused, cfg.caution_z, cfg.alert_z, transition)
-        data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z, transition)
+        data["severity"] = severity(fused, cfg.caution_z, cfg.alert_z, transition, novel)
         data["regime"] = _nullable(inputs.regime, inputs.regime < 0)
         data["operating_state"] = inputs.state.astype(object)
         data["novel"] = novel
@@ -229,6 +262,10 @@ class DetectorEnsemble:
         data["alarm"] = in_episode
         data["episode_id"] = _nullable(ids, ~in_episode)
         start, onset, regime = (_episode_field(ids, meta, k) for k in range(3))
+        kinds = np.full(len(ids), None, dtype=object)
+        for episode_id, fields in meta.items():
+            kinds[ids == episode_id] = fields[3]
+        data["episode_kind"] = kinds
         data["episode_start"] = pd.to_datetime(start, utc=True)
         data["episode_onset"] = pd.to_datetime(onset, utc=True)
         data["episode_regime"] = _nullable(regime, ~in_episode)
@@ -249,7 +286,7 @@ class DetectorEnsemble:
     # ------------------------------------------------------------------ episodes
     def episodes(self, scores: pd.DataFrame) -> pd.DataFrame:
         """One row per episode in `scores` (several batches' scores may be concatenated)."""
-        columns = ["episode_id", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
+        columns = ["episode_id", "kind", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
                    "regime", "novel_share", "alert_share", "culprits"] + [f"share_{h}" for h in HEADS]
         if "episode_id" not in scores.columns:
             raise DetectorInputError("episodes(): expected the frame returned by score()")
@@ -266,6 +303,7 @@ class DetectorEnsemble:
             shares = heads / heads.sum() if heads.sum() > 0 else np.zeros(len(HEADS))
             records.append({
                 "episode_id": int(row["episode_id"]),
+                "kind": row["episode_kind"],
                 "start": row["episode_start"],
                 "end": when,
                 "onset": row["episode_onset"],

@@ -1,5 +1,5 @@
-"""Fitting one artifact at a time (one Dagster asset per model type): the baseline split, contamination
-trimming, subsampling and held-out calibration shared by every head."""
+"""Fitting one artifact at a time (one Dagster asset per model type): the baseline's condition, the learnable
+rows, and every head fitted on them and cross-fitted on their time blocks."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors.artifacts import Artifact, ModelType, fingerprint
+from acm_assets.detectors.condition import condition_baseline
 from acm_assets.detectors.config import EnsembleConfig
+from acm_assets.detectors.crossfit import cross_fit, plan_folds
 from acm_assets.detectors.errors import DetectorFitError, DetectorInputError
 from acm_assets.detectors.frames import checked_index, numeric_tags
-from acm_assets.detectors.heads import AR1Head, GMMHead, HeadArtifact, IForestHead, MahalanobisHead, OMRHead, PCAHead
+from acm_assets.detectors.heads import HEAD_CLASSES, GMMHead, IForestHead
 from acm_assets.detectors.inputs import Carry, build_inputs, head_columns
 from acm_assets.detectors.medians import fit_feature_medians
 from acm_assets.detectors.operating import RUNNING, fit_regime_model
@@ -20,21 +22,9 @@ from acm_assets.detectors.operating import RUNNING, fit_regime_model
 MODEL_DEPENDENCIES: dict[ModelType, tuple[ModelType, ...]] = {
     ModelType.regime_model: (),
     ModelType.feature_medians: (ModelType.regime_model,),
-    **{
-        t: (ModelType.regime_model, ModelType.feature_medians)
-        for t in (
-            ModelType.ar1_params,
-            ModelType.pca_model,
-            ModelType.iforest_model,
-            ModelType.gmm_model,
-            ModelType.mhal_params,
-            ModelType.omr_model,
-        )
-    },
+    **{t: (ModelType.regime_model, ModelType.feature_medians) for t in HEAD_CLASSES},
 }
 FIT_ORDER = tuple(MODEL_DEPENDENCIES)
-MAX_MISSING_SHARE = 0.5
-MIN_SETTLED_HOLDOUT = 50
 
 
 def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstream: dict | None = None) -> Artifact:
@@ -50,91 +40,106 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     if missing:
         raise DetectorInputError(f"{model_type.value}: needs the fitted upstream artifacts {missing}")
     frame = checked_index(baseline, "baseline")
-    times = frame.index.asi8.copy()
     if model_type is ModelType.regime_model:
-        tags, dropped = _usable_tags(frame, config)
-        raw = frame[list(tags)].to_numpy(dtype=np.float64)
+        condition = condition_baseline(frame, config)
+        frame = condition.span(frame)
+        raw = frame[list(condition.tags)].to_numpy(dtype=np.float64)
+        times = frame.index.asi8.copy()
         if len(raw) < config.min_baseline_rows:
             raise DetectorFitError(f"baseline has {len(raw)} rows; min_baseline_rows is {config.min_baseline_rows}")
-        fp = fingerprint(model_type.value, config.signature(), tags, times, raw)
-        return fit_regime_model(raw, times, tags, config, fingerprint=fp, dropped_tags=dropped)
+        fp = fingerprint(model_type.value, config.signature(), condition.tags, times, raw)
+        regime = fit_regime_model(raw, times, condition, config, fingerprint=fp)
+        regime.baseline_fingerprint = fingerprint(condition.tags, times, raw)
+        return regime
 
     regime = upstream[ModelType.regime_model]
+    frame = regime.condition.span(frame)
+    times = frame.index.asi8.copy()
     raw = numeric_tags(frame, regime.tags, "baseline").to_numpy()
     ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
     fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
-    medians = upstream.get(ModelType.feature_medians)
     inputs, off, _, _ = build_inputs(
-        raw, times, regime, medians,
-        last_low_ns=None, carry=Carry.empty(len(regime.tags)),
+        raw, times, regime, upstream.get(ModelType.feature_medians), last_low_ns=None, carry=Carry.empty(len(regime.tags)),
     )
     if model_type is ModelType.feature_medians:
-        rows = regime.scaler_rows(inputs.regime)
-        return fit_feature_medians(raw, times, regime, off, rows, fingerprint=fp, upstream=ups)
+        artifact = fit_feature_medians(raw, times, regime, off, regime.scaler_rows(inputs.regime), fingerprint=fp,
+                                       upstream=ups)
+    else:
+        artifact = _fit_head(model_type, inputs, regime, raw, times, config, fingerprint=fp, upstream=ups)
+    artifact.baseline_fingerprint = fingerprint(regime.tags, times, raw)
+    return artifact
 
+
+def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, upstream):
     learnable = regime.states(raw, times, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
-    train, holdout, trimmed = split_baseline(inputs, learnable, config)
+    rows, trimmed = learning_rows(inputs, learnable, config)
+    plan = plan_folds(inputs.times[rows], config.crossfit_folds, regime.memory_ns, regime.window_ns)
     columns = head_columns(model_type.value, regime.tags, regime.independent_tags)
-    x_train = inputs.subset(train).matrix(columns)
-    with warnings.catch_warnings():  # a feature never defined in training is filled with 0 (its neutral value)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fill = np.nan_to_num(np.nanmedian(x_train, axis=0))
-    scaler = {"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint}
-    settings = {
-        "feature_window_s": regime.window_ns / 1e9,
-        "ar_max_gap_s": regime.durations.ns("ar_max_gap") / 1e9,
-        "trimmed_rows": int(trimmed),
-        "train_rows": int(len(train)),
-    }
-    head = HEAD_CLASSES[model_type](
-        columns=columns, scaler=scaler, fill=fill, tags=regime.tags, fingerprint=fp, upstream=ups,
-        train_rows=len(train), params=settings,
-    )
-    if isinstance(head, (GMMHead, IForestHead)):
+    matrix = dithered(inputs.subset(rows).matrix(columns), columns, regime, config.seed)
+    trainable = np.ones(len(rows), dtype=bool)
+    if HEAD_CLASSES[model_type] in (GMMHead, IForestHead):
         # a window too short for a spread holds no evidence of one: filled, such rows would stack into a point
         # mass that a mixture component (or a forest's split) fits as if it were a normal state
-        defined = ~np.isnan(x_train).any(axis=1)
-        if 2 * defined.sum() >= len(x_train):
-            x_train = x_train[defined]
-    x_train = head.inputs(x_train)
-    _fit_head(head, x_train, config, window_rows=regime.window_ns / max(regime.durations.cadence_ns, 1))
-    head.calibrate(head.inputs(inputs.subset(holdout).matrix(columns)), inputs.times[holdout])
+        defined = ~np.isnan(matrix).any(axis=1)
+        if 2 * defined.sum() >= len(matrix):
+            trainable = defined
+    with warnings.catch_warnings():  # a feature never defined in training is filled with 0 (its neutral value)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = np.nan_to_num(np.nanmedian(matrix[trainable], axis=0))
+    regimes = inputs.regime[rows]
+
+    def capped(positions: np.ndarray) -> np.ndarray:
+        return _stratified(positions, regimes[positions], config.max_train_rows)
+
+    head = HEAD_CLASSES[model_type](
+        columns=columns, scaler={"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint},
+        fill=fill, tags=regime.tags, fingerprint=fingerprint, upstream=upstream, train_rows=0,
+        params={"feature_window_s": regime.window_ns / 1e9, "trimmed_rows": int(trimmed)},
+    )
+    train = capped(np.flatnonzero(trainable))
+    floor = regime.noise_floor / regime.scales[-1]
+    context = {"pooled_floor": floor, "value_floor": floor,
+               "window_rows": regime.window_ns / max(regime.durations.cadence_ns, 1)}
+    head.fit(head.inputs(matrix[train]), config, context)
+    head.train_rows = int(len(train))
+    x = head.inputs(matrix)
+    settled = inputs.state[rows] == RUNNING
+    result = cross_fit(head, x, plan, trainable, settled, capped)
+    calibrated = np.flatnonzero(result["rows"])
+    keep = np.linspace(0, len(calibrated) - 1, min(len(calibrated), config.max_calibration_rows)).astype(int)
+    head.oof_times = inputs.times[rows][calibrated][keep]
+    head.oof_z = {name: z[keep].astype(np.float32) for name, z in result["z"].items()}
+    head.params = {
+        **head.params,
+        "train_rows": head.train_rows,
+        "cross_fitting": {**plan.to_params(), "out_of_fold_rows": int(len(calibrated)),
+                          "departure": result["departure"]},
+        "calibration": {name: c.to_params() for name, c in head.calibrators.items()},
+    }
     return head
 
 
-HEAD_CLASSES: dict[ModelType, type[HeadArtifact]] = {
-    ModelType.ar1_params: AR1Head,
-    ModelType.pca_model: PCAHead,
-    ModelType.iforest_model: IForestHead,
-    ModelType.gmm_model: GMMHead,
-    ModelType.mhal_params: MahalanobisHead,
-    ModelType.omr_model: OMRHead,
-}
+def dithered(matrix: np.ndarray, columns, regime, seed: int) -> np.ndarray:
+    """The values of tags that vary less than their noise floor, spread to it: a quantised temperature that sat on
+    three counts through the baseline is learned as a reading anywhere within its floor, so every head (the
+    covariances and the forest's splits included) takes one more count for what it is. Fixed seed."""
+    floored = {tag for tag, f in zip(regime.tags, regime.floored) if f}
+    out = matrix.copy()
+    rng = np.random.default_rng(seed)
+    for k, (kind, tag) in enumerate(columns):
+        if tag in floored and kind != "spread":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                spread = float(np.nanstd(out[:, k])) if len(out) else 1.0
+            out[:, k] += rng.normal(0.0, np.sqrt(max(1.0 - spread * spread, 0.0)), len(out))
+    return out
 
 
-def _fit_head(head: HeadArtifact, x: np.ndarray, config: EnsembleConfig, *, window_rows: float) -> None:
-    if isinstance(head, PCAHead):
-        head.fit(x, config.pca_variance, config.seed)
-    elif isinstance(head, MahalanobisHead):
-        head.fit(x, config.mhal_max_condition)
-    elif isinstance(head, OMRHead):
-        head.fit(x, config.omr_alpha)
-    elif isinstance(head, GMMHead):
-        head.fit(x, config.gmm_max_components, config.seed, window_rows)
-    elif isinstance(head, IForestHead):
-        head.fit(x, config.iforest_trees, config.iforest_samples, config.seed)
-    else:
-        head.fit(x)
-
-
-def split_baseline(inputs, learnable: np.ndarray, config: EnsembleConfig):
-    """`learnable` rows (running past the configured start-up settle) minus obvious contamination (any tag beyond
-    `trim_z` robust deviations), in time order: the last `holdout_fraction` is the calibration slice, of which
-    only the rows that can alarm (running past the learned settle) calibrate. The heads thus learn how
-    temperatures move together while they settle (the same direction as a hot afternoon), and the false-alarm
-    budget is spent on the points that can raise episodes. Training rows are capped at `max_train_rows` (evenly
-    spaced in time within each regime), calibration rows at `max_calibration_rows`. A held-out slice with fewer
-    than MIN_SETTLED_HOLDOUT settled rows calibrates on all of its rows."""
+def learning_rows(inputs, learnable: np.ndarray, config: EnsembleConfig) -> tuple[np.ndarray, int]:
+    """The `learnable` rows (running past the configured start-up settle) minus obvious contamination (any tag
+    beyond `trim_z` robust deviations), in time order, and how many were trimmed. The heads thus learn how
+    temperatures move together while they settle (the same direction as a hot afternoon), while only the rows
+    that can alarm (running past the learned settle) calibrate them."""
     clean = learnable & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
     rows = np.flatnonzero(clean)
     if len(rows) < config.min_baseline_rows:
@@ -142,17 +147,11 @@ def split_baseline(inputs, learnable: np.ndarray, config: EnsembleConfig):
             f"baseline: {len(rows)} clean running rows after removing OFF/start-up rows and contamination "
             f"(> {config.trim_z} robust deviations); min_baseline_rows is {config.min_baseline_rows}"
         )
-    cut = int(round(len(rows) * (1.0 - config.holdout_fraction)))
-    train, holdout = rows[:cut], rows[cut:]
-    settled = holdout[inputs.state[holdout] == RUNNING]
-    holdout = settled if len(settled) >= MIN_SETTLED_HOLDOUT else holdout
-    train = _stratified(train, inputs.regime[train], config.max_train_rows)
-    if len(holdout) > config.max_calibration_rows:
-        holdout = holdout[np.linspace(0, len(holdout) - 1, config.max_calibration_rows).astype(int)]
-    return train, holdout, int(learnable.sum() - clean.sum())
+    return rows, int(learnable.sum() - clean.sum())
 
 
 def _stratified(rows: np.ndarray, regime: np.ndarray, cap: int) -> np.ndarray:
+    """At most `cap` of `rows`, evenly spaced in time within each regime."""
     if len(rows) <= cap:
         return rows
     picked = []
@@ -161,24 +160,3 @@ def _stratified(rows: np.ndarray, regime: np.ndarray, cap: int) -> np.ndarray:
         take = max(1, int(round(cap * len(part) / len(rows))))
         picked.append(part[np.linspace(0, len(part) - 1, min(take, len(part))).astype(int)])
     return np.sort(np.concatenate(picked))
-
-
-def _usable_tags(frame: pd.DataFrame, config: EnsembleConfig):
-    """Configured tags (or every column); all-missing, mostly-missing and constant tags are dropped and
-    reported; non-numeric columns are refused by name."""
-    tags = list(config.tags) if config.tags is not None else list(frame.columns)
-    values = numeric_tags(frame, tags, "baseline")
-    dropped = {}
-    for tag in tags:
-        column = values[tag]
-        share = float(column.isna().mean()) if len(column) else 1.0
-        if share == 1.0:
-            dropped[tag] = "all missing"
-        elif share > MAX_MISSING_SHARE:
-            dropped[tag] = f"{share:.0%} missing"
-        elif column.nunique(dropna=True) < 2:
-            dropped[tag] = "constant"
-    usable = tuple(t for t in tags if t not in dropped)
-    if len(usable) < 2:
-        raise DetectorFitError(f"baseline: fewer than two usable tags (dropped: {dropped or 'none'}; tags {tags})")
-    return usable, dropped

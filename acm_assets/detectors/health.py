@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-GOOD, CAUTION, ALERT, OFF, TRANSITION = "GOOD", "CAUTION", "ALERT", "OFF", "TRANSITION"
+GOOD, CAUTION, ALERT, NOVEL, OFF, TRANSITION = "GOOD", "CAUTION", "ALERT", "NOVEL", "OFF", "TRANSITION"
 HEALTH_AT_CAUTION = 70.0
 HEALTH_AT_ALERT = 40.0
 
 
-def severity(fused_z: np.ndarray, caution_z: float, alert_z: float, transition: np.ndarray) -> np.ndarray:
-    """Severity per point; points without a fused score (equipment OFF) are OFF, `transition` points TRANSITION."""
+def severity(fused_z: np.ndarray, caution_z: float, alert_z: float, transition: np.ndarray,
+             novel: np.ndarray) -> np.ndarray:
+    """Severity per point; points without a fused score (equipment OFF) are OFF, `transition` points TRANSITION,
+    `novel` points below ALERT (an operating point beyond the baseline's envelope) NOVEL."""
     out = np.where(fused_z >= alert_z, ALERT, np.where(fused_z >= caution_z, CAUTION, GOOD)).astype(object)
+    out[novel & (out != ALERT)] = NOVEL
     out[transition] = TRANSITION
     out[np.isnan(fused_z)] = OFF
     return out

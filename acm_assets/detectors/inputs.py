@@ -18,8 +18,6 @@ class Inputs:
     tags: tuple[str, ...]
     state: np.ndarray
     regime: np.ndarray
-    novel: np.ndarray
-    distance: np.ndarray
     n_imputed: np.ndarray
     z: np.ndarray
     pooled: np.ndarray
@@ -71,8 +69,8 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
     times_all = np.concatenate([carry.times, times])
-    state, regime, novel, distance, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
-    state, regime, novel, distance = state[k:], regime[k:], novel[k:], distance[k:]
+    state, regime, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
+    state, regime = state[k:], regime[k:]
     off = state == OFF
     rows = regime_model.scaler_rows(regime)
     if medians is None:
@@ -91,17 +89,18 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     lag = lag_rows(times_all, regime_model.durations.cadence_ns)
     usable = (lag >= 0) & (times_all - times_all[np.maximum(lag, 0)] <= regime_model.durations.ns("ar_max_gap"))
     usable &= ~resting_all[np.maximum(lag, 0)]
-    z_prev = np.full_like(z_all, np.nan)
-    z_prev[usable] = z_all[lag[usable]]
     observed = ~np.isnan(raw_all)
     measured = observed & np.where(usable[:, None], observed[np.maximum(lag, 0)], False)
+    # a lag pairs two readings: an imputed one on either side carries no dynamics (the step from a held
+    # reading to the regime median is the imputation's, not the machine's)
+    z_prev = np.where(measured, z_all[np.maximum(lag, 0)], np.nan)
     has_prev = (usable & ~resting_all)[:, None] & measured
     # spread of the first differences: trends (load, weather) cancel, sensor noise and frozen readings do not
     logstd, readings = window_logstd(np.nan_to_num(z_all - z_prev), times_all, has_prev, regime_model.window_ns,
                                      regime_model.spread_rows)
     spread = spread_deviation(logstd, readings, regime_model.diff_log_scale, regime_model.diff_kurtosis)
     inputs = Inputs(
-        times=times, tags=regime_model.tags, state=state, regime=regime, novel=novel, distance=distance,
+        times=times, tags=regime_model.tags, state=state, regime=regime,
         n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], spread=spread[k:],
         last_low_ns=new_last_low,
     )

@@ -1,5 +1,6 @@
-"""Operating states: OFF/idle from the tags that show stops, start-up settling, auto-k regimes, novelty, and the
-per-regime scaler every head works in (deviations from the regime's own normal, in its own spread)."""
+"""Operating state: OFF from the stop signature (`stops.py`), start-up settling, low-load and ramping
+transitions, auto-k regimes, and the per-regime scaler every head works in
+(deviations from the regime's own normal, in its own spread, never finer than the tag can resolve)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
 from acm_assets.detectors.artifacts import Artifact, ModelType
+from acm_assets.detectors.crossfit import process_memory_ns
 from acm_assets.detectors.durations import Durations
 from acm_assets.detectors.errors import DetectorFitError
-from acm_assets.detectors.features import MIN_WINDOW_ROWS, difference_statistics, ffill_within, hold_rows, lag_rows
+from acm_assets.detectors.features import (
+    LOGSTD_FLOOR,
+    MIN_WINDOW_ROWS,
+    difference_statistics,
+    ffill_within,
+    hold_rows,
+    lag_rows,
+)
 from acm_assets.detectors.reconstruction import fit_reconstruction, residuals
 from acm_assets.detectors.redundancy import independent_tags, redundant_groups
 from acm_assets.detectors.rowstable import row_sumsq
+from acm_assets.detectors.stops import StopSignature, fit_stop_signature
 
 OFF, TRANSITION, RUNNING = "off", "transition", "running"
 NO_REGIME = -1
@@ -40,66 +50,6 @@ _SETTLE_BIN_NS = 30 * 60 * 10**9  # the widest bin; narrower when the settling r
 _SETTLE_BINS = 20
 
 
-OFF_MIN_ROWS = 3  # rows below the off level a tag needs before its low mode counts as the machine stopped
-OFF_MAX_SHARE = 0.9  # a tag low on more rows than this has no running mode to contrast with
-OFF_GAP_RATIO = 0.5  # readings between the off level and half the running level, per reading below it
-OFF_GROUP_AGREEMENT = 0.7  # Jaccard overlap of two tags' low rows for them to report the same stops
-
-
-def off_group(raw: np.ndarray, tags, off_fraction: float, low_fraction: float) -> tuple[tuple[str, ...], dict]:
-    """The tags that show the machine stopped, found from the data, not from their names: each has a mode
-    near zero (below `off_fraction` of its running level, the 95th percentile) separated from its running
-    mode (few readings between that and `low_fraction` of the level, which only ramps produce), reached in
-    runs of consecutive rows (a stop, not a flickering sensor). Currents, flows, speeds, powers, and the
-    vibrations of a stopped machine look like this; temperatures, pressures of a running process and
-    signed positions do not. The candidates that agree with the most common stop pattern form the group;
-    the per-tag figures are reported."""
-    found, report = [], {}
-    for j, tag in enumerate(tags):
-        x = raw[:, j]
-        finite = x[np.isfinite(x)]
-        if finite.size == 0:
-            continue
-        level = float(np.quantile(finite, 0.95))
-        if level <= 0:
-            continue
-        near = np.isfinite(x) & (x < off_fraction * level)
-        middle = int(((finite >= off_fraction * level) & (finite < low_fraction * level)).sum())
-        n_near = int(near.sum())
-        in_runs = int((near & (_run_lengths(near) >= OFF_MIN_ROWS)).sum())
-        ok = (
-            n_near >= OFF_MIN_ROWS
-            and n_near <= OFF_MAX_SHARE * finite.size
-            and middle <= OFF_GAP_RATIO * n_near
-            and 2 * in_runs >= n_near
-        )
-        if n_near:
-            report[tag] = {"low_rows": n_near, "between_rows": middle, "low_rows_in_stops": in_runs, "stop_tag": ok}
-        if ok:
-            found.append((tag, near, off_fraction * level))
-    best = ()
-    for seed, seed_near, _ in sorted(found, key=lambda f: -int(f[1].sum())):
-        group = tuple(t for t, near, _ in found if _jaccard(near, seed_near) >= OFF_GROUP_AGREEMENT)
-        if len(group) > len(best):
-            best = group
-    thresholds = {t: thr for t, _, thr in found if t in best}
-    return best, {"candidates": report, "thresholds": thresholds}
-
-
-def _run_lengths(mask: np.ndarray) -> np.ndarray:
-    """Length of the run of equal values each element of a boolean mask belongs to."""
-    if mask.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    edges = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
-    bounds = np.concatenate([[0], edges, [mask.size]])
-    return np.repeat(np.diff(bounds), np.diff(bounds))
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = int((a | b).sum())
-    return float((a & b).sum()) / union if union else 0.0
-
-
 def auto_operating_tags(tags) -> tuple[str, ...]:
     return tuple(t for t in tags if any(re.search(p, t.lower()) for p in _LOAD_PATTERNS))
 
@@ -113,67 +63,82 @@ def auto_load_tag(operating_tags) -> str | None:
 
 
 class RegimeModel(Artifact):
-    """OFF when most stop tags (`off_group`) are below `off_fraction` of their running level; `transition`
-    (start-up, shut-down, low-load ramps: scored but never alarmed) while the load is below
-    `low_load_fraction` of its median running level and for a settling time after that (learned from the
-    baseline's own start-ups, see `learned_settle_ns`), and while the load moves by more than `ramp_fraction`
-    of that median within one feature window; regimes by k-means on the standardised operating tags when the
-    silhouette clears the floor (else one regime); `novel` when a point is farther from every regime centre
-    than `novelty_factor` times the baseline's 99.9th-percentile distance.
+    """OFF when most tags of the stop signature are below their thresholds; TRANSITION (start-up, shut-down,
+    low-load ramps: scored but never alarmed) for a settling time after OFF or low load (learned from the
+    baseline's own start-ups, see `learned_settle_ns`), and, when the baseline held stops, while the load is
+    below `low_load_fraction` of its running median or moves by more than `ramp_fraction` of it within one
+    feature window; regimes by k-means on the standardised operating tags when the silhouette clears the floor
+    (else one regime).
 
-    Fitted first, it also carries what every other artifact reads off the same baseline: the durations in
-    effect, the redundant tag groups, and the facts window spreads are measured against."""
+    Fitted first, it also carries what every other artifact reads off the same baseline: its condition (kept
+    tags, learning span, noise floors), the durations in effect, the process memory the cross-fitting's gaps
+    follow, the redundant tag groups, and the facts window spreads are measured against."""
 
     model_type = ModelType.regime_model
 
-    def __init__(self, *, operating_tags, load_tag, off_tags, off_thresholds, low_threshold, ramp_threshold,
-                 durations, window_ns, settle_ns, min_settle_ns, op_fill, op_center, op_scale, centroids,
-                 regime_rows, novelty_radius, centers, scales, dropped_tags, redundant=(), spread_rows=None,
-                 diff_log_scale=None, diff_kurtosis=None, **base):
+    def __init__(self, *, condition, stops: StopSignature, operating_tags, low_threshold, ramp_threshold,
+                 durations, window_ns, settle_ns, min_settle_ns, memory_ns, op_fill, op_center, op_scale, centroids,
+                 regime_rows, centers, scales, floored, redundant, spread_rows, diff_log_scale,
+                 diff_kurtosis, **base):
         super().__init__(**base)
+        self.condition = condition
         self.durations = durations  # every duration in effect, derived from this baseline where not configured
+        self.stops = stops
         self.operating_tags = tuple(operating_tags)
-        self.load_tag = load_tag
-        self.off_tags = tuple(off_tags)  # the machine is OFF when most of these are below their thresholds
-        self.off_thresholds = np.asarray(off_thresholds, dtype=np.float64)
         self.low_threshold = low_threshold
         self.ramp_threshold = ramp_threshold
         self.window_ns = int(window_ns)  # the effective feature window (also the ramp window)
         self.settle_ns = int(settle_ns)  # learned: no episode opens before a start-up has settled
         self.min_settle_ns = int(min_settle_ns)  # configured: the heads learn from the rows after it
+        self.memory_ns = int(memory_ns)
         self.ffill_ns = durations.ns("ffill_limit")
         self.op_fill = op_fill
         self.op_center = op_center
         self.op_scale = op_scale
         self.centroids = centroids
         self.regime_rows = list(regime_rows)
-        self.novelty_radius = float(novelty_radius)
         self.centers = centers  # (regimes + 1, tags): one row per regime, the last is the pooled running state
         self.scales = scales
-        self.dropped_tags = dict(dropped_tags)
+        self.floored = np.asarray(floored, dtype=bool)  # tags that vary less than their noise floor
         self.redundant = [tuple(g) for g in redundant]  # groups of near-collinear tags, representative first
         self.independent_tags = independent_tags(self.tags, self.redundant)
-        # readings a window needs per tag before its spread counts (longer for tags that hold their readings)
-        self.spread_rows = np.full(len(self.tags), MIN_WINDOW_ROWS) if spread_rows is None else spread_rows
+        self.spread_rows = spread_rows  # readings a window needs per tag before its spread counts
         # the baseline's first differences (pooled units, one cadence apart): what window spreads are measured
         # against, and how far they scatter by chance
-        self.diff_log_scale = np.zeros(len(self.tags)) if diff_log_scale is None else diff_log_scale
-        self.diff_kurtosis = np.full(len(self.tags), 3.0) if diff_kurtosis is None else diff_kurtosis
+        self.diff_log_scale = diff_log_scale
+        self.diff_kurtosis = diff_kurtosis
 
     @property
     def n_regimes(self) -> int:
         return len(self.centroids)
 
+    @property
+    def off_tags(self) -> tuple[str, ...]:
+        return self.stops.tags
+
+    @property
+    def load_tag(self) -> str | None:
+        return self.stops.load_tag
+
+    @property
+    def dropped_tags(self) -> dict:
+        return self.condition.dropped
+
+    @property
+    def noise_floor(self) -> np.ndarray:
+        return self.condition.noise_floor
+
     def states(self, values: np.ndarray, times: np.ndarray, last_low_ns: int | None, settle_ns: int | None = None):
-        """Per row: state (OFF/TRANSITION/RUNNING), regime id, novelty, distance to the nearest regime, and the
-        time of the last low-load row (carried into the next batch for the settling window). `settle_ns`
-        replaces the model's settling time (training reads the rows past the configured minimum)."""
+        """Per row: state (OFF/TRANSITION/RUNNING), regime id (the nearest centre of the operating tags), and the
+        time of the last OFF or low-load row (carried into the next batch for the settling window).
+        `settle_ns` replaces the model's settling time (training reads the rows past the configured minimum)."""
         settle_ns = self.settle_ns if settle_ns is None else settle_ns
         n = len(times)
         op_idx = [self.tags.index(t) for t in self.operating_tags]
         never = np.iinfo(np.int64).min
         off, low, ramp = self.load_flags(values, times)
-        low_times = np.concatenate([[never if last_low_ns is None else last_low_ns], np.where(low, times, never)])
+        low_times = np.concatenate([[never if last_low_ns is None else last_low_ns],
+                                    np.where(off | low, times, never)])
         last_low = np.maximum.accumulate(low_times)[1:]
         settling = ~off & (low | ramp | ((last_low > never) & (times - last_low <= settle_ns)))
         state = np.where(off, OFF, np.where(settling, TRANSITION, RUNNING))
@@ -181,35 +146,31 @@ class RegimeModel(Artifact):
             ops = ffill_within(values[:, op_idx], times, self.ffill_ns)
             ops = np.where(np.isnan(ops), self.op_fill, ops)
             u = (ops - self.op_center) / self.op_scale
-            dist = np.column_stack([np.sqrt(row_sumsq(u - c)) for c in self.centroids])
-            regime = np.argmin(dist, axis=1)
-            distance = dist[np.arange(n), regime]
+            regime = np.argmin(np.column_stack([row_sumsq(u - c) for c in self.centroids]), axis=1)
         else:
             regime = np.zeros(n, dtype=np.int64)
-            distance = np.zeros(n)
-        novel = ~off & (distance > self.novelty_radius)
         regime = np.where(off, NO_REGIME, regime)
         new_last_low = int(last_low[-1]) if n and last_low[-1] > never else last_low_ns
-        return state, regime, novel, distance, new_last_low
+        return state, regime, new_last_low
 
     def load_flags(self, values: np.ndarray, times: np.ndarray):
-        """Per row: OFF (most stop tags low), low load (start-up / shut-down) and ramping (the load tag)."""
+        """Per row: OFF, low load (start-up / shut-down) and ramping, each when most of the stop signature says
+        so: one transmitter failing to zero is no stop and no start-up."""
         n = len(times)
         nothing = np.zeros(n, dtype=bool)
-        if not self.off_tags:
+        if not self.stops.tags:
             return nothing, nothing, nothing
-        stops = ffill_within(values[:, [self.tags.index(t) for t in self.off_tags]], times, self.ffill_ns)
+        stops = np.abs(ffill_within(values[:, [self.tags.index(t) for t in self.stops.tags]], times, self.ffill_ns))
+        finite = np.isfinite(stops)
+        voters = finite.sum(axis=1)
         with np.errstate(invalid="ignore"):
-            low_votes = (stops < self.off_thresholds).sum(axis=1)
-        off = 2 * low_votes > np.isfinite(stops).sum(axis=1)
-        if self.load_tag is None or self.low_threshold is None:
-            return off, nothing, nothing
-        load = ffill_within(values[:, [self.tags.index(self.load_tag)]], times, self.ffill_ns)[:, 0]
-        load = np.nan_to_num(load, nan=np.inf)
-        before = np.searchsorted(times, times - self.window_ns, side="left")
-        with np.errstate(invalid="ignore"):  # a missing load (inf) is no ramp
-            ramp = np.abs(load - load[before]) > self.ramp_threshold
-        return off, load < self.low_threshold, ramp
+            off = 2 * (stops < self.stops.thresholds).sum(axis=1) > voters
+            if self.low_threshold is None:
+                return off, nothing, nothing
+            low = 2 * (stops < self.low_threshold).sum(axis=1) > voters
+            before = np.searchsorted(times, times - self.window_ns, side="left")
+            swings = np.abs(stops - stops[before]) > self.ramp_threshold  # a missing reading (NaN) is no ramp
+        return off, low, 2 * swings.sum(axis=1) > voters
 
     def scaler_rows(self, regime: np.ndarray) -> np.ndarray:
         """Row of `centers`/`scales` for each point: its regime's own if well populated, else pooled."""
@@ -218,7 +179,8 @@ class RegimeModel(Artifact):
         return np.where(own[rows], rows, self.n_regimes)
 
 
-def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, fingerprint, dropped_tags) -> RegimeModel:
+def fit_regime_model(raw: np.ndarray, times: np.ndarray, condition, config, *, fingerprint) -> RegimeModel:
+    tags = condition.tags
     operating = config.operating_tags if config.operating_tags is not None else auto_operating_tags(tags)
     unknown = [t for t in operating if t not in tags]
     if unknown:
@@ -228,42 +190,23 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     durations = Durations.derive(times, config)
     ffill_ns = durations.ns("ffill_limit")
     window_ns = effective_window_ns(durations)
-    stop_tags, off_thresholds, load_tag, detection = _stop_detection(raw, tags, operating, config)
-    if config.operating_tags is None and not operating and load_tag is not None:
-        operating = (load_tag,)  # names say nothing: the regimes follow the tag that shows the load
+    stops = fit_stop_signature(raw, tags, operating, config, auto_load_tag)
+    if config.operating_tags is None:
+        # a zero mode that is no stop is an operating mode; when names say nothing, the load tag leads
+        extra = stops.modes + ((stops.load_tag,) if not operating and stops.load_tag is not None else ())
+        operating = tuple(t for t in tags if t in operating or t in extra)
     low_threshold = ramp_threshold = None
-    if load_tag is not None:
-        load = raw[:, tags.index(load_tag)]
-        off_threshold = off_thresholds[stop_tags.index(load_tag)] if load_tag in stop_tags else (
-            config.off_fraction * float(np.nanquantile(load, 0.95)))
-        on = load >= off_threshold
-        running_median = float(np.nanmedian(load[on]))
-        # never call more than TRANSITION_SHARE of the baseline's on-line rows low-load or ramping: a
-        # process that often runs at part load or follows demand quickly is normal at those points
-        low_threshold = max(
-            min(config.low_load_fraction * running_median, float(np.nanquantile(load[on], TRANSITION_SHARE))),
-            off_threshold,
-        )
-        before = np.searchsorted(times, times - window_ns, side="left")
-        swing = np.abs(load - load[before])[on]
-        ramp_threshold = max(
-            config.ramp_fraction * running_median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))
-        )
+    if stops.learned_from_stops:
+        low_threshold, ramp_threshold = _transition_thresholds(raw, times, tags, stops, window_ns, config)
     min_settle_ns = durations.ns("startup_settle") if config.detect_off else 0
-    probe = RegimeModel(
-        operating_tags=(), load_tag=load_tag, off_tags=stop_tags, off_thresholds=off_thresholds,
-        low_threshold=low_threshold, ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns,
-        settle_ns=min_settle_ns, min_settle_ns=min_settle_ns, op_fill=None, op_center=None, op_scale=None,
-        centroids=np.zeros((1, 0)),
-        regime_rows=[len(times)], novelty_radius=np.inf, centers=None, scales=None, dropped_tags={}, tags=tags,
-        fingerprint="", upstream={}, train_rows=len(times), params={"min_regime_rows": config.min_regime_rows},
-    )
-    state, _, _, _, _ = probe.states(raw, times, None)
+    probe = _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns, min_settle_ns, config,
+                   len(times))
+    state = probe.states(raw, times, None)[0]
     settle_ns, settle_params = min_settle_ns, {}
-    if load_tag is not None:
+    if stops.tags:
         # a learned settle keeps at least the steady rows it was learned on (>= min_baseline_rows) running
-        _, low, _ = probe.load_flags(raw, times)
-        settle_ns, settle_params = learned_settle_ns(raw, times, state == RUNNING, low, durations, config)
+        off, low, _ = probe.load_flags(raw, times)
+        settle_ns, settle_params = learned_settle_ns(raw, times, state == RUNNING, off | low, durations, config)
         state = probe.states(raw, times, None, settle_ns=settle_ns)[0]
     running = state == RUNNING
     if running.sum() < config.min_baseline_rows:
@@ -278,15 +221,12 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
         op_fill = np.nanmedian(ops, axis=0)
         ops = np.where(np.isnan(ops), op_fill, ops)
         op_center = op_fill
-        op_scale = _spread(ops, op_center)
+        op_scale = _spread(ops, op_center, condition.noise_floor[op_idx])
         u = (ops - op_center) / op_scale
         labels, centroids = _cluster(u, config, rng)
-        dist = np.sqrt(np.min([row_sumsq(u - c) for c in centroids], axis=0))
-        radius = config.novelty_factor * max(float(np.quantile(dist, 0.999)), 1.0)
     else:
         op_fill = op_center = op_scale = np.zeros(0)
         labels, centroids = np.zeros(int(running.sum()), dtype=np.int64), np.zeros((1, 0))
-        radius = np.inf
     regime_rows = np.bincount(labels, minlength=len(centroids)).tolist()
     run_values = raw[running]
     redundant = redundant_groups(run_values, tags)
@@ -302,15 +242,16 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
             f"baseline: fewer than two independent tags; {', '.join(' ~ '.join(g) for g in redundant)} move "
             "together (|r| >= 0.98 on the running rows): add tags that measure something else"
         )
+    floor = condition.noise_floor
     pooled_center = np.nanmedian(run_values, axis=0)
-    pooled_scale = _spread(run_values, pooled_center)
+    pooled_scale = _spread(run_values, pooled_center, floor)
+    floored = _spread(run_values, pooled_center, np.zeros(len(tags))) < floor
     centers, scales = [], []
     for r in range(len(centroids)):
         part = run_values[labels == r]
         if len(part) >= config.min_regime_rows:
             center = np.nanmedian(part, axis=0)
-            scale = _spread(part, center)
-            scale = np.where(scale > 0, scale, pooled_scale)
+            scale = _spread(part, center, floor)
         else:
             center, scale = pooled_center, pooled_scale
         centers.append(center)
@@ -324,67 +265,78 @@ def fit_regime_model(raw: np.ndarray, times: np.ndarray, tags, config, *, finger
     diff_log_scale, diff_kurtosis = difference_statistics(
         np.where(paired[:, None], pooled - pooled[np.maximum(lag, 0)], np.nan)
     )
+    # one count of a quantised tag is no change in its noise either
+    diff_log_scale = np.maximum(diff_log_scale, np.log(np.maximum(floor / pooled_scale, LOGSTD_FLOOR)))
+    memory_ns = process_memory_ns(pooled[running], durations.cadence_ns)
     return RegimeModel(
-        operating_tags=operating, load_tag=load_tag, off_tags=stop_tags, off_thresholds=off_thresholds,
-        low_threshold=low_threshold, ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns,
-        settle_ns=settle_ns, min_settle_ns=min_settle_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale,
-        centroids=centroids, regime_rows=regime_rows, novelty_radius=radius, centers=np.array(centers),
-        scales=np.array(scales), dropped_tags=dropped_tags, redundant=redundant, spread_rows=spread_rows,
-        diff_log_scale=diff_log_scale, diff_kurtosis=diff_kurtosis, tags=tags, fingerprint=fingerprint, upstream={},
-        train_rows=int(running.sum()),
+        condition=condition, stops=stops, operating_tags=operating, low_threshold=low_threshold,
+        ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
+        min_settle_ns=min_settle_ns, memory_ns=memory_ns, op_fill=op_fill, op_center=op_center, op_scale=op_scale,
+        centroids=centroids, regime_rows=regime_rows, centers=np.array(centers),
+        scales=np.array(scales), floored=floored, redundant=redundant, spread_rows=spread_rows,
+        diff_log_scale=diff_log_scale,
+        diff_kurtosis=diff_kurtosis, tags=tags, fingerprint=fingerprint, upstream={}, train_rows=int(running.sum()),
         params={
             "min_regime_rows": config.min_regime_rows,
+            **condition.to_params(),
             "operating_tags": list(operating),
-            "load_tag": load_tag,
-            "stop_detection": detection,
-            "low_load_threshold": low_threshold,
-            "ramp_threshold": ramp_threshold,
+            "load_tag": stops.load_tag,
+            "stop_tags": list(stops.tags),
+            "stop_detection": stops.report,
+            "low_load_thresholds": _per_tag(stops.tags, low_threshold),
+            "ramp_thresholds": _per_tag(stops.tags, ramp_threshold),
             "startup_settle_s": settle_ns / 1e9,
             "settle_learning": settle_params,
             "durations": durations.to_params(),
             "configured_durations": durations_setting(config),
             "feature_window_s": window_ns / 1e9,
+            "process_memory_s": memory_ns / 1e9,
             "regimes": len(centroids),
             "regime_rows": regime_rows,
             "off_rows": int((state == OFF).sum()),
             "settling_rows": int((state == TRANSITION).sum()),
-            "novelty_radius": None if not np.isfinite(radius) else round(radius, 6),
-            "dropped_tags": dict(dropped_tags),
             "redundant_tags": {group[0]: list(group[1:]) for group in redundant},
+            "floored_tags": [t for t, f in zip(tags, floored) if f],
             "spread_rows": {t: int(n) for t, n in zip(tags, spread_rows) if MIN_WINDOW_ROWS < n < NO_SPREAD},
             "no_spread_tags": [t for t, n in zip(tags, spread_rows) if n == NO_SPREAD],
         },
     )
 
 
-def _stop_detection(raw: np.ndarray, tags, operating, config):
-    """(stop tags, their off thresholds, the load tag, a report of how they were found).
+def _transition_thresholds(raw, times, tags, stops, window_ns, config) -> tuple[np.ndarray, np.ndarray]:
+    """Per tag of the stop signature, on its on-line rows: low load below `low_load_fraction` of its running
+    median, a ramp a swing of more than `ramp_fraction` of it within one feature window; never more than
+    TRANSITION_SHARE of the rows either (a process that often runs at part load or follows demand quickly is
+    normal at those points)."""
+    low, ramp = [], []
+    before = np.searchsorted(times, times - window_ns, side="left")
+    for tag, off_threshold in zip(stops.tags, stops.thresholds):
+        x = np.abs(raw[:, tags.index(tag)])
+        on = x >= off_threshold
+        median = float(np.nanmedian(x[on]))
+        low.append(max(min(config.low_load_fraction * median, float(np.nanquantile(x[on], TRANSITION_SHARE))),
+                       off_threshold))
+        swing = np.abs(x - x[before])[on]
+        ramp.append(max(config.ramp_fraction * median, float(np.nanquantile(swing, 1.0 - TRANSITION_SHARE))))
+    return np.array(low), np.array(ramp)
 
-    A configured `load_tag` alone decides; else the stop group found in the data (`off_group`), whose load tag is
-    its most load-like name or, when names say nothing, the member that agrees best with the group; else, for
-    a baseline that never stops, the most load-like operating tag by name, so a later stop is still seen."""
-    nothing = ((), np.zeros(0), None)
-    if not config.detect_off:
-        return (*nothing, {"method": "disabled"})
-    group = ((), {}) if config.load_tag is not None else off_group(raw, tags, config.off_fraction,
-                                                                  config.low_load_fraction)
-    if not group[0]:
-        tag = config.load_tag if config.load_tag is not None else auto_load_tag(operating)
-        if tag is None:
-            return (*nothing, {"method": "none: no tag shows stops and no tag is named like a load"})
-        level = float(np.nanquantile(raw[:, tags.index(tag)], 0.95))
-        if not level > 0:
-            return (*nothing, {"method": f"none: {tag} is never positive"})
-        method = "configured load_tag" if config.load_tag is not None else "load-like name"
-        return (tag,), np.array([config.off_fraction * level]), tag, {"method": method}
-    members, report = group
-    thresholds = np.array([report["thresholds"][t] for t in members])
-    load_tag = auto_load_tag(members)
-    if load_tag is None:
-        low = raw[:, [tags.index(t) for t in members]] < thresholds
-        vote = 2 * low.sum(axis=1) > np.isfinite(raw[:, [tags.index(t) for t in members]]).sum(axis=1)
-        load_tag = members[int(np.argmax([_jaccard(low[:, k], vote) for k in range(len(members))]))]
-    return members, thresholds, load_tag, {"method": "data", **report}
+
+def _per_tag(tags, values) -> dict | None:
+    return None if values is None else {t: round(float(v), 6) for t, v in zip(tags, values)}
+
+
+def _probe(condition, stops, low_threshold, ramp_threshold, durations, window_ns, settle_ns, config, rows):
+    """A regime model that knows only the operating states (to tell running rows before the rest is fitted)."""
+    p = len(condition.tags)
+    return RegimeModel(
+        condition=condition, stops=stops, operating_tags=(), low_threshold=low_threshold,
+        ramp_threshold=ramp_threshold, durations=durations, window_ns=window_ns, settle_ns=settle_ns,
+        min_settle_ns=settle_ns, memory_ns=0, op_fill=None, op_center=None, op_scale=None,
+        centroids=np.zeros((1, 0)), regime_rows=[rows], centers=None, scales=None,
+        floored=np.zeros(p, dtype=bool), redundant=(), spread_rows=np.full(p, MIN_WINDOW_ROWS), diff_log_scale=np.zeros(p),
+        diff_kurtosis=np.full(p, 3.0), tags=condition.tags, fingerprint="", upstream={}, train_rows=rows,
+        params={"min_regime_rows": config.min_regime_rows},
+    )
 
 
 def learned_settle_ns(raw, times, running, low, durations: Durations, config) -> tuple[int, dict]:
@@ -392,9 +344,9 @@ def learned_settle_ns(raw, times, running, low, durations: Durations, config) ->
 
     Temperatures follow load and ambient through thermal lags of hours, so right after the configured settle a
     start-up still looks like a fault to every residual head. Each tag is reconstructed from the others (the
-    OMR head's ridge reconstruction) on steady rows (more than `max_startup_settle` after any low load); the
-    largest standardised residual of a row measures how unsettled it is. Rows after start-ups are binned by
-    time since the low load (half-hour bins, narrower when the range is short); the settling time is the end
+    OMR head's ridge reconstruction) on steady rows (more than `max_startup_settle` after any OFF or low-load
+    row); the largest standardised residual of a row measures how unsettled it is. Rows after start-ups are
+    binned by time since then (half-hour bins, narrower when the range is short); the settling time is the end
     of the last bin whose median is above the steady rows' 90th percentile, between `startup_settle` and
     `max_startup_settle`. Kept at `startup_settle` when the baseline shows fewer than SETTLE_MIN_STARTS
     start-ups or too few steady rows to learn from."""
@@ -411,7 +363,7 @@ def learned_settle_ns(raw, times, running, low, durations: Durations, config) ->
         return configured_ns, params
     center = np.nanmedian(raw[steady], axis=0)
     x = np.where(np.isnan(raw), center, raw)
-    u = (x - center) / _spread(x[steady], center)
+    u = (x - center) / _spread(x[steady], center, np.zeros(p))
     fit_rows = np.flatnonzero(steady)
     fit_rows = fit_rows[np.linspace(0, len(fit_rows) - 1, min(len(fit_rows), _SETTLE_FIT_ROWS)).astype(int)]
     resid = residuals(u, *fit_reconstruction(u[fit_rows], config.omr_alpha))
@@ -439,11 +391,12 @@ def effective_window_ns(durations: Durations) -> int:
     return int(max(durations.ns("feature_window"), MIN_WINDOW_ROWS * durations.cadence_ns))
 
 
-def _spread(values: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """Robust spread: 1.4826 MAD, but never below half the standard deviation (quantised tags have MAD 0)."""
+def _spread(values: np.ndarray, center: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Robust spread: 1.4826 MAD, but never below half the standard deviation (quantised tags have MAD 0) nor
+    the tag's noise floor; 1 for a tag that does not vary at all."""
     mad = 1.4826 * np.nanmedian(np.abs(values - center), axis=0)
     std = np.nanstd(values, axis=0)
-    spread = np.maximum(mad, 0.5 * std)
+    spread = np.maximum(np.maximum(mad, 0.5 * std), floor)
     return np.where(spread > 0, spread, 1.0)
 
 

@@ -160,7 +160,7 @@ def test_a_month_is_materialized_with_the_figures_of_the_days_the_run_scored(sql
                         "month_days_unscored": "2024-02-01, 2024-02-05 .. 2024-02-29"}
     [scored] = _materializations(result, "anomaly_scores")
     assert scored.metadata["dagster/row_count"].value == len(scores) == 3 * 144
-    assert re.fullmatch(r"empirical quantile|(exponential tail over the top|conformal rank) \d+ of \d+ held-out points",
+    assert re.fullmatch(r"fused z at alert_z 3 where the 0.995 quantile of \d+ out-of-fold points lies",
                         scored.metadata["alert_threshold"].value)
     [episodes] = _materializations(result, "anomaly_episodes")
     assert episodes.metadata["dagster/row_count"].value == len(plant.table("ACM_Episodes"))

@@ -141,8 +141,8 @@ def gmm_artifact():
 def _with_holdout(artifact, z: np.ndarray):
     copy = type(artifact).__new__(type(artifact))
     copy.__dict__.update(artifact.__dict__)
-    copy.holdout_z = {head: z.astype(np.float32) for head in artifact.holdout_z}
-    copy.holdout_times = np.arange(len(z), dtype=np.int64)
+    copy.oof_z = {head: z.astype(np.float32) for head in artifact.oof_z}
+    copy.oof_times = np.arange(len(z), dtype=np.int64)
     return copy
 
 

@@ -51,10 +51,11 @@ def test_scores_have_the_contract_columns_and_index(fan_scores, fan_batch):
 
 def test_health_and_severity_follow_one_threshold_table(fan_scores):
     scored = fan_scores[fan_scores["operating_state"] == "running"]
-    z, h, sev = scored["fused_z"], scored["health"], scored["severity"]
-    assert ((sev == "GOOD") == (z < 1.5)).all()
+    z, h, sev, novel = scored["fused_z"], scored["health"], scored["severity"], scored["novel"]
+    assert ((sev == "GOOD") == ((z < 1.5) & ~novel)).all()
     assert ((sev == "ALERT") == (z >= 3.0)).all()
-    assert ((sev == "GOOD") == (h > 70)).all()
+    assert ((sev == "NOVEL") == ((z < 3.0) & novel)).all()
+    assert ((sev == "GOOD") == ((h > 70) & ~novel)).all()
     assert ((sev == "ALERT") == (h <= 40)).all()
     order = np.argsort(z.to_numpy())
     assert (np.diff(h.to_numpy()[order]) <= 0).all()
@@ -116,10 +117,10 @@ def test_from_models_refuses_incomplete_or_foreign_sets(fan_ensemble, fan_baseli
         DetectorEnsemble.from_models(mixed, fan_ensemble.config)
 
 
-def test_heads_refitted_on_another_baseline_share_too_few_holdout_points(fan_ensemble, fan_sim):
+def test_heads_refitted_on_another_baseline_are_named(fan_ensemble, fan_sim):
     config = fan_ensemble.config
     models = fan_ensemble.models
-    later = fan_sim.frame.iloc[:1500]  # a different (shorter) baseline: its held-out slice is elsewhere
+    later = fan_sim.frame.iloc[:1500]  # a different (shorter) baseline under the same regime model
     deps = {d: models[d] for d in MODEL_DEPENDENCIES[ModelType.pca_model]}
     models[ModelType.pca_model] = fit_model(ModelType.pca_model, later, config, deps)
     with pytest.raises(ArtifactMismatchError, match="pca_model"):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from acm_assets.detectors import DetectorEnsemble, ModelType
-from acm_assets.detectors.heads import HeadArtifact
+from acm_assets.detectors.heads import Head
 
 MAX_TOTAL_BYTES = 500_000
 
@@ -28,9 +28,9 @@ def test_each_artifact_reloads_bit_identically(fan_ensemble, fan_batch, fan_scor
     assert type(reloaded) is type(models[model_type])
     assert reloaded.fingerprint == models[model_type].fingerprint
     assert reloaded.schema_stamp == models[model_type].schema_stamp
-    if isinstance(reloaded, HeadArtifact):
-        for head, z in models[model_type].holdout_z.items():
-            assert np.array_equal(reloaded.holdout_z[head], z)
+    if isinstance(reloaded, Head):
+        for head, z in models[model_type].oof_z.items():
+            assert np.array_equal(reloaded.oof_z[head], z)
     models[model_type] = reloaded
     rebuilt = DetectorEnsemble.from_models(models, fan_ensemble.config)
     pd.testing.assert_frame_equal(rebuilt.score(fan_batch), fan_scores, check_exact=True)
@@ -41,7 +41,7 @@ def test_artifacts_are_small_and_self_contained(fan_ensemble):
     for model_type, artifact in fan_ensemble.models.items():
         _, size = _roundtrip(artifact)
         total += size
-        if isinstance(artifact, HeadArtifact):
-            assert artifact.columns and artifact.calibrators and len(artifact.holdout_times) > 0
+        if isinstance(artifact, Head):
+            assert artifact.columns and artifact.calibrators and len(artifact.oof_times) > 0
             assert artifact.scaler["fingerprint"] == fan_ensemble.models[ModelType.regime_model].fingerprint
     assert total <= MAX_TOTAL_BYTES

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from acm_assets.detectors.episodes import HOLDS, NONE, EpisodeTracker, Hold, track
+from acm_assets.detectors.episodes import FAULT, HOLDS, NONE, NOVELTY, EpisodeTracker, Hold, track
 
 MINUTE = 60 * 10**9
-HOLDS_10MIN = {"on_hold": Hold(60 * MINUTE, 6), "off_hold": Hold(60 * MINUTE, 6), "strong_hold": Hold(20 * MINUTE, 2)}
+HOLDS_10MIN = {"on_hold": Hold(60 * MINUTE, 6), "off_hold": Hold(60 * MINUTE, 6), "strong_hold": Hold(20 * MINUTE, 2),
+               "novelty_hold": Hold(120 * MINUTE, 12)}
 
 
-def _track(times_min, z):
+def _track(times_min, z, novelty=None, tracker=None):
     times = np.asarray(times_min, dtype=np.int64) * MINUTE
     z = np.asarray(z, dtype=float)
-    return track(EpisodeTracker(), times, z, np.ones(len(z), bool), np.zeros(len(z), np.int64),
-                 alert_z=3.0, strong_z=6.0, holds=HOLDS_10MIN)[0]
+    novelty = np.full(len(z), -np.inf) if novelty is None else np.asarray(novelty, dtype=float)
+    ids, meta = track(tracker or EpisodeTracker(), times, z, novelty, np.ones(len(z), bool),
+                      np.zeros(len(z), np.int64), alert_z=3.0, caution_z=1.5, strong_z=6.0, holds=HOLDS_10MIN)
+    return ids if tracker is None else (ids, meta)
 
 
 def test_the_holds_are_the_named_ones():
@@ -66,3 +69,24 @@ def test_episodes_report_their_share_of_points_at_alert(fan_ensemble, fan_scores
     for episode in episodes.itertuples():
         inside = fan_scores[fan_scores["episode_id"] == episode.episode_id]
         assert episode.alert_share == (inside["fused_z"] >= 3.0).mean()
+
+
+def test_a_sudden_lasting_move_of_the_operating_point_opens_a_novelty_episode():
+    """Novelty z jumps from calm to 5 and stays: after the novelty hold (2 h here) an episode of kind novelty."""
+    tracker = EpisodeTracker()
+    ids, meta = _track(range(0, 300, 10), [0.5] * 30, [0.0] * 5 + [5.0] * 25, tracker)
+    opened = np.flatnonzero(ids != NONE)
+    assert opened[0] == 5 + 12 and [kind for *_, kind in meta.values()] == [NOVELTY]
+
+
+def test_a_gradual_drift_beyond_the_envelope_opens_none():
+    """The same level reached over a day (a season, a load pattern): flagged, never an episode."""
+    drift = np.linspace(0.0, 5.0, 144)
+    ids = _track(range(0, 1440, 10), [0.5] * 144, drift)
+    assert (ids == NONE).all()
+
+
+def test_fault_evidence_inside_a_novelty_episode_makes_it_a_fault():
+    tracker = EpisodeTracker()
+    ids, meta = _track(range(0, 300, 10), [0.5] * 20 + [4.0] * 10, [0.0] * 2 + [5.0] * 28, tracker)
+    assert len(meta) == 1 and next(iter(meta.values()))[3] == FAULT

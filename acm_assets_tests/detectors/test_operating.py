@@ -1,4 +1,4 @@
-"""Operating states learned from the baseline: how long start-ups take to settle."""
+"""Operating states learned from the baseline: how long start-ups take to settle, which rows calibrate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig, ModelType
-from acm_assets.detectors.fitting import MIN_SETTLED_HOLDOUT, fit_model, split_baseline
+from acm_assets.detectors.crossfit import MIN_CALIBRATION_ROWS, cross_fit, plan_folds
+from acm_assets.detectors.fitting import fit_model, learning_rows
+from acm_assets.detectors.heads import OMRHead
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.operating import RUNNING, TRANSITION
 from acm_assets.simulation.simulator import simulate
@@ -57,8 +59,8 @@ def test_calibration_uses_settled_rows_only(fan_season):
     state = regime.states(baseline[list(regime.tags)].to_numpy(float), baseline.index.asi8, None)[0]
     running = pd.Series(state == RUNNING, index=baseline.index.asi8)
     for model_type in (ModelType.pca_model, ModelType.omr_model, ModelType.gmm_model):
-        held_out = ensemble.models[model_type].holdout_times
-        assert len(held_out) >= 50 and running.loc[held_out].all()
+        out_of_fold = ensemble.models[model_type].oof_times
+        assert len(out_of_fold) >= 50 and running.loc[out_of_fold].all()
 
 
 def test_without_enough_start_ups_the_configured_settle_is_kept(fan_season):
@@ -81,8 +83,8 @@ def test_two_start_ups_are_enough_to_learn_the_settling_time(fan_season):
     assert regime.settle_ns / 1e9 > 2 * HOUR
 
 
-def test_a_held_out_slice_mostly_settling_calibrates_on_all_its_rows(fan_season):
-    """Too few settled held-out rows would leave the calibrators a handful of points: all rows are kept."""
+def test_out_of_fold_rows_mostly_settling_calibrate_on_all_of_them(fan_season):
+    """Too few settled out-of-fold rows would leave the calibrators a handful of points: all rows are kept."""
     baseline, _ = fan_season
     config = EnsembleConfig()
     regime = fit_model(ModelType.regime_model, baseline, config)
@@ -91,8 +93,17 @@ def test_a_held_out_slice_mostly_settling_calibrates_on_all_its_rows(fan_season)
     inputs, _, _, _ = build_inputs(raw, baseline.index.asi8, regime, medians,
                                    last_low_ns=None, carry=Carry.empty(len(regime.tags)))
     learnable = regime.states(raw, baseline.index.asi8, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
-    _, holdout, _ = split_baseline(inputs, learnable, config)
-    assert (inputs.state[holdout] == RUNNING).all()
-    inputs.state[len(inputs.state) // 2 :] = TRANSITION  # as if every later row were still settling
-    _, holdout, _ = split_baseline(inputs, learnable, config)
-    assert len(holdout) >= MIN_SETTLED_HOLDOUT and (inputs.state[holdout] == TRANSITION).all()
+    rows, _ = learning_rows(inputs, learnable, config)
+    x = inputs.subset(rows).matrix([("value", t) for t in regime.tags])
+    plan = plan_folds(inputs.times[rows], 5, regime.memory_ns, regime.window_ns)
+
+    def calibrated_on(settled):
+        head = OMRHead(columns=[("value", t) for t in regime.tags], scaler={}, fill=np.zeros(len(regime.tags)),
+                       tags=regime.tags, fingerprint="", upstream={}, train_rows=0, params={})
+        head.fit(x, config, {"value_floor": np.zeros(len(regime.tags))})
+        return cross_fit(head, x, plan, np.ones(len(rows), bool), settled, lambda r: r)["rows"]
+
+    settled = inputs.state[rows] == RUNNING
+    assert (calibrated_on(settled) <= settled).all() and calibrated_on(settled).sum() >= MIN_CALIBRATION_ROWS
+    few = settled & (np.arange(len(rows)) < 5)  # as if nearly every row were still settling
+    assert calibrated_on(few).sum() > 10 * MIN_CALIBRATION_ROWS
