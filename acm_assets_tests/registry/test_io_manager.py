@@ -307,7 +307,8 @@ def test_unreachable_server_never_leaks_the_password(instance):
     assert "Pa55-w0rd" not in logged and "Pa55-w0rd" not in str(excinfo.value.__cause__)
 
 
-def _failure(result) -> dg.Failure:
+def _failure(result):
+    """The run's one step failure: its error chain and the Failure's metadata."""
     (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     return event.step_failure_data
 
