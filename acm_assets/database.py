@@ -41,20 +41,48 @@ def redact(url: str | URL) -> str:
 
 
 class DatabaseConnectionError(RuntimeError):
-    """The database named by a URL cannot be reached or its driver cannot be loaded."""
+    """The database named by a URL is unreachable (refused, down, connection dropped) or its driver cannot be
+    loaded: one error for every outage, whichever store or command met it."""
 
 
 def create_engine(url: str | URL, **kwargs) -> sa.Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and `BEGIN IMMEDIATE` transactions."""
+    """An engine for `url`; SQLite files get WAL, a busy timeout and `BEGIN IMMEDIATE` transactions. Server
+    connections are tested before use (`pool_pre_ping`), so a connection the server dropped while idle is
+    replaced instead of failing the next step."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
-    try:
-        return sa.create_engine(parsed, **kwargs)
-    except ImportError as exc:
-        hint = " (pyodbc needs the system package unixodbc: apt-get install unixodbc)" if "odbc" in str(exc) else ""
-        raise DatabaseConnectionError(f"cannot load the driver for {redact(parsed)}: {exc}{hint}") from exc
+        engine = _sqlite_engine(parsed, **kwargs)
+    else:
+        try:
+            engine = sa.create_engine(parsed, **{"pool_pre_ping": True, **kwargs})
+        except ImportError as exc:
+            hint = " (pyodbc needs the system package unixodbc: apt-get install unixodbc)" if "odbc" in str(exc) else ""
+            raise DatabaseConnectionError(f"cannot load the driver for {redact(parsed)}: {exc}{hint}") from exc
+    sa.event.listen(engine, "handle_error", _outage)
+    return engine
+
+
+def _outage(context: sa.engine.ExceptionContext) -> DatabaseConnectionError | None:
+    """A failed connect or a dropped connection becomes DatabaseConnectionError, whatever the store."""
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping:  # the pool replaces the connection itself
+        return None
+    if not (context.is_disconnect or (context.connection is None and isinstance(error, sa.exc.OperationalError))):
+        return None
+    url = context.engine.url
+    orig = getattr(error, "orig", None) or context.original_exception
+    return DatabaseConnectionError(f"database {redact(url)} is unreachable: {driver_reason(orig, url)}")
+
+
+def driver_reason(orig: BaseException, url: str | URL) -> str:
+    """'Type: first line' of a driver error, with the URL's password masked (drivers may echo it)."""
+    text = str(orig).strip()
+    reason = text.splitlines()[0] if text else type(orig).__name__
+    password = make_url(url).password
+    if password:
+        reason = reason.replace(str(password), "***")
+    return f"{type(orig).__name__}: {reason}"
 
 
 def _sqlite_engine(url: URL, **kwargs) -> sa.Engine:

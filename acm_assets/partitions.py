@@ -77,6 +77,20 @@ def partitioned_check(name: str, asset: str, partitions_def: dg.PartitionsDefini
         return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions_def, **kwargs)
 
 
+def partition_key_problem(code: str) -> str | None:
+    """Why an equipment code cannot be a partition key (None when it can): `|` joins the dimensions of a scoring
+    partition key, `...` marks a partition range, and Dagster refuses control characters."""
+    if not code:
+        return "it is empty"
+    if "|" in code:
+        return "'|' separates the equipment from the month in a scoring partition key"
+    if "..." in code:
+        return "'...' marks a range of partitions"
+    if any(ord(char) < 32 for char in code):
+        return "it holds control characters"
+    return None
+
+
 calendar = ScoringCalendar.from_settings(
     os.environ.get(FIRST_DAY_ENV) or DEFAULT_FIRST_DAY, os.environ.get(LAST_DAY_ENV)
 )

@@ -83,7 +83,7 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     ax.axhline(caution_z, color="#e0a000", lw=0.8, ls="--")
     ax.axhline(alert_z, color="#c00000", lw=0.8, ls="--")
     ax.set_ylabel("fused z")
-    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_title(_plain(title), fontsize=9, loc="left")
     ax.tick_params(labelbottom=False)
     band.set_yticks([])
     band.set_ylabel("regime", fontsize=7, rotation=0, ha="right", va="center")
@@ -95,8 +95,13 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     return fig
 
 
+def _plain(text: str) -> str:
+    """Text shown as written: a `$` pair would make matplotlib parse a tag name as mathtext."""
+    return text.replace("$", r"\$")
+
+
 def _episode_label(i: int, episode) -> str:
-    culprits = "\n".join(f"   {tag}" for tag in episode.culprits)
+    culprits = "\n".join(f"   {_plain(tag)}" for tag in episode.culprits)
     return (f"E{i + 1} {episode.start:%m-%d %H:%M} .. {episode.end:%m-%d %H:%M}, peak z {episode.peak_z:.1f}"
             + (f"\n{culprits}" if culprits else ""))
 

@@ -7,7 +7,14 @@ import pandas as pd
 
 from acm_assets.assets.scoring import scoring_days
 from acm_assets.jobs import scoring_job, training_job
-from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, equipment_partitions, scoring_partition_key
+from acm_assets.partitions import (
+    FIRST_DAY_ENV,
+    LAST_DAY_ENV,
+    calendar,
+    equipment_partitions,
+    partition_key_problem,
+    scoring_partition_key,
+)
 from acm_assets.resources import AcmDatabase
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -28,7 +35,10 @@ def daily_scoring_schedule(context: dg.ScheduleEvaluationContext, acm_database: 
         return
     codes = equipment_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
     trained = acm_database.model_store.servable_equipment_ids()
-    servable = {e.code for e in acm_database.historian.list_equipment() if e.equip_id in trained}
+    servable = {
+        e.code for e in acm_database.historian.list_equipment()
+        if e.equip_id in trained and not partition_key_problem(e.code)  # no run's range may span such a code
+    }
     untrained = [code for code in codes if code not in servable]
     if untrained:
         context.log.info(f"not scored on {day}, no complete model version yet: {', '.join(untrained)}")

@@ -4,7 +4,7 @@ import dagster as dg
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.jobs import training_job
-from acm_assets.partitions import equipment_partitions
+from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.resources import AcmDatabase
 
 
@@ -12,11 +12,21 @@ from acm_assets.resources import AcmDatabase
 def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatabase):
     """Adds a partition per new Equipment row. Equipment without a complete model version gets one training
     run once it has enough history for a baseline (until then each tick logs why it waits); the run key is
-    per equipment, so a failing cold start is not retried every tick: the operator reruns it."""
+    per equipment, so a failing cold start is not retried every tick: the operator reruns it. A code that a
+    partition key cannot hold (a plant's own tooling may insert one) is named and left out, and a partition
+    an older version added for it is removed, so it never breaks the runs of the others."""
     historian = acm_database.historian
-    equipment = historian.list_equipment()
+    refused = {}
+    equipment = []
+    for e in historian.list_equipment():
+        problem = partition_key_problem(e.code)
+        if problem:
+            refused[e.code] = f"{e.code!r} (EquipID {e.equip_id}): {problem}"
+        else:
+            equipment.append(e)
     known = set(context.instance.get_dynamic_partitions(equipment_partitions.name))
     new = [e.code for e in equipment if e.code not in known]
+    unusable = sorted(key for key in known if partition_key_problem(key))
     trained = acm_database.model_store.servable_equipment_ids()
     untrained = [e for e in equipment if e.equip_id not in trained]
     summary = historian.data_summary([e.code for e in untrained]) if untrained else {}
@@ -27,14 +37,24 @@ def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatab
             ready.append(e.code)
         else:
             waiting.append(f"{e.code}: {rows} rows of history, a baseline needs {MIN_BASELINE_ROWS}")
+    reasons = []
+    if refused:
+        reasons.append(
+            "equipment codes no partition key can hold are not monitored (rename them in Equipment: letters, "
+            f"digits, '_' or '-'): {'; '.join(refused.values())}"
+        )
+        context.log.warning(reasons[-1])
     if waiting:
         context.log.info(f"cold start waits for data: {'; '.join(waiting)}")
+        reasons.append(f"cold start waits for data: {_first(waiting)}")
+    requests = [equipment_partitions.build_add_request(new)] if new else []
+    if unusable:
+        requests.append(equipment_partitions.build_delete_request(unusable))
     return dg.SensorResult(
-        dynamic_partitions_requests=[equipment_partitions.build_add_request(new)] if new else [],
+        dynamic_partitions_requests=requests,
         run_requests=[dg.RunRequest(run_key=f"cold-start:{code}", partition_key=code) for code in ready],
-        skip_reason=f"cold start waits for data: {_first(waiting)}" if waiting and not ready else None,
+        skip_reason="; ".join(reasons) if reasons and not ready else None,
     )
-
 
 
 def _first(reasons: list[str], shown: int = 10) -> str:

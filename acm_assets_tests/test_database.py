@@ -2,9 +2,15 @@ import ctypes.util
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
-from acm_assets.database import create_engine, default_database_url, redact
+from acm_assets.cli.main import main
+from acm_assets.database import DatabaseConnectionError, create_engine, default_database_url, redact
+from acm_assets.ingest.historian import HistorianStore
+from acm_assets.registry.equipment import EquipmentResolver
+from acm_assets.registry.schema import check_registry_table, create_registry_table
+from acm_assets.registry.store import ModelStore
 from acm_assets_tests.conftest import skip_or_fail
 
 
@@ -51,3 +57,46 @@ def test_pyodbc_is_only_imported_for_odbc_urls(sqlite_url):
         "assert engine.dialect.driver == 'pyodbc' and 'pyodbc' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(postgres_url):
+    """One killed idle connection must not fail the next read (the pool tests connections before use)."""
+    engine = create_engine(postgres_url)
+    store = HistorianStore(engine)
+    store.create_tables()
+    create_registry_table(engine)
+    store.add_equipment("FD_FAN")
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    admin.dispose()
+    assert killed >= 1
+    assert store.get_equipment("FD_FAN").code == "FD_FAN"
+    assert ModelStore(engine).versions() == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_an_unreachable_database_is_one_error_that_says_so(kind, tmp_path, postgres_server_url, capsys):
+    """Whichever store meets the outage first (historian, equipment lookup, registry schema check), the error
+    is DatabaseConnectionError saying the database is unreachable, never an unknown equipment or a bad schema."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}"  # a directory: SQLite cannot open it
+    else:
+        url = sa.engine.make_url(postgres_server_url).set(port=1, password="s3cret", query={"connect_timeout": "2"})
+        url = url.render_as_string(hide_password=False)
+    engine = create_engine(url)
+    for attempt in (
+        lambda: HistorianStore(engine).get_equipment("FD_FAN"),
+        lambda: EquipmentResolver(engine).resolve("FD_FAN"),
+        lambda: check_registry_table(engine),
+        lambda: ModelStore(engine).versions(),
+    ):
+        with pytest.raises(DatabaseConnectionError, match=r"database .* is unreachable: OperationalError: ") as caught:
+            attempt()
+        assert "s3cret" not in str(caught.value)
+    assert main(["equipment", "list", "--database-url", url]) == 2
+    assert "is unreachable" in capsys.readouterr().err

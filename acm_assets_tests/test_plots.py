@@ -72,3 +72,15 @@ def test_only_the_highest_peaks_are_listed_with_how_many_more():
     assert f"... and {20 - MAX_LISTED_EPISODES} more (highest peaks listed)" in texts
     assert "\nepisodes: 20 (shaded)" in texts
     plt.close(fig)
+
+
+def test_culprit_names_are_shown_as_written_never_as_markup():
+    """Dollar signs would make matplotlib parse a name as mathtext (and fail on a backslash in a PI AF path)."""
+    names = ["\\\\PIAF01\\Plant|Cost $\\alpha$ per m³", "Débit \"A\" $\\PIAF$"]
+    episodes = _episodes(1).assign(culprits=[names])
+    fig = health_figure(_scores(), episodes, "FD_FAN $x$", 1.5, 3.0)
+    fig.canvas.draw()
+    texts = [t.get_text() for t in fig.findobj(plt.Text)]
+    assert any(all(name.replace("$", "\\$") in text for name in names) for text in texts)
+    assert health_plot_png(_scores(), episodes, "FD_FAN", 1.5, 3.0).startswith(b"\x89PNG")
+    plt.close(fig)

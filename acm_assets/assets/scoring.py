@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from acm_assets.detectors import HEADS, ArtifactMismatchError, DetectorEnsemble, DetectorInputError, ModelType
-from acm_assets.ingest.errors import IngestError
+from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.resources import AcmDatabase
@@ -104,62 +103,97 @@ class ScoredDay:
 def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase, **models):
     """Scores the selected days with each equipment's latest complete model version (or the run's pinned one),
     in day order; each day's rows are written as it is scored, each month's materializations and check once
-    its days are done. An equipment that fails does not stop the others: the run fails at the end, naming it."""
+    its days are done. Whatever fails for one equipment's day (its models, inputs, warm-up, state, scoring or
+    writes) fails that day alone: the other days and equipment go on, and the run fails at the end naming
+    each equipment, day and cause."""
     days_by_equipment = _selected_days(context.partition_keys, config)
-    failed: dict[str, dg.Failure] = {}
+    failures: list[DayFailure] = []
     for code in sorted(days_by_equipment):
-        try:
-            yield from _score_equipment(acm_database, code, days_by_equipment[code], models, context.run.run_id)
-        except dg.Failure as exc:
-            failed[code] = exc
-    if len(days_by_equipment) == 1 and failed:
-        raise next(iter(failed.values()))
-    if failed:
-        raise dg.Failure(
-            description=f"{len(failed)} of {len(days_by_equipment)} equipment failed (the others are scored): "
-            + "; ".join(exc.description for exc in failed.values()),
-            metadata={"failed_equipment": dg.MetadataValue.json({c: exc.description for c, exc in failed.items()})},
-        )
+        failures += yield from _score_equipment(acm_database, code, days_by_equipment[code], models, context.run.run_id)
+    if failures:
+        raise _run_failure(failures, len(days_by_equipment))
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
         if spec.key in context.selected_asset_check_keys:  # evaluations were reported per month above
             yield dg.Output(None, output_name=output_name)
 
 
+@dataclass(frozen=True)
+class DayFailure:
+    """What stopped one equipment's day (or, for a month's report, its last day) from being scored."""
+
+    code: str
+    day: dt.date
+    cause: str
+
+
+def _cause(exc: Exception, version: int | None) -> str:
+    reason = exc.description if isinstance(exc, dg.Failure) else f"{type(exc).__name__}: {exc}"
+    return reason if version is None else f"model version {version}: {reason}"
+
+
+def _run_failure(failures: list[DayFailure], equipment: int) -> dg.Failure:
+    """One failure naming each equipment, its failed days (consecutive days with one cause as a range) and
+    the cause."""
+    grouped = []
+    for (code, cause), group in itertools.groupby(failures, key=lambda f: (f.code, f.cause)):
+        days = [f.day for f in group]
+        for span in day_ranges(days).split(", "):
+            grouped.append({"equipment": code, "days": span, "cause": cause})
+    lines = [f"equipment {g['equipment']}, day {g['days']}: {g['cause']}" for g in grouped]
+    failed = len({f.code for f in failures})
+    head = "" if equipment == 1 else f"{failed} of {equipment} equipment failed (the others are scored): "
+    return dg.Failure(description=head + "; ".join(lines), metadata={"failed_days": dg.MetadataValue.json(grouped)})
+
+
 def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str):
-    """One equipment's days, month by month; a failing day ends it after reporting the days before it."""
-    loaded = {t: _for_equipment(models[t], code) for t in models}
-    version = _single_version(code, loaded)
+    """One equipment's days, month by month, reporting each month's written days; returns the days that
+    failed. A failed day is skipped and the next one warms up from history, as a daily run after it would."""
+    version = None
     try:
+        loaded = {t: _for_equipment(models[t], code) for t in models}
+        version = _single_version(code, loaded)
         ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
-    except ArtifactMismatchError as exc:
-        raise dg.Failure(f"equipment {code}, model version {version}: {exc}") from exc
-    scorer = DayScorer(database, ensemble, code, version, run_id)
-    run_scores = []
+        scorer = DayScorer(database, ensemble, code, version, run_id)
+    except Exception as exc:  # noqa: BLE001 - the equipment's own failure, reported for each of its days
+        cause = _cause(exc, version)
+        return [DayFailure(code, day, cause) for day in days]
+    failures, run_days, run_scores = [], [], []
     for month, month_days in itertools.groupby(days, key=month_of):
         key = dg.MultiPartitionKey({"equipment": code, "month": month})
-        scored, failure = [], None
+        scored = []
         for day in month_days:
             try:
                 tables, scores, episodes = scorer.score_day(day)
-            except dg.Failure as exc:
-                failure = exc
-                break
-            parts = {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
-            database.outputs.replace_tables(parts)
+                parts = {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
+                database.outputs.replace_tables(parts)
+            except Exception as exc:  # noqa: BLE001 - one day's failure never stops the others
+                failures.append(DayFailure(code, day, _cause(exc, version)))
+                continue
             scored.append(ScoredDay(day, scores, episodes))
+            run_days.append(day)
             run_scores.append(scores)
             progress_log.debug("scored %s %s", code, day)
-        if scored:  # a failing day still reports the days written before it
-            if failure or scored[-1].day == days[-1]:
-                run_days = days[: len(run_scores)]
-                plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, run_days, run_scores, version))
-            else:
-                plot = f"with this run's last day, {code} {days[-1]}"
-            coverage = month_coverage(database, scorer.equip_id, month)
-            yield from _materializations(key, scored, coverage, version, plot, scorer.ensemble.threshold_method)
-            yield score_sanity(key, scored)
-        if failure:
-            raise failure
+        if not scored:
+            continue
+        try:
+            yield from _month_report(database, scorer, key, scored, run_days, run_scores, days[-1])
+        except Exception as exc:  # noqa: BLE001 - the days are written; the run still fails naming the report
+            failures.append(DayFailure(code, scored[-1].day, f"reporting month {month} failed: {_cause(exc, version)}"))
+    return failures
+
+
+def _month_report(database: AcmDatabase, scorer: "DayScorer", key: dg.MultiPartitionKey, scored: list[ScoredDay],
+                  run_days: list[dt.date], run_scores: list[pd.DataFrame], last_day: dt.date):
+    """The month's materializations and check over the days this run wrote in it; the run's plot on the month
+    that holds its last day."""
+    code, month = key.keys_by_dimension["equipment"], key.keys_by_dimension["month"]
+    if month == month_of(last_day):
+        plot = dg.MetadataValue.md(_run_plot(scorer.ensemble, code, run_days, run_scores, scorer.version))
+    else:
+        plot = f"with this run's last day, {code} {last_day}"
+    coverage = month_coverage(database, scorer.equip_id, month)
+    yield from _materializations(key, scored, coverage, scorer.version, plot, scorer.ensemble.threshold_method)
+    yield score_sanity(key, scored)
 
 
 def _selected_days(partition_keys: list[str], config: ScoringDays) -> dict[str, list[dt.date]]:
@@ -244,7 +278,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
          "culprits": e.culprits}
         for e in episodes.itertuples()
     ]
-    days = f"{scored[0].day}" if len(scored) == 1 else f"{scored[0].day} .. {scored[-1].day} ({len(scored)} days)"
+    days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
     figures = {
         "anomaly_scores": {
             "scored_rows": len(scores),
@@ -254,6 +288,10 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
             "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
             # How the models' out-of-fold points set the alert level.
             "alert_threshold": threshold_method,
+            # Tags the equipment reports that the models were not trained on: read, not scored, until a retrain.
+            "untrained_tags": dg.MetadataValue.json(
+                sorted({tag for d in scored for tag in d.scores.attrs.get("ignored_tags", [])})
+            ),
         },
         # The ids an engineer passes to the baseline's keep_episodes.
         "anomaly_episodes": {"episodes_listed": len(episodes), "episodes": dg.MetadataValue.json(listed)},
@@ -306,6 +344,7 @@ class DayScorer:
         self.state_day: dt.date | None = None
 
     def score_day(self, day: dt.date):
+        """The day's output tables, scores and episodes; raises whatever stops the day (the asset names it)."""
         start = pd.Timestamp(day, tz="UTC")
         end = start + pd.Timedelta(days=1)
         state = self._state_before(day, start)
@@ -313,10 +352,7 @@ class DayScorer:
         if frame.empty:
             scores = pd.DataFrame(columns=SCORE_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
         else:
-            try:
-                scores, state = self.ensemble.score_with_state(frame, state)
-            except DetectorInputError as exc:
-                raise dg.Failure(f"equipment {self.code}, day {day}, model version {self.version}: {exc}") from exc
+            scores, state = self.ensemble.score_with_state(frame, state)
         episodes = self.ensemble.episodes(scores)
         self.state, self.state_day = state, day
         return self._tables(scores, episodes, state), scores, episodes
@@ -325,11 +361,7 @@ class DayScorer:
         first, _ = self.historian.history_range(self.code, start, end)
         if first is None:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
-        try:
-            cleaned = self.historian.read_window(self.code, start - READ_MARGIN, end + READ_MARGIN, drop_constant=False)
-        except IngestError as exc:
-            raise dg.Failure(f"equipment {self.code}, {start:%Y-%m-%d}: {exc}") from exc
-        frame = cleaned.frame
+        frame = self.historian.read_window(self.code, start - READ_MARGIN, end + READ_MARGIN, drop_constant=False).frame
         return frame[(frame.index >= start) & (frame.index < end)]
 
     def _state_before(self, day: dt.date, start: pd.Timestamp):
@@ -391,8 +423,12 @@ def _state_dict(state) -> dict:
 
 
 def _for_equipment(loaded, code: str):
-    """The registry IO manager hands one model for a one-equipment run, else {equipment code: model}."""
-    return loaded[code] if isinstance(loaded, dict) else loaded
+    """The registry IO manager hands one model for a one-equipment run, else {equipment code: model}, where an
+    equipment whose model could not be loaded has the error instead."""
+    model = loaded[code] if isinstance(loaded, dict) else loaded
+    if isinstance(model, Exception):
+        raise model
+    return model
 
 
 def _single_version(code: str, loaded: dict) -> int:

@@ -3,22 +3,26 @@
 `import-csv` never registers equipment on its own: a mistyped `--equip` must fail, not create a new
 equipment. Exports are stored as recorded (sorted, duplicate timestamps keep-last, future rows dropped,
 nothing interpolated); every file is read and checked before anything is written, and each file is
-written in one transaction, so a second import of the same file changes nothing.
+written in one transaction, so a second import of the same file changes nothing. Files are streamed through a
+temporary staging file on disk, so an export larger than the memory imports in bounded memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
 from acm_assets.cli import CliError
-from acm_assets.database import DatabaseConnectionError, create_engine, default_database_url, redact
-from acm_assets.ingest.csv_reader import read_historian_csv
+from acm_assets.database import DatabaseConnectionError, create_engine, default_database_url, driver_reason, redact
+from acm_assets.ingest.csv_reader import HistorianStream
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.ingest.staging import StagedExport
 
 
 def register(commands) -> None:
@@ -75,8 +79,7 @@ def open_store(url: str | None):
     except IngestError as exc:
         raise CliError(str(exc)) from None
     except sa.exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        raise CliError(f"database {redact(url)} failed: {type(exc.orig).__name__}: {reason}") from None
+        raise CliError(f"database {redact(url)} failed: {driver_reason(exc.orig, url)}") from None
     finally:
         engine.dispose()
 
@@ -107,22 +110,24 @@ def _add_equipment(args) -> int:
 
 
 def _import_csv(args) -> int:
-    with open_store(args.database_url) as store:
+    with open_store(args.database_url) as store, tempfile.TemporaryDirectory(prefix="acm-import-") as folder:
         store.get_equipment(args.equip)
-        cleaned = []
-        for path in args.files:
-            export = read_historian_csv(path, timezone=args.timezone, timestamp_formats=args.timestamp_formats)
-            # max_gap_cadences=1 fills nothing: the historian keeps what was recorded.
-            cleaned.append((path, export, export.clean(drop_constant=False, max_gap_cadences=1)))
-        for path, export, clean in cleaned:
+        staged = [
+            StagedExport(
+                HistorianStream(path, timezone=args.timezone, timestamp_formats=args.timestamp_formats), Path(folder)
+            )
+            for path in args.files
+        ]
+        for path, export in zip(args.files, staged):
             tags = {tag: _tag_metadata(info) for tag, info in export.tags.items()}
-            result = store.write_frame(args.equip, clean.frame, tags=tags)
-            report = clean.report
+            result = store.write_frames(args.equip, export.batches(), list(export.tags), tags=tags)
+            export.close()
+            report = export.report
             dropped = ", ".join(f"{why} {n}" for why, n in report.dropped_rows.items() if n) or "none"
             cadence = "-" if report.cadence is None else _duration(report.cadence)
             print(
                 f"{path}: {report.rows_in} rows read, {report.rows_out} kept (dropped: {dropped}); "
-                f"{len(clean.frame.columns)} tags, {report.start:%Y-%m-%d %H:%M} .. {report.end:%Y-%m-%d %H:%M} UTC, "
+                f"{len(export.tags)} tags, {report.start:%Y-%m-%d %H:%M} .. {report.end:%Y-%m-%d %H:%M} UTC, "
                 f"cadence {cadence}, gaps {len(report.gaps)}"
             )
             if report.dropped_tags:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from acm_assets.cli import CliError, demo, historian, partitions, registry
+from acm_assets.database import DatabaseConnectionError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except CliError as exc:
+    except (CliError, DatabaseConnectionError) as exc:
         print(f"acm {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from acm_assets.cli import CliError
 from acm_assets.database import DatabaseConnectionError, create_engine, default_database_url, redact
-from acm_assets.registry.equipment import EquipmentResolver
+from acm_assets.registry.equipment import Equipment, EquipmentResolver
 from acm_assets.registry.errors import RegistryError
 from acm_assets.registry.folder import export_version, read_version_folder
 from acm_assets.registry.schema import check_registry_table, create_registry_table
@@ -111,11 +111,17 @@ def _list(args) -> int:
     print(f"{'equipment':<16} {'EquipID':>7} {'version':>7} {'state':<8} {'bytes':>10} {'written (UTC)':<19}  model types")
     for info in infos:
         written = info.entry_datetime.strftime("%Y-%m-%d %H:%M:%S") if info.entry_datetime else "-"
-        state = ("complete" if info.consistent else "unchecked") if info.complete else "partial"
+        # Complete means loadable: every row of the version is checked against its hash and the manifest.
+        equipment = Equipment(info.equip_id, codes.get(info.equip_id, "?"))
+        damage = store.damage(equipment, info.version) if info.complete else None
+        state = "damaged" if damage else "complete" if info.consistent else "unchecked"
+        state = state if info.complete else "partial"
         print(
             f"{codes.get(info.equip_id, '?'):<16} {info.equip_id:>7} {info.version:>7} {state:<8} "
             f"{info.bytes:>10} {written:<19}  {','.join(info.model_types)}"
         )
+        if damage:
+            print(f"  {damage}")
     return 0
 
 

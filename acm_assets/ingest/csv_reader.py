@@ -10,8 +10,8 @@ names, empty labelled rows) become `TagInfo` metadata, never data, and never cou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +21,13 @@ from acm_assets.ingest.cleaning import INDEX_NAME, CleanedFrame, clean_frame
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.report import IngestReport
 from acm_assets.ingest.tags import TagInfo
-from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_SHARE, match_formats, parse_timestamps
+from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_SHARE, TimestampParser, match_formats
 
 TIMESTAMP_COLUMN_NAMES = frozenset({"ts", "timestamp", "entrydatetime", "time", "datetime", "date"})
 MISSING_VALUES = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "null", "none"})
 DETECTION_ROWS = 1000
+# Lines per chunk: what one chunk costs in memory, whatever the file's size.
+CHUNK_ROWS = 10_000
 HEADER_SCAN_ROWS = 16
 DESCRIPTION_LABELS = frozenset({"description", "desc", "descriptor"})
 UNITS_LABELS = frozenset({"units", "unit", "eu", "uom", "engunits", "engineeringunits", "unitofmeasure"})
@@ -44,76 +46,194 @@ class HistorianExport:
         return clean_frame(self.frame, source=self.report.source, report=self.report, **options)
 
 
-def read_historian_csv(
-    path,
-    *,
-    timestamp_formats: Iterable[str] | None = None,
-    timezone: str = "UTC",
-    timestamp_column: str | None = None,
-    missing_values: Iterable[str] = (),
-    encoding: str = "utf-8",
-    max_invalid_share: float = MAX_INVALID_SHARE,
-) -> HistorianExport:
-    """Read one export strictly.
+def read_historian_csv(path, **options) -> HistorianExport:
+    """Read one export strictly into memory (options as for `HistorianStream`); `acm import-csv` streams it."""
+    stream = HistorianStream(path, **options)
+    frame = pd.concat([frame for _, frame in stream.chunks()])[list(stream.report.tags)]
+    return HistorianExport(frame=frame, tags=stream.report.tags, report=stream.report)
 
-    `timestamp_formats` (default `DEFAULT_TIMESTAMP_FORMATS`) are tried per row; `timezone` is the
-    zone the export's wall-clock times are in. `missing_values` adds markers (case-insensitive) to
-    `MISSING_VALUES`, e.g. a historian's "I/O Timeout". A numeric tag holding any other text raises.
-    """
-    source = str(path)
-    formats = tuple(DEFAULT_TIMESTAMP_FORMATS if timestamp_formats is None else timestamp_formats)
-    markers = MISSING_VALUES | {marker.strip().lower() for marker in missing_values}
-    cells = _read_cells(Path(path), encoding, source)
-    cells = _named_columns(cells, source)
-    ts_column = timestamp_column or _timestamp_column(cells, formats, source)
-    if ts_column not in cells.columns:
-        raise IngestError(f"{source}: timestamp column {ts_column!r} not found; columns: {list(cells.columns)}")
 
-    header_rows = _header_row_count(cells, ts_column, formats, markers)
-    tags = _tag_info(cells.iloc[:header_rows].apply(lambda column: column.str.strip()), ts_column, source)
-    data = cells.iloc[header_rows:]
-    if data.empty:
-        raise IngestError(f"{source}: the file has a header ({header_rows + 1} rows) but no data rows")
+@dataclass
+class _TagTally:
+    """What a tag's cells held so far, over every chunk: numbers, and text that is no missing marker."""
 
-    parsed = parse_timestamps(
-        data[ts_column],
-        source=f"{source} (column {ts_column!r})",
-        formats=formats,
-        timezone=timezone,
-        max_invalid_share=max_invalid_share,
-    )
-    valid = parsed.values.notna()
-    values, text_columns = _numeric_tags(data.loc[valid].drop(columns=ts_column), markers, source)
-    if not values:
-        raise IngestError(
-            f"{source}: no numeric tags (columns besides {ts_column!r}: {list(data.columns.drop(ts_column))})"
+    numbers: bool = False
+    bad: int = 0
+    bad_examples: list[tuple[int, str]] = field(default_factory=list)
+    text_examples: list[str] = field(default_factory=list)
+
+
+class HistorianStream:
+    """One export read strictly in chunks of `chunk_rows` lines, so memory does not grow with the file.
+
+    `timestamp_formats` (default `DEFAULT_TIMESTAMP_FORMATS`) are tried per row; `timezone` is the zone the
+    export's wall-clock times are in. `missing_values` adds markers (case-insensitive) to `MISSING_VALUES`,
+    e.g. a historian's "I/O Timeout". A numeric tag holding any other text raises. The header is read on
+    construction; `chunks()` yields (file lines, rows) with every column besides the timestamp as float64, and
+    checks and counts span the whole file: after the last chunk, a file-wide problem (a tag that changes type,
+    too many bad timestamps) raises, and `report` holds the counts and the numeric tags (text-only columns
+    are dropped from it, as they are all missing in the chunks)."""
+
+    def __init__(
+        self,
+        path,
+        *,
+        timestamp_formats: Iterable[str] | None = None,
+        timezone: str = "UTC",
+        timestamp_column: str | None = None,
+        missing_values: Iterable[str] = (),
+        encoding: str = "utf-8",
+        max_invalid_share: float = MAX_INVALID_SHARE,
+        chunk_rows: int = CHUNK_ROWS,
+    ):
+        self.source = str(path)
+        self.formats = tuple(DEFAULT_TIMESTAMP_FORMATS if timestamp_formats is None else timestamp_formats)
+        self.markers = MISSING_VALUES | {marker.strip().lower() for marker in missing_values}
+        self.timezone = timezone
+        self._cells = _cell_chunks(Path(path), encoding, self.source, chunk_rows)
+        first = next(self._cells, None)
+        if first is None:
+            raise IngestError(f"{self.source}: the file is empty")
+        names = first.iloc[0]
+        first = first.iloc[1:]
+        self._unnamed = [column for column in names.index if names[column] == ""]
+        self._unnamed_with_values: set = set()
+        if names.duplicated().any():
+            duplicates = sorted(set(names[names.duplicated()]) - {""})
+            if duplicates:
+                raise IngestError(f"{self.source}: duplicate column names in the header row: {duplicates}")
+        self._names = names
+        while len(first) < DETECTION_ROWS:  # enough rows to find the timestamp column and the header block
+            more = next(self._cells, None)
+            if more is None:
+                break
+            first = pd.concat([first, more])
+        if first.empty:
+            raise IngestError(f"{self.source}: the file has a header row but no data rows")
+        named = self._named(first)
+        self.ts_column = timestamp_column or _timestamp_column(named, self.formats, self.source)
+        if self.ts_column not in named.columns:
+            raise IngestError(
+                f"{self.source}: timestamp column {self.ts_column!r} not found; columns: {list(named.columns)}"
+            )
+        self.header_rows = _header_row_count(named, self.ts_column, self.formats, self.markers)
+        header = named.iloc[: self.header_rows].apply(lambda column: column.str.strip())
+        self._tags = _tag_info(header, self.ts_column, self.source)
+        self._first = named.iloc[self.header_rows :]
+        self._parser = TimestampParser(
+            source=f"{self.source} (column {self.ts_column!r})", formats=self.formats, timezone=timezone,
+            max_invalid_share=max_invalid_share,
         )
-    index = pd.DatetimeIndex(parsed.values[valid], name=INDEX_NAME)
-    frame = pd.DataFrame({tag: column.to_numpy() for tag, column in values.items()}, index=index)
-    report = IngestReport(
-        source=source,
-        rows_in=len(data),
-        rows_out=len(frame),
-        dropped_rows={
-            "unparseable_timestamps": int(parsed.unparseable.sum()),
-            "nonexistent_local_times": int(parsed.nonexistent.sum()),
-        },
-        dropped_tags=text_columns,
-        tags={tag: info for tag, info in tags.items() if tag in values},
-        timezone=timezone,
-        timestamp_column=ts_column,
-        header_rows=header_rows + 1,
-        timestamp_formats=parsed.formats,
-    )
-    return HistorianExport(frame=frame, tags=report.tags, report=report)
+        self._tally = {tag: _TagTally() for tag in self._tags}
+        self.report: IngestReport | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """Every tag column of the file (text-only ones are known, and dropped, after the last chunk)."""
+        return list(self._tags)
+
+    def _named(self, cells: pd.DataFrame) -> pd.DataFrame:
+        """Data rows with the header row's names; an unnamed column must stay empty in every chunk."""
+        for column in self._unnamed:
+            if column not in self._unnamed_with_values and not cells[column].str.strip().eq("").all():
+                self._unnamed_with_values.add(column)
+        return cells.drop(columns=self._unnamed).set_axis(self._names.drop(self._unnamed).tolist(), axis=1)
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+        rows_in, dropped_lines = 0, 0
+        data = self._first
+        while data is not None:
+            rows_in += len(data)
+            parsed = self._parser.parse(data[self.ts_column])
+            valid = parsed.values.notna().to_numpy()
+            values = self._numbers(data.loc[valid].drop(columns=self.ts_column))
+            if self._unnamed_with_values:
+                break
+            index = pd.DatetimeIndex(parsed.values[valid], name=INDEX_NAME)
+            yield data.index.to_numpy()[valid], pd.DataFrame(values, index=index, columns=self.columns)
+            more = next(self._cells, None)
+            data = None if more is None else self._named(more)
+        self._finish(rows_in)
+
+    def _numbers(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """float64 per tag; the cells that are not numbers get the (slower) text treatment and are tallied."""
+        values = {}
+        for tag in data.columns:
+            numbers = pd.to_numeric(data[tag], errors="coerce").astype("float64")
+            failed = data[tag][numbers.isna()].str.strip()
+            bad = failed[~failed.str.lower().isin(self.markers)]
+            tally = self._tally[tag]
+            tally.numbers = tally.numbers or bool(numbers.notna().any())
+            tally.bad += len(bad)
+            tally.bad_examples += list(bad.head(3 - len(tally.bad_examples)).items())
+            new_text = [value for value in bad.unique()[:3] if value not in tally.text_examples]
+            tally.text_examples += new_text[: 3 - len(tally.text_examples)]
+            values[tag] = numbers.to_numpy()
+        return values
+
+    def _finish(self, rows_in: int) -> None:
+        if self._unnamed_with_values:
+            numbers = [int(column) + 1 for column in sorted(self._unnamed_with_values)]
+            raise IngestError(f"{self.source}: columns {numbers} have values but no name in the header row")
+        if rows_in == 0:
+            raise IngestError(f"{self.source}: the file has a header ({self.header_rows + 1} rows) but no data rows")
+        formats = self._parser.finish()
+        text_columns = {}
+        for tag, tally in self._tally.items():
+            if tally.bad and tally.numbers:
+                examples = ", ".join(f"{value!r} (line {line})" for line, value in tally.bad_examples)
+                raise IngestError(
+                    f"{self.source}: tag {tag!r} changes type: {tally.bad} values are neither numbers nor missing"
+                    f" markers ({sorted(self.markers)}); examples: {examples}"
+                )
+            if tally.bad:
+                examples = ", ".join(repr(value) for value in tally.text_examples)
+                text_columns[tag] = f"not numeric: text values only (e.g. {examples})"
+        if len(text_columns) == len(self._tally):
+            raise IngestError(
+                f"{self.source}: no numeric tags (columns besides {self.ts_column!r}: {list(self._tally)})"
+            )
+        valid = rows_in - self._parser.unparseable - self._parser.nonexistent
+        self.report = IngestReport(
+            source=self.source,
+            rows_in=rows_in,
+            rows_out=valid,
+            dropped_rows={
+                "unparseable_timestamps": self._parser.unparseable,
+                "nonexistent_local_times": self._parser.nonexistent,
+            },
+            dropped_tags=text_columns,
+            tags={tag: info for tag, info in self._tags.items() if tag not in text_columns},
+            timezone=self.timezone,
+            timestamp_column=self.ts_column,
+            header_rows=self.header_rows + 1,
+            timestamp_formats=formats,
+        )
 
 
-def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
-    """All cells as text, indexed by 1-based file line (blank lines dropped after numbering)."""
+def _cell_chunks(path: Path, encoding: str, source: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """All cells as text in chunks, indexed by 1-based file line (blank lines dropped after numbering); the
+    first chunk starts with the header row (its names stripped)."""
     # The byte-order mark is optional in UTF-8 exports.
     codec = "utf-8-sig" if re.fullmatch(r"utf-?8", encoding, flags=re.IGNORECASE) else encoding
     try:
-        cells = pd.read_csv(path, header=None, dtype=str, na_filter=False, encoding=codec, skip_blank_lines=False)
+        # Every chunk as wide as the first line: pandas would otherwise misread a chunk that begins with a blank line.
+        width = pd.read_csv(path, header=None, dtype=str, encoding=codec, nrows=1).shape[1]
+        reader = pd.read_csv(
+            path, header=None, names=range(width), dtype=str, na_filter=False, encoding=codec, skip_blank_lines=False,
+            chunksize=chunk_rows,
+        )
+        header_seen = False
+        for cells in reader:
+            cells.index = cells.index + 1
+            maybe_blank = cells[0].eq("")
+            cells = cells.drop(index=cells.index[maybe_blank][cells[maybe_blank].eq("").all(axis=1)])
+            if cells.empty:
+                continue
+            if not header_seen:
+                cells.iloc[0] = cells.iloc[0].str.strip()
+                header_seen = True
+            yield cells
     except FileNotFoundError as exc:
         raise IngestError(f"{source}: file not found") from exc
     except pd.errors.EmptyDataError as exc:
@@ -124,30 +244,6 @@ def _read_cells(path: Path, encoding: str, source: str) -> pd.DataFrame:
         raise IngestError(
             f"{source}: not valid {encoding} text ({exc.reason} at byte {exc.start}); pass the export's encoding"
         ) from exc
-    cells.index = cells.index + 1
-    cells.iloc[0] = cells.iloc[0].str.strip()
-    maybe_blank = cells[0].eq("")
-    cells = cells.drop(index=cells.index[maybe_blank][cells[maybe_blank].eq("").all(axis=1)])
-    if cells.empty:
-        raise IngestError(f"{source}: the file is empty")
-    return cells
-
-
-def _named_columns(cells: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Data rows with the header row's names; an unnamed, empty column (trailing delimiter) is no tag."""
-    unnamed = cells.columns[cells.iloc[0].eq("")]
-    empty = [column for column in unnamed if cells[column].iloc[1:].str.strip().eq("").all()]
-    cells = cells.drop(columns=empty)
-    names = cells.iloc[0]
-    if names.eq("").any():
-        numbers = [int(column) + 1 for column in names.index[names.eq("")]]
-        raise IngestError(f"{source}: columns {numbers} have values but no name in the header row")
-    if names.duplicated().any():
-        duplicates = sorted(set(names[names.duplicated()]))
-        raise IngestError(f"{source}: duplicate column names in the header row: {duplicates}")
-    if len(cells) == 1:
-        raise IngestError(f"{source}: the file has a header row but no data rows")
-    return cells.iloc[1:].set_axis(names.tolist(), axis=1)
 
 
 def _timestamp_column(cells: pd.DataFrame, formats: tuple[str, ...], source: str) -> str:
@@ -228,25 +324,3 @@ def _tag_info(header: pd.DataFrame, ts_column: str, source: str) -> dict[str, Ta
             attributes=fields,
         )
     return tags
-
-
-def _numeric_tags(data: pd.DataFrame, markers, source: str) -> tuple[dict[str, pd.Series], dict[str, str]]:
-    """float64 per tag; text-only columns are reported, a number column holding other text raises.
-    Only the cells that are not numbers get the (slower) text treatment."""
-    values, text_columns = {}, {}
-    for tag in data.columns:
-        numbers = pd.to_numeric(data[tag], errors="coerce").astype("float64")
-        failed = data[tag][numbers.isna()].str.strip()
-        bad = failed[~failed.str.lower().isin(markers)]
-        if bad.empty:
-            values[tag] = numbers
-        elif numbers.notna().any():
-            examples = ", ".join(f"{value!r} (line {line})" for line, value in bad.head(3).items())
-            raise IngestError(
-                f"{source}: tag {tag!r} changes type: {len(bad)} values are neither numbers nor missing"
-                f" markers ({sorted(markers)}); examples: {examples}"
-            )
-        else:
-            examples = ", ".join(repr(value) for value in bad.unique()[:3])
-            text_columns[tag] = f"not numeric: text values only (e.g. {examples})"
-    return values, text_columns

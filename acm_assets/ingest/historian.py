@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -52,6 +52,14 @@ equipment_table = sa.Table(
     sa.Column("TagsJSON", sa.UnicodeText().with_variant(mssql.NVARCHAR("max"), "mssql")),
     sa.Column("CreatedAt", _DateTime, nullable=False),
     sa.UniqueConstraint("EquipCode", name="UQ_Equipment_EquipCode"),
+)
+# A code is a Dagster partition key: '|' would split a scoring key and '...' reads as a range.
+equipment_table.append_constraint(
+    sa.CheckConstraint(
+        ~equipment_table.c.EquipCode.contains("|", autoescape=True)
+        & ~equipment_table.c.EquipCode.contains("...", autoescape=True),
+        name="CK_Equipment_EquipCode",
+    )
 )
 
 historian_table = sa.Table(
@@ -194,7 +202,14 @@ class HistorianStore:
         return _utc_or_none(first), _utc_or_none(last)
 
     def write_frame(self, code: str, frame: pd.DataFrame, tags: Mapping[str, Mapping] | None = None) -> WriteResult:
-        """Store a wide frame (UTC DatetimeIndex, one numeric column per tag) idempotently.
+        """Store a wide frame (UTC DatetimeIndex, one numeric column per tag) idempotently; see `write_frames`."""
+        return self.write_frames(code, [frame], list(frame.columns), tags)
+
+    def write_frames(
+        self, code: str, frames: Iterable[pd.DataFrame], columns: list, tags: Mapping[str, Mapping] | None = None
+    ) -> WriteResult:
+        """Store wide frames of the tags `columns` (each a UTC DatetimeIndex, one numeric column per tag; a large
+        import hands them one batch at a time, in time order) idempotently.
 
         One transaction per call, serialised per equipment by a lock on its Equipment row: points not yet
         stored are inserted, equal values are left alone, different values are updated. New tags are added
@@ -202,21 +217,25 @@ class HistorianStore:
         it lacks (units from a re-read export), and stored metadata is never overwritten.
         """
         source = f"HistorianData[{code}]"
-        points = _long_points(frame, source)
+        inserted = unchanged = updated = 0
         with self.engine.begin() as conn:
             equipment = self._find(conn, code, lock=True)
             if equipment is None:
                 raise IngestError(f"unknown equipment {code!r}: register it with `acm equipment add {code}`")
-            self._merge_tags(conn, equipment, list(frame.columns), tags or {})
-            if points.empty:
-                return WriteResult(0, 0, 0)
-            stored = self._stored(conn, equipment.equip_id, points)
-            merged = points.merge(stored, on=["EntryDateTime", "Tag"], how="left", suffixes=("", "_stored"))
-            new = merged["Value_stored"].isna()
-            changed = ~new & (merged["Value"] != merged["Value_stored"])
-            self._insert(conn, equipment.equip_id, merged[new])
-            self._update(conn, equipment.equip_id, merged[changed])
-        return WriteResult(inserted=int(new.sum()), unchanged=int((~new & ~changed).sum()), updated=int(changed.sum()))
+            self._merge_tags(conn, equipment, columns, tags or {})
+            for frame in frames:
+                points = _long_points(frame, source)
+                if points.empty:
+                    continue
+                stored = self._stored(conn, equipment.equip_id, points)
+                merged = points.merge(stored, on=["EntryDateTime", "Tag"], how="left", suffixes=("", "_stored"))
+                new = merged["Value_stored"].isna()
+                changed = ~new & (merged["Value"] != merged["Value_stored"])
+                self._insert(conn, equipment.equip_id, merged[new])
+                self._update(conn, equipment.equip_id, merged[changed])
+                inserted, updated = inserted + int(new.sum()), updated + int(changed.sum())
+                unchanged += int((~new & ~changed).sum())
+        return WriteResult(inserted=inserted, unchanged=unchanged, updated=updated)
 
     def read_window(
         self,
@@ -376,6 +395,15 @@ def _utc_or_none(value) -> pd.Timestamp | None:
     return None if value is None else pd.Timestamp(value).tz_localize("UTC")
 
 
+def check_tag_lengths(tags, source: str) -> None:
+    """A tag name longer than HistorianData.Tag holds is refused, naming it and where it came from."""
+    for tag in map(str, tags):
+        if len(tag) > TAG_LENGTH:
+            raise IngestError(
+                f"{source}: tag {tag!r} has {len(tag)} characters; HistorianData.Tag holds at most {TAG_LENGTH}"
+            )
+
+
 def _long_points(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """(naive UTC EntryDateTime, Tag, Value) for every non-missing value of a wide frame."""
     if not isinstance(frame.index, pd.DatetimeIndex):
@@ -389,9 +417,9 @@ def _long_points(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = [str(t) for t in frame.columns if not is_numeric_dtype(frame[t])]
     if bad:
         raise IngestError(f"{source}: tags are not numeric: {bad}")
-    long_names = [str(t) for t in frame.columns if len(str(t)) > TAG_LENGTH or not str(t)]
-    if long_names or frame.columns.has_duplicates:
-        raise IngestError(f"{source}: tag names must be unique, non-empty and at most {TAG_LENGTH} characters")
+    check_tag_lengths(frame.columns, source)
+    if frame.columns.has_duplicates or any(not str(t) for t in frame.columns):
+        raise IngestError(f"{source}: tag names must be unique and non-empty")
     values = frame.to_numpy(dtype="float64")
     if np.isinf(values).any():
         raise IngestError(f"{source}: infinite values in tags {list(frame.columns[np.isinf(values).any(axis=0)])}")

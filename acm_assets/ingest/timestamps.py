@@ -89,16 +89,72 @@ def check_timezone(timezone: str, *, source: str) -> str:
     return timezone
 
 
-def to_utc_series(wall: pd.Series, utc: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
+def to_utc_series(
+    wall: pd.Series, utc: pd.Series, timezone: str, seen_ambiguous: set | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Localise wall-clock times in `timezone` by the DST rules in the module docstring; return
-    (UTC timestamps, mask of nonexistent local times)."""
+    (UTC timestamps, mask of nonexistent local times). `seen_ambiguous` carries the ambiguous wall-clock times
+    of earlier chunks of the same file, so a repeat in a later chunk is still the second instant."""
     first_occurrence = ~wall.duplicated(keep="first").to_numpy()
+    if seen_ambiguous:
+        first_occurrence &= ~wall.isin(seen_ambiguous).to_numpy()
     local = pd.DatetimeIndex(wall).tz_localize(timezone, ambiguous=first_occurrence, nonexistent="NaT")
     result = pd.Series(local.tz_convert("UTC"), index=wall.index)
     nonexistent = result.isna() & wall.notna()
+    if seen_ambiguous is not None and timezone != "UTC":
+        unresolved = pd.DatetimeIndex(wall).tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").isna()
+        seen_ambiguous.update(wall[unresolved & wall.notna().to_numpy() & ~nonexistent.to_numpy()])
     has_offset = utc.notna()
     result[has_offset] = utc[has_offset].dt.tz_localize("UTC")
     return result, nonexistent
+
+
+class TimestampParser:
+    """Parses one source's timestamps in chunks (`parse`, which never raises) and checks the invalid budget over
+    all of them (`finish`): a file streamed in chunks is judged as a whole, with the same counts."""
+
+    def __init__(
+        self, *, source: str, formats=None, timezone: str = "UTC", max_invalid_share: float = MAX_INVALID_SHARE
+    ):
+        self.source, self.timezone, self.max_invalid_share = source, timezone, max_invalid_share
+        self.formats = tuple(DEFAULT_TIMESTAMP_FORMATS if formats is None else formats)
+        check_timezone(timezone, source=source)
+        self.total = self.unparseable = self.nonexistent = 0
+        self.counts: dict[str, int] = {}
+        self._examples: list[tuple[int, str]] = []
+        self._seen_ambiguous: set = set()
+
+    def parse(self, values: pd.Series) -> ParsedTimestamps:
+        """`values` is indexed by file line number (used in messages)."""
+        wall, utc, matched = match_formats(values, self.formats)
+        parsed, nonexistent = to_utc_series(wall, utc, self.timezone, self._seen_ambiguous)
+        unparseable = matched.isna()
+        invalid = unparseable | nonexistent
+        self.total += len(values)
+        self.unparseable += int(unparseable.sum())
+        self.nonexistent += int(nonexistent.sum())
+        self._examples += list(values[invalid].head(3 - len(self._examples)).items())
+        for fmt, count in matched.value_counts().items():
+            self.counts[fmt] = self.counts.get(fmt, 0) + int(count)
+        return ParsedTimestamps(values=parsed, unparseable=unparseable, nonexistent=nonexistent, formats={})
+
+    def finish(self) -> dict[str, int]:
+        """Raise IngestError if no row or more than `max_invalid_share` of the rows are invalid; else the count
+        of rows each format matched."""
+        total, bad = self.total, self.unparseable + self.nonexistent
+        examples = ", ".join(f"{value!r} (line {line})" for line, value in self._examples)
+        if total and bad == total:
+            raise IngestError(
+                f"{self.source}: none of the {total} timestamps parses with formats {list(self.formats)}"
+                f" in time zone {self.timezone}; examples: {examples}"
+            )
+        if bad > self.max_invalid_share * total:
+            raise IngestError(
+                f"{self.source}: {bad} of {total} timestamps ({bad / total:.2%}) are invalid, more than the"
+                f" {self.max_invalid_share:.1%} allowed ({self.unparseable} match none of {list(self.formats)},"
+                f" {self.nonexistent} do not exist in {self.timezone}); examples: {examples}"
+            )
+        return {fmt: self.counts[fmt] for fmt in self.formats if fmt in self.counts}
 
 
 def parse_timestamps(
@@ -111,33 +167,7 @@ def parse_timestamps(
 ) -> ParsedTimestamps:
     """Parse strictly: raise IngestError if no row or more than `max_invalid_share` of the rows are
     invalid. `values` is indexed by file line number (used in messages); `source` names the file/column."""
-    formats = tuple(DEFAULT_TIMESTAMP_FORMATS if formats is None else formats)
-    check_timezone(timezone, source=source)
-    wall, utc, matched = match_formats(values, formats)
-    parsed, nonexistent = to_utc_series(wall, utc, timezone)
-    unparseable = matched.isna()
-    invalid = unparseable | nonexistent
-    total, bad = len(values), int(invalid.sum())
-    if total and bad == total:
-        raise IngestError(
-            f"{source}: none of the {total} timestamps parses with formats {list(formats)}"
-            f" in time zone {timezone}; examples: {_examples(values, invalid)}"
-        )
-    if bad > max_invalid_share * total:
-        raise IngestError(
-            f"{source}: {bad} of {total} timestamps ({bad / total:.2%}) are invalid, more than the"
-            f" {max_invalid_share:.1%} allowed ({int(unparseable.sum())} match none of {list(formats)},"
-            f" {int(nonexistent.sum())} do not exist in {timezone}); examples: {_examples(values, invalid)}"
-        )
-    counts = matched.value_counts()
-    return ParsedTimestamps(
-        values=parsed,
-        unparseable=unparseable,
-        nonexistent=nonexistent,
-        formats={fmt: int(counts[fmt]) for fmt in formats if fmt in counts},
-    )
-
-
-def _examples(values: pd.Series, mask: pd.Series, count: int = 3) -> str:
-    bad = values[mask].head(count)
-    return ", ".join(f"{value!r} (line {line})" for line, value in bad.items())
+    parser = TimestampParser(source=source, formats=formats, timezone=timezone, max_invalid_share=max_invalid_share)
+    parsed = parser.parse(values)
+    parsed.formats = parser.finish()
+    return parsed

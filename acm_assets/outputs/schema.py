@@ -69,7 +69,7 @@ culprits_table = sa.Table(
     *_partition_columns(),
     sa.Column("EpisodeID", sa.BigInteger, primary_key=True),
     sa.Column("Rank", sa.Integer, primary_key=True),
-    sa.Column("Tag", sa.String(200), nullable=False),
+    sa.Column("Tag", sa.Unicode(200), nullable=False),  # as HistorianData.Tag: NVARCHAR on SQL Server
     *_provenance_columns(),
 )
 

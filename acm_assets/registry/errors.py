@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
-from acm_assets.database import redact
+from acm_assets.database import driver_reason, redact
 
 
 class RegistryError(RuntimeError):
@@ -36,6 +36,20 @@ class InconsistentVersionError(RegistryError):
     """A version's models were not fitted on one training data set, or not on the upstream models it holds."""
 
 
+class SupersededBaseError(InconsistentVersionError):
+    """A version would carry models from a base that another version superseded while the run ran: committing
+    it would silently make the newer version's models (a full retrain, say) no longer the latest."""
+
+    def __init__(self, equipment, version: int, base: int, latest: int, trained: list[str]):
+        self.base, self.latest = base, latest
+        super().__init__(
+            f"refusing to commit version {version} of equipment {equipment}: {', '.join(trained)} were fitted against "
+            f"version {base}, but version {latest} committed while this run ran and is now the latest; committing "
+            f"would carry the other models from v{base} over it. Launch the rerun again as a new run (not a "
+            f"re-execution) to fit against v{latest}"
+        )
+
+
 class IncompleteRunError(RegistryError):
     """A run's version cannot complete: rows it wrote earlier are gone."""
 
@@ -46,8 +60,4 @@ class IntegrityError(RegistryError):
 
 def describe_database_error(exc: sa.exc.DBAPIError, url: str | URL) -> str:
     """A one-line reason for a driver failure with the URL's password masked (drivers may echo it)."""
-    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-    password = make_url(url).password
-    if password:
-        reason = reason.replace(str(password), "***")
-    return f"database {redact(url)} failed: {type(exc.orig).__name__}: {reason}"
+    return f"database {redact(url)} failed: {driver_reason(exc.orig, url)}"

@@ -23,7 +23,7 @@ from pydantic import PrivateAttr
 
 from acm_assets.database import create_engine, default_database_url
 from acm_assets.registry.equipment import Equipment, EquipmentResolver
-from acm_assets.registry.errors import IncompleteRunError, RegistryError
+from acm_assets.registry.errors import IncompleteRunError, RegistryError, SupersededBaseError
 from acm_assets.registry.runs import run_group_liveness
 from acm_assets.registry.schema import check_registry_table, create_training_data_table
 from acm_assets.registry.store import (
@@ -156,8 +156,8 @@ class ModelRegistryIOManager(_RegistryIOManager):
             equipment = self._equipment(code)
             resolved = self._resolved.get((run.run_id, equipment.equip_id))
             upstream = self._loaded.get((run.run_id, context.step_key, code), {})
-            results.append(
-                store.save(
+            try:
+                result = store.save(
                     equipment,
                     model_type,
                     values[code],
@@ -170,7 +170,13 @@ class ModelRegistryIOManager(_RegistryIOManager):
                     stale_after=timedelta(hours=self.stale_partial_hours),
                     liveness=liveness,
                 )
-            )
+            except SupersededBaseError as exc:
+                raise dg.Failure(
+                    description=str(exc),
+                    metadata={"commit": "refused", "base_version": exc.base, "latest_version": exc.latest},
+                    allow_retries=False,
+                ) from exc
+            results.append(result)
         for result in results:
             state = "committed" if result.complete else f"pending (waiting for {', '.join(result.missing)})"
             context.log.info(f"{model_type} of equipment {result.equipment} stored in version {result.version}: {state}")
@@ -186,8 +192,10 @@ class ModelRegistryIOManager(_RegistryIOManager):
 
     # ---------------------------------------------------------------- scoring side
 
-    def load_input(self, context: dg.InputContext) -> LoadedModel | dict[str, LoadedModel]:
-        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code.
+    def load_input(self, context: dg.InputContext) -> LoadedModel | dict[str, LoadedModel | Exception]:
+        """One `LoadedModel` for a single-partition run, else {equipment code: LoadedModel} sorted by code,
+        where an equipment whose model cannot be loaded maps to the error instead, so that one equipment
+        never stops the others' steps.
 
         A model this run group wrote itself (an upstream model in a training run) comes from its own,
         possibly still pending, version; anything else from the pinned version or the latest consistent
@@ -196,45 +204,59 @@ class ModelRegistryIOManager(_RegistryIOManager):
         model_type = _model_type(context.asset_key if context.has_asset_key else None)
         codes = self._codes(context, f"model type {model_type}")
         run = context.step_context.dagster_run
-        root = run.root_run_id or run.run_id
         pinned = pinned_version(run.tags, self.version_tag)
         if not store.signed and run.run_id not in self._warned:
             self._warned.add(run.run_id)
             context.log.warning(UNSIGNED_WARNING)
-        loaded, skipped = {}, {}
-        for code in codes:
-            equipment = self._equipment(code)
-            model = store.load_from_run(equipment, model_type, root)
-            if model is None:
-                key = (run.run_id, equipment.equip_id)
-                if key not in self._resolved:
-                    self._resolved[key] = Resolved(pinned) if pinned else store.base_version(equipment, root)
-                    for version, reason in self._resolved[key].skipped:
-                        context.log.warning(
-                            f"equipment {equipment}: skipped model version {version} ({reason}); "
-                            f"using version {self._resolved[key].version}"
-                        )
-                skipped[code] = self._resolved[key].skipped
-                model = store.load(equipment, model_type, self._resolved[key].version)
-            loaded[code] = model
-            step = self._loaded.setdefault((run.run_id, context.step_context.step.key, code), {})
-            step[model_type] = {"version": model.version, "sha256": model.sha256}
         if context.has_partition_key and len(codes) == 1:
-            model = loaded[codes[0]]
+            model, skipped = self._load(context, store, codes[0], model_type, pinned)
             context.add_input_metadata(
                 {
                     "model_version": model.version,
                     "model_sha256": model.sha256,
                     "equipment": model.equipment.code,
                     "pinned": pinned is not None,
-                    **skipped_metadata(skipped.get(codes[0], ()), model.version),
+                    **skipped_metadata(skipped, model.version),
                 }
             )
             return model
+        loaded: dict[str, LoadedModel | Exception] = {}
+        for code in codes:
+            try:
+                loaded[code] = self._load(context, store, code, model_type, pinned)[0]
+            except Exception as exc:  # noqa: BLE001 - handed to the asset, which fails that equipment alone
+                context.log.error(f"{model_type} of equipment {code} cannot be loaded: {exc}")
+                loaded[code] = exc
         context.log.info(
-            f"{model_type} versions loaded: " + ", ".join(f"{code}=v{model.version}" for code, model in loaded.items())
+            f"{model_type} versions loaded: "
+            + ", ".join(f"{code}=v{model.version}" for code, model in loaded.items() if isinstance(model, LoadedModel))
         )
         return loaded
+
+    def _load(
+        self, context: dg.InputContext, store: ModelStore, code: str, model_type: str, pinned: int | None
+    ) -> tuple[LoadedModel, tuple[tuple[int, str], ...]]:
+        """One equipment's model, and the newer versions passed over for it."""
+        run = context.step_context.dagster_run
+        equipment = self._equipment(code)
+        model = store.load_from_run(equipment, model_type, run.root_run_id or run.run_id)
+        skipped: tuple[tuple[int, str], ...] = ()
+        if model is None:
+            key = (run.run_id, equipment.equip_id)
+            if key not in self._resolved:
+                self._resolved[key] = (
+                    Resolved(pinned) if pinned else store.base_version(equipment, run.root_run_id or run.run_id)
+                )
+                for version, reason in self._resolved[key].skipped:
+                    context.log.warning(
+                        f"equipment {equipment}: skipped model version {version} ({reason}); "
+                        f"using version {self._resolved[key].version}"
+                    )
+            skipped = self._resolved[key].skipped
+            model = store.load(equipment, model_type, self._resolved[key].version)
+        step = self._loaded.setdefault((run.run_id, context.step_context.step.key, code), {})
+        step[model_type] = {"version": model.version, "sha256": model.sha256}
+        return model, skipped
 
 
 class TrainingDataIOManager(_RegistryIOManager):
@@ -355,6 +377,14 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
     def carried(result: SaveResult) -> list[str]:
         return [f"{model_type}@v{version}" for model_type, version in sorted(result.carried_forward.items())]
 
+    def commit(result: SaveResult) -> str:
+        if not result.complete:
+            return "pending"
+        bases = sorted(set(result.carried_forward.values()))
+        if not bases:
+            return "committed, nothing carried"
+        return f"committed onto v{bases[0]}, the latest complete version at commit"
+
     facts = {
         "train_rows": info.train_rows,
         "config_signature": info.config_signature,
@@ -368,6 +398,7 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
             "version_complete": result.complete,
             "carried_forward": dg.MetadataValue.json(carried(result)),
             "missing_types": dg.MetadataValue.json(list(result.missing)),
+            "commit": commit(result),
         }
     else:
         per_result = {
@@ -379,6 +410,7 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
                 "version_complete": lambda r: r.complete,
                 "carried_forward": carried,
                 "missing_types": lambda r: list(r.missing),
+                "commit": commit,
             }.items()
         }
     return {**per_result, **{key: value for key, value in facts.items() if value is not None}}

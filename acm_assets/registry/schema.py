@@ -88,17 +88,23 @@ def create_registry_table(engine: sa.Engine) -> bool:
 
 
 def create_training_data_table(engine: sa.Engine) -> None:
-    """Create `ModelTrainingData` where missing; a process that loses the race to create it finds it there."""
+    """Create `ModelTrainingData` where missing; a process that loses the race to create it finds it there.
+    The look comes first and reads only, so a step starting while a version commits does not wait for it."""
+    if _has_training_data_table(engine):
+        return
     try:
         training_data.create(engine, checkfirst=True)
     except sa.exc.DBAPIError as exc:
-        try:
-            with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-                created_meanwhile = sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME)
-        except sa.exc.DBAPIError:
-            created_meanwhile = False
-        if not created_meanwhile:
+        if not _has_training_data_table(engine):
             raise RegistrySchemaError(describe_database_error(exc, engine.url)) from None
+
+
+def _has_training_data_table(engine: sa.Engine) -> bool:
+    try:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            return sa.inspect(conn).has_table(TRAINING_DATA_TABLE_NAME)
+    except sa.exc.DBAPIError:
+        return False
 
 
 def check_registry_table(engine: sa.Engine) -> None:

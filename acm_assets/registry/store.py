@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import joblib
 import sqlalchemy as sa
 
-from acm_assets.database import READ_ONLY
+from acm_assets.database import READ_ONLY, DatabaseConnectionError
 from acm_assets.registry import integrity
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.errors import (
@@ -41,6 +41,7 @@ from acm_assets.registry.errors import (
     ModelTypeError,
     RegistryError,
     SerializationError,
+    SupersededBaseError,
     VersionNotFoundError,
     describe_database_error,
 )
@@ -293,10 +294,13 @@ class ModelStore:
             try:
                 with self.engine.begin() as conn:
                     return work(conn)
+            except DatabaseConnectionError:
+                if attempt == MAX_ATTEMPTS:  # a dropped connection (a server restart) is worth another try
+                    raise
             except sa.exc.DBAPIError as exc:
                 if attempt == MAX_ATTEMPTS or not is_transient(exc):
                     raise RegistryError(f"{what}: {describe_database_error(exc, self.engine.url)}") from None
-                time.sleep(0.05 * 2**attempt * (1 + random.random()))
+            time.sleep(0.05 * 2**attempt * (1 + random.random()))
         raise AssertionError("unreachable")
 
     def _lock(self, conn: sa.Connection, equip_id: int) -> int:
@@ -338,13 +342,16 @@ class ModelStore:
         )
         return set(rows.scalars())
 
-    def _entries(self, conn: sa.Connection, equip_id: int, version: int) -> dict[str, dict]:
+    def _entries(self, conn: sa.Connection, equipment: Equipment, version: int) -> dict[str, dict]:
         """Each model row's params and stats (no blob)."""
         return {
-            model_type: {"params": json.loads(params or "{}"), **json.loads(stats or "{}")}
+            model_type: {
+                "params": row_json(params, equipment, version, model_type, "ParamsJSON"),
+                **row_json(stats, equipment, version, model_type, "StatsJSON"),
+            }
             for model_type, params, stats in conn.execute(
                 sa.select(t.c.ModelType, t.c.ParamsJSON, t.c.StatsJSON).where(
-                    t.c.EquipID == equip_id, t.c.Version == version, t.c.ModelType != MANIFEST
+                    t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType != MANIFEST
                 )
             )
         }
@@ -354,7 +361,7 @@ class ModelStore:
     ) -> dict[str, int]:
         """Carry forward what the base version has and this one lacks, check the set is consistent, and
         write the manifest with the next commit time."""
-        trained = self._entries(conn, equipment.equip_id, version)
+        trained = self._entries(conn, equipment, version)
         committed = self._by_commit(conn, equipment.equip_id)
         base = self._carry_base(equipment, version, trained, committed)
         carried: dict[str, int] = {}
@@ -362,7 +369,9 @@ class ModelStore:
             for model_type in sorted(self._types_in(conn, equipment.equip_id, base) - set(trained)):
                 conn.execute(carry_forward_statement(equipment.equip_id, base, version, model_type, run_id, utcnow()))
                 carried[model_type] = base
-        models = self._entries(conn, equipment.equip_id, version) if carried else trained
+        # A carried row is a copy: its entry is read where it lives, so damage is named in the version it came from.
+        base_entries = self._entries(conn, equipment, base) if carried else {}
+        models = {**trained, **{model_type: base_entries[model_type] for model_type in carried}}
         for model_type, entry in models.items():
             entry.pop("hmac", None)
             entry["carried_from"] = carried.get(model_type)
@@ -422,6 +431,7 @@ class ModelStore:
                 f"refusing to commit version {version} of equipment {equipment}: its models were fitted against "
                 f"different versions ({detail}), because one committed while this run ran; rerun them together"
             )
+        latest = next((v for v, consistent, _ in committed if consistent), None)
         if bases:
             (base,) = bases
             if base not in {v for v, _, _ in committed}:
@@ -429,8 +439,10 @@ class ModelStore:
                     f"refusing to commit version {version} of equipment {equipment}: the models were fitted "
                     f"against version {base}, which no longer exists; rerun them"
                 )
+            if latest is not None and base != latest:
+                raise SupersededBaseError(equipment, version, base, latest, sorted(trained))
             return base
-        return next((v for v, consistent, _ in committed if consistent), committed[0][0] if committed else None)
+        return latest if latest is not None else committed[0][0] if committed else None
 
     # ---------------------------------------------------------------- reading
 
@@ -442,8 +454,11 @@ class ModelStore:
         """Equipment with a consistent complete version, in one query: a sensor tick over a fleet asks this
         rather than resolving every equipment."""
         with self.reading("listing equipment with a consistent complete model version") as conn:
-            rows = conn.execute(sa.select(t.c.EquipID, t.c.StatsJSON).where(t.c.ModelType == MANIFEST))
-            return {equip_id for equip_id, stats in rows if json.loads(stats or "{}").get("consistent")}
+            rows = conn.execute(sa.select(t.c.EquipID, t.c.Version, t.c.StatsJSON).where(t.c.ModelType == MANIFEST))
+            return {
+                equip_id for equip_id, version, stats in rows
+                if row_json(stats, f"EquipID {equip_id}", version, MANIFEST, "StatsJSON").get("consistent")
+            }
 
     def resolve(self, equipment: Equipment) -> Resolved:
         """The most recently committed consistent version, and the newer ones that were passed over."""
@@ -462,7 +477,10 @@ class ModelStore:
             pending = max((row.Version for row in own), default=None)
             rows = [row for row in own if row.Version == pending]
             if not any(row.ModelType == MANIFEST for row in rows):
-                known = {json.loads(row.StatsJSON or "{}").get("base_version") for row in rows} - {None}
+                known = {
+                    row_json(row.StatsJSON, equipment, row.Version, row.ModelType, "StatsJSON").get("base_version")
+                    for row in rows
+                } - {None}
                 if known:
                     return Resolved(max(known))
             return self._servable(conn, equipment)
@@ -474,7 +492,11 @@ class ModelStore:
             .where(t.c.EquipID == equip_id, t.c.ModelType == MANIFEST)
             .order_by(t.c.EntryDateTime.desc(), t.c.Version.desc())
         )
-        return [(version, bool(json.loads(stats or "{}").get("consistent")), at) for version, stats, at in rows]
+        return [
+            (version, bool(row_json(stats, f"EquipID {equip_id}", version, MANIFEST, "StatsJSON").get("consistent")),
+             at)
+            for version, stats, at in rows
+        ]
 
     def _servable(self, conn: sa.Connection, equipment: Equipment) -> Resolved:
         """The newest commit whose manifest records a consistency check; newer ones are passed over."""
@@ -556,7 +578,8 @@ class ModelStore:
             raise VersionNotFoundError(f"version {version} of equipment {equipment} has no model type {model_type}")
         manifest = self._verified_manifest(equipment, version, rows[MANIFEST].ModelBytes, rows[MANIFEST].StatsJSON)
         row = rows[model_type]
-        self._check(equipment, version, model_type, row.ModelBytes, json.loads(row.StatsJSON or "{}"), manifest)
+        stats = row_json(row.StatsJSON, equipment, version, model_type, "StatsJSON")
+        self._check(equipment, version, model_type, row.ModelBytes, stats, manifest)
         return row.ModelBytes
 
     def manifest(self, equipment: Equipment, version: int | None = None) -> dict:
@@ -594,12 +617,38 @@ class ModelStore:
                     model_types=types,
                     entry_datetime=max(stamps, default=None),
                     run_id=members[0].RunID,
-                    bytes=sum(json.loads(row.StatsJSON or "{}").get("bytes", 0) for row in members),
-                    consistent=bool(manifest) and bool(json.loads(manifest[0].StatsJSON or "{}").get("consistent")),
+                    bytes=sum(
+                        row_json(row.StatsJSON, f"EquipID {equip}", version, row.ModelType, "StatsJSON").get("bytes", 0)
+                        for row in members
+                    ),
+                    consistent=bool(manifest)
+                    and bool(row_json(manifest[0].StatsJSON, f"EquipID {equip}", version, MANIFEST, "StatsJSON")
+                             .get("consistent")),
                 )
             )
         infos.sort(key=lambda info: (info.entry_datetime or datetime.min, info.version), reverse=True)
         return sorted(infos, key=lambda info: info.equip_id)
+
+    def damage(self, equipment: Equipment, version: int) -> str | None:
+        """Why a complete version's rows fail their SHA-256 (or HMAC) or its manifest, None when every row
+        verifies; nothing is unpickled."""
+        with self.reading(f"verifying version {version} of equipment {equipment}") as conn:
+            rows = conn.execute(
+                sa.select(t.c.ModelType, t.c.ModelBytes, t.c.StatsJSON).where(
+                    t.c.EquipID == equipment.equip_id, t.c.Version == version
+                )
+            ).all()
+        rows = {row.ModelType: row for row in rows}
+        try:
+            manifest = self._verified_manifest(equipment, version, rows[MANIFEST].ModelBytes, rows[MANIFEST].StatsJSON)
+            for model_type, row in rows.items():
+                if model_type != MANIFEST:
+                    stats = row_json(row.StatsJSON, equipment, version, model_type, "StatsJSON")
+                    self._check(equipment, version, model_type, row.ModelBytes, stats, manifest)
+        except IntegrityError as exc:
+            return str(exc)
+        lacking = sorted(set(manifest.get("saved_models", [])) - set(rows))
+        return f"version {version} of equipment {equipment} lacks rows {', '.join(lacking)}" if lacking else None
 
     def reading(self, what: str):
         return _Reading(self.engine, what)
@@ -639,13 +688,13 @@ class ModelStore:
             )
 
     def _verified_manifest(self, equipment: Equipment, version: int, payload: bytes | None, stats: str | None) -> dict:
-        parsed = json.loads(stats or "{}")
+        parsed = row_json(stats, equipment, version, MANIFEST, "StatsJSON")
         reason = integrity.problem(
             payload, parsed, self._hmac_key,
             lambda k, digest: integrity.sign_manifest(k, equipment.equip_id, version, digest),
         )
         if reason is None:
-            manifest = json.loads(payload)
+            manifest = row_json(payload, equipment, version, MANIFEST, "ModelBytes")
             if (manifest.get("equip_id"), manifest.get("version")) not in ((equipment.equip_id, version), (None, None)):
                 reason = f"it names EquipID {manifest.get('equip_id')} version {manifest.get('version')}"
             elif parsed.get("consistent") and not manifest.get("consistent"):
@@ -658,7 +707,7 @@ class ModelStore:
         self, equipment: Equipment, version: int, model_type: str, payload: bytes | None, params: str | None,
         stats: str | None, manifest: dict | None = None,
     ) -> LoadedModel:
-        parsed_stats = json.loads(stats or "{}")
+        parsed_stats = row_json(stats, equipment, version, model_type, "StatsJSON")
         self._check(equipment, version, model_type, payload, parsed_stats, manifest)
         try:
             value = loads(payload, parsed_stats.get("format"))
@@ -667,7 +716,8 @@ class ModelStore:
                 f"cannot unpickle model type {model_type} of equipment {equipment} version {version}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        return LoadedModel(value, equipment, model_type, version, json.loads(params or "{}"), parsed_stats)
+        params_json = row_json(params, equipment, version, model_type, "ParamsJSON")
+        return LoadedModel(value, equipment, model_type, version, params_json, parsed_stats)
 
     # ---------------------------------------------------------------- signing
 
@@ -723,7 +773,7 @@ class ModelStore:
                 manifest = self._verified_manifest(equipment, version, rows[MANIFEST].ModelBytes, rows[MANIFEST].StatsJSON)
         updates = {}
         for model_type, row in rows.items():
-            stats = json.loads(row.StatsJSON or "{}")
+            stats = row_json(row.StatsJSON, equipment, version, model_type, "StatsJSON")
             if model_type != MANIFEST:
                 try:
                     verifier._check(equipment, version, model_type, row.ModelBytes, stats, manifest)
@@ -809,7 +859,11 @@ class ModelStore:
         protected = {committing}
         for version, is_stale in partial.items():
             if not is_stale:
-                protected |= {json.loads(row.StatsJSON or "{}").get("base_version") for row in versions[version]}
+                protected |= {
+                    row_json(row.StatsJSON, f"EquipID {equip_id}", version, row.ModelType, "StatsJSON")
+                    .get("base_version")
+                    for row in versions[version]
+                }
         for version in complete[keep:]:
             group = versions[version][0].RunID
             if group is not None and alive(group) is True:
@@ -833,7 +887,8 @@ class ModelStore:
         if not candidates:
             return []
         used = {
-            (json.loads(row.StatsJSON or "{}").get("trained_on") or {}).get("id")
+            (row_json(row.StatsJSON, f"EquipID {equip_id}", row.Version, row.ModelType, "StatsJSON")
+             .get("trained_on") or {}).get("id")
             for row in remaining
             if row.ModelType != MANIFEST
         }
@@ -913,6 +968,17 @@ def describe_training_data(fingerprint: Mapping[str, Any] | None) -> str:
         return "no recorded training data"
     facts = ", ".join(f"{key} {value}" for key, value in sorted(fingerprint.items()) if key not in ("id", "sha256", "equip_id"))
     return f"training data {str(fingerprint.get('id'))[:12]} ({facts})"
+
+
+def row_json(text: str | bytes | None, equipment: Equipment | str, version: int, model_type: str, column: str) -> dict:
+    """A JSON column of one ModelRegistry row; damage is refused naming the row and the column."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError as exc:
+        raise IntegrityError(
+            f"ModelRegistry row of equipment {equipment}, version {version}, model type {model_type}: column {column} "
+            f"is not valid JSON ({exc})"
+        ) from None
 
 
 def _memo(liveness: RunLiveness | None) -> RunLiveness:

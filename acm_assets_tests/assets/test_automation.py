@@ -3,10 +3,12 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
+from acm_assets.database import create_engine
 from acm_assets.definitions import build_resources
-from acm_assets.ingest.historian import HistorianStore
+from acm_assets.ingest.historian import HistorianStore, equipment_table
 from acm_assets.schedules import EQUIPMENT_PER_DAILY_RUN, _runs_of, daily_scoring_schedule, weekly_training_schedule
 from acm_assets.sensors import equipment_sensor
 from acm_assets.simulation.simulator import simulate
@@ -163,3 +165,37 @@ def test_daily_scoring_skips_a_day_outside_the_scored_days(sqlite_plant, schedul
     with _schedule_context(sqlite_plant, scheduled) as context:
         (skip,) = list(daily_scoring_schedule(context))
     assert skip.skip_message == "2023-11-30 is outside the scored days ($ACM_FIRST_DAY .. $ACM_LAST_DAY)"
+
+
+def test_an_equipment_code_no_partition_key_can_hold_is_named_and_never_blocks_the_others(sqlite_url, instance):
+    """A plant's tooling inserted `PIPE|B` into its own Equipment table (created without our check), and an
+    older sensor made it a partition: the sensor names it, removes that partition and adds the others."""
+    engine = create_engine(sqlite_url)
+    legacy = sa.Table("Equipment", sa.MetaData(), *(column.copy() for column in equipment_table.columns))
+    legacy.create(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(legacy), [
+            {"EquipID": i, "EquipCode": code, "CreatedAt": dt.datetime(2024, 1, 1)}
+            for i, code in enumerate(["FD_FAN", "PIPE|B", "PUMP_C"], start=1)
+        ])
+    engine.dispose()
+    instance.add_dynamic_partitions("equipment", ["PIPE|B"])
+    resources = build_resources(sqlite_url)
+    with dg.build_sensor_context(instance=instance, resources={"acm_database": resources["acm_database"]}) as context:
+        result = equipment_sensor(context)
+    added, deleted = result.dynamic_partitions_requests
+    assert (added.partition_keys, deleted.partition_keys) == (["FD_FAN", "PUMP_C"], ["PIPE|B"])
+    reason = result.skip_reason.skip_message
+    assert "'PIPE|B' (EquipID 2): '|' separates the equipment from the month" in reason
+    assert "FD_FAN: 0 rows of history" in reason
+
+
+def test_the_equipment_table_refuses_a_code_no_partition_key_can_hold(database_url):
+    store = HistorianStore(create_engine(database_url))
+    store.create_tables()
+    with pytest.raises(sa.exc.IntegrityError, match="(?i)ck_equipment_equipcode|check constraint"):
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.insert(equipment_table).values(EquipID=1, EquipCode="PIPE|B", CreatedAt=dt.datetime(2024, 1, 1))
+            )
+    store.engine.dispose()

@@ -291,8 +291,8 @@ def test_a_failing_day_keeps_the_days_scored_before_it(sqlite_plant):
     assert (metadata["days"].value, metadata["month_days_scored"].value) == ("2024-02-01 .. 2024-02-03 (3 days)", 3)
 
 
-def test_an_equipment_that_fails_does_not_stop_the_others_in_its_run(sqlite_plant):
-    plant = sqlite_plant
+def _two_trained_fans(plant, damage: str) -> None:
+    """FD_FAN and FD_FAN_B trained, then `damage` (SQL; {equip_id} is FD_FAN's) run on FD_FAN's rows."""
     store = HistorianStore(plant.engine)
     simulation = simulate("FD_FAN", start="2024-01-01", days=36, seed=4)
     store.add_equipment("FD_FAN_B", equip_type="FD_FAN", tags=simulation.tag_info)
@@ -301,20 +301,83 @@ def test_an_equipment_that_fails_does_not_stop_the_others_in_its_run(sqlite_plan
     assert plant.train().success and plant.train(code="FD_FAN_B").success
     equip_id = plant.equipment().equip_id
     with plant.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "DELETE FROM HistorianData WHERE Tag = 'FD1.06V35_BEARING_VIB' AND EntryDateTime >= '2024-02-01' "
-            f"AND EquipID = {equip_id}"
-        )
+        conn.exec_driver_sql(damage.format(equip_id=equip_id))
+
+
+def _score_both(plant, first: dt.date, last: dt.date):
     range_tags = {"dagster/asset_partition_range_start": FEBRUARY,
                   "dagster/asset_partition_range_end": "FD_FAN_B|2024-02"}
-    result = plant.materialize(dg.AssetSelection.groups("scoring"), tags=range_tags, raise_on_error=False,
-                               run_config=scoring_days(dt.date(2024, 2, 2), dt.date(2024, 2, 2)))
+    return plant.materialize(dg.AssetSelection.groups("scoring"), tags=range_tags, raise_on_error=False,
+                             run_config=scoring_days(first, last))
+
+
+def test_an_equipment_that_fails_does_not_stop_the_others_in_its_run(sqlite_plant):
+    """FD_FAN lost a tag from the day before the first scored day, so the warm-up (no stored state yet) fails
+    too, which used to escape every boundary and stop the whole run."""
+    plant = sqlite_plant
+    _two_trained_fans(plant, "DELETE FROM HistorianData WHERE Tag = 'FD1.06V35_BEARING_VIB' "
+                             "AND EntryDateTime >= '2024-01-31' AND EquipID = {equip_id}")
+    result = _score_both(plant, dt.date(2024, 2, 2), dt.date(2024, 2, 4))
     assert not result.success
-    message = _failure_message(result)
-    assert message.startswith("dagster._core.definitions.events.Failure: 1 of 2 equipment failed (the others are "
-                              "scored): equipment FD_FAN, day 2024-02-02")
-    assert "FD1.06V35_BEARING_VIB" in message
+    cause = "model version 1: DetectorInputError: scoring frame: missing trained tags ['FD1.06V35_BEARING_VIB']"
+    assert _failure_message(result).startswith(
+        "dagster._core.definitions.events.Failure: 1 of 2 equipment failed (the others are scored): equipment "
+        f"FD_FAN, day 2024-02-02 .. 2024-02-04: {cause}"
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_failure_data.user_failure_data.metadata["failed_days"].value == [
+        {"equipment": "FD_FAN", "days": "2024-02-02 .. 2024-02-04", "cause": cause}
+    ]
     health = plant.table("ACM_HealthTimeline")
-    assert list(health["EquipID"]) == [plant.equipment("FD_FAN_B").equip_id]
+    assert set(health["EquipID"]) == {plant.equipment("FD_FAN_B").equip_id} and len(health) == 3
     [materialized] = plant.instance.fetch_materializations(dg.AssetKey("health_timeline"), limit=5).records
     assert materialized.partition_key == "FD_FAN_B|2024-02"
+
+
+def test_an_equipment_whose_models_cannot_load_fails_alone(sqlite_plant):
+    """A registry row of one equipment with broken JSON fails that equipment's days, naming the row."""
+    plant = sqlite_plant
+    _two_trained_fans(plant, "UPDATE ModelRegistry SET ParamsJSON = '{{\"window\": 12,,}}' "
+                             "WHERE ModelType = 'gmm_model' AND EquipID = {equip_id}")
+    result = _score_both(plant, dt.date(2024, 2, 2), dt.date(2024, 2, 2))
+    assert not result.success
+    message = _failure_message(result)
+    assert "1 of 2 equipment failed (the others are scored): equipment FD_FAN, day 2024-02-02" in message
+    assert "ModelRegistry row of equipment FD_FAN (EquipID 1), version 1, model type gmm_model: column ParamsJSON " \
+           "is not valid JSON" in message
+    assert list(plant.table("ACM_HealthTimeline")["EquipID"]) == [plant.equipment("FD_FAN_B").equip_id]
+
+
+def test_a_day_whose_write_fails_is_named_and_the_written_days_are_reported(sqlite_plant):
+    """A write refused by the database on one day (here a trigger, as a full disk would) fails that day; the
+    days before and after it are written, and the month reports exactly those."""
+    plant = sqlite_plant
+    assert plant.train().success
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_day BEFORE INSERT ON ACM_HealthTimeline WHEN NEW.Day = '2024-02-03' "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    result = plant.score(DAYS[0], DAYS[3], raise_on_error=False)
+    assert not result.success
+    assert "equipment FD_FAN, day 2024-02-03: model version 1: IntegrityError: " in _failure_message(result)
+    assert "database or disk is full" in _failure_message(result)
+    written = ["2024-02-01", "2024-02-02", "2024-02-04"]
+    assert sorted(plant.table("ACM_HealthTimeline")["Day"].astype(str)) == written
+    assert sorted(set(plant.table("ACM_Scores_Wide")["Day"].astype(str))) == written
+    [materialized] = plant.instance.fetch_materializations(dg.AssetKey("anomaly_scores"), limit=10).records
+    metadata = materialized.asset_materialization.metadata
+    assert metadata["days"].value == "2024-02-01 .. 2024-02-02, 2024-02-04 (3 days)"
+    assert metadata["month_days_unscored"].value == "2024-02-03, 2024-02-05 .. 2024-02-29"
+
+
+def test_a_tag_new_at_scoring_time_is_named_as_untrained(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    new_tag = "\\\\PIAF01\\Plant\\FD_FAN|Motor Current \"A\""
+    day = pd.date_range("2024-02-01", periods=144, freq="10min", tz="UTC")
+    HistorianStore(plant.engine).write_frame("FD_FAN", pd.DataFrame({new_tag: range(144)}, index=day, dtype=float))
+    result = plant.score(DAYS[0])
+    assert result.success
+    [scored] = _materializations(result, "anomaly_scores")
+    assert scored.metadata["untrained_tags"].value == [new_tag]

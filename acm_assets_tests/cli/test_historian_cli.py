@@ -171,6 +171,6 @@ def test_equipment_errors_are_one_line_with_status_2(capsys, sqlite_url):
     status, _, err = _run(capsys, "equipment", "add", "9 lives", "--database-url", sqlite_url)
     assert status == 2 and "invalid equipment code '9 lives'" in err
     status, _, err = _run(capsys, "equipment", "list", "--database-url", "postgresql+psycopg://acm:s3cret@127.0.0.1:1/x")
-    assert status == 2 and "acm:***@127.0.0.1:1/x failed: OperationalError" in err and "s3cret" not in err
+    assert status == 2 and "acm:***@127.0.0.1:1/x is unreachable: OperationalError" in err and "s3cret" not in err
     status, _, err = _run(capsys, "equipment", "list", "--database-url", "nosuchdb://x")
     assert status == 2 and err.startswith("acm equipment: error: invalid database URL") and err.count("\n") == 1

@@ -5,10 +5,12 @@ import uuid
 
 import joblib
 import pytest
+import sqlalchemy as sa
 
 from acm_assets.cli.main import main
 from acm_assets.database import create_engine
 from acm_assets.registry.equipment import EquipmentResolver
+from acm_assets.registry.schema import model_registry
 from acm_assets.registry.store import ModelStore
 from acm_assets_tests.registry.conftest import create_equipment
 
@@ -71,6 +73,25 @@ def test_list_show_prune(url, capsys, tmp_path, monkeypatch):
     assert "FD_FAN version 4 (stale partial)" in out
     status, out, _ = acm(capsys, "registry", "list", "--equipment", "FD_FAN", "--database-url", url)
     assert len(out.splitlines()) == 2 and out.splitlines()[1].split()[2] == "3"
+
+
+def test_list_calls_a_version_complete_only_when_its_rows_verify(url, capsys):
+    train(url)
+    train(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a damaged blob: its SHA-256 no longer matches
+        conn.execute(
+            sa.update(model_registry)
+            .where(model_registry.c.Version == 1, model_registry.c.ModelType == "pca_model")
+            .values(ModelBytes=b"not the pickled model")
+        )
+    engine.dispose()
+    status, out, _ = acm(capsys, "registry", "list", "--database-url", url)
+    lines = out.splitlines()
+    assert status == 0
+    assert lines[1].split()[:4] == ["FD_FAN", "7", "2", "complete"]
+    assert lines[2].split()[:4] == ["FD_FAN", "7", "1", "damaged"]
+    assert lines[3].startswith("  refusing model type pca_model of equipment FD_FAN (EquipID 7) version 1: ")
 
 
 def test_export_then_import_round_trip(url, capsys, tmp_path):

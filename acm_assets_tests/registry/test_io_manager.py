@@ -1,5 +1,6 @@
 """Dagster-level version semantics through dg.materialize on a real instance, on SQLite and PostgreSQL."""
 
+import threading
 import uuid
 
 import dagster as dg
@@ -304,3 +305,79 @@ def test_unreachable_server_never_leaks_the_password(instance):
     )
     assert "127.0.0.1:1" in logged  # the failure is logged, with the URL redacted
     assert "Pa55-w0rd" not in logged and "Pa55-w0rd" not in str(excinfo.value.__cause__)
+
+
+def _failure(result):
+    """The run's one step failure: its error chain and the Failure's metadata."""
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return event.step_failure_data
+
+
+def test_a_rerun_never_undoes_a_retrain_that_committed_while_it_ran(registry_url, store, fd_fan):
+    """A full retrain's commit is held open (paused inside its committing transaction, holding the writers'
+    lock) while a one-model rerun loads its base; the rerun's commit, which would carry the other models from
+    the superseded version over the retrain, is refused and says so."""
+    def training(**kwargs):
+        with dg.instance_for_test() as instance:  # one per thread, closed there
+            instance.add_dynamic_partitions("equipment", ["FD_FAN"])
+            return train(instance, registry_url, **kwargs)
+
+    training()
+    retrain_in_commit, rerun_loaded, release = threading.Event(), threading.Event(), threading.Event()
+    retrain_thread: list[threading.Thread] = []
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread() in retrain_thread and "INSERT" in statement and "'manifest'" in repr(parameters):
+            retrain_in_commit.set()
+            release.wait(timeout=60)
+
+    def after_execute(conn, clauseelement, multiparams, params, execution_options, result):
+        sql = str(clauseelement)
+        if threading.current_thread() not in retrain_thread and "ModelBytes" in sql and "RunID" not in sql:
+            rerun_loaded.set()  # a load from the version it resolved as its base
+
+    results = {}
+    retrain = threading.Thread(target=lambda: results.update(retrain=training()))
+    retrain_thread.append(retrain)
+    sa.event.listen(sa.Engine, "before_cursor_execute", before_execute)
+    sa.event.listen(sa.Engine, "after_execute", after_execute)
+    try:
+        retrain.start()
+        assert retrain_in_commit.wait(timeout=60)
+        rerun = threading.Thread(
+            target=lambda: results.update(rerun=training(only=["pca_model"], raise_on_error=False))
+        )
+        rerun.start()
+        assert rerun_loaded.wait(timeout=60)  # the rerun read v1 as its base while the retrain's commit was open
+        release.set()
+        retrain.join(timeout=60)
+        rerun.join(timeout=60)
+    finally:
+        release.set()
+        sa.event.remove(sa.Engine, "before_cursor_execute", before_execute)
+        sa.event.remove(sa.Engine, "after_execute", after_execute)
+    assert results["retrain"].success and not results["rerun"].success
+    failure = _failure(results["rerun"])
+    assert "version 2 committed while this run ran and is now the latest" in failure.error.message
+    metadata = {key: value.value for key, value in failure.user_failure_data.metadata.items()}
+    assert metadata == {"commit": "refused", "base_version": 1, "latest_version": 2}
+    assert store.latest_version(fd_fan) == 2 and store.manifest(fd_fan)["trained_models"] == sorted(MODEL_TYPES)
+
+    # Launched again, the rerun fits against the retrain and carries from it.
+    again = training(only=["pca_model"])
+    assert metadata_of(again, "pca_model")["commit"] == "committed onto v2, the latest complete version at commit"
+    assert store.manifest(fd_fan)["carried_forward"] == {"ar1_params": 2, "feature_medians": 2}
+
+
+def test_a_rerun_carrying_a_row_with_broken_json_names_the_row(instance, registry_url, store, engine):
+    train(instance, registry_url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(model_registry).where(model_registry.c.ModelType == "ar1_params")
+                     .values(ParamsJSON='{"lags": [1, 2,]}'))
+    result = train(instance, registry_url, only=["pca_model"], raise_on_error=False)
+    assert not result.success
+    error, message = _failure(result).error, ""
+    while error is not None:
+        message, error = message + error.message, error.cause
+    assert ("ModelRegistry row of equipment FD_FAN (EquipID 7), version 1, model type ar1_params: column ParamsJSON "
+            "is not valid JSON") in message
