@@ -41,11 +41,13 @@ class DetectorEnsemble:
         if not isinstance(self.config, EnsembleConfig):
             raise DetectorInputError(f"config must be an EnsembleConfig, got {type(self.config).__name__}")
 
-    def fit(self, baseline: pd.DataFrame) -> DetectorEnsemble:
+    def fit(self, baseline: pd.DataFrame, normal_spans=()) -> DetectorEnsemble:
+        """`normal_spans`: (start, end) pairs judged normal operation, learned from even where the contamination
+        trim would cut them."""
         models: dict[ModelType, object] = {}
         for model_type in FIT_ORDER:
             deps = {d: models[d] for d in MODEL_DEPENDENCIES[model_type]}
-            models[model_type] = fit_model(model_type, baseline, self.config, deps)
+            models[model_type] = fit_model(model_type, baseline, self.config, deps, normal_spans)
         self._assemble(models)
         return self
 

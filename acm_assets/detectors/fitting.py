@@ -27,8 +27,11 @@ MODEL_DEPENDENCIES: dict[ModelType, tuple[ModelType, ...]] = {
 FIT_ORDER = tuple(MODEL_DEPENDENCIES)
 
 
-def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstream: dict | None = None) -> Artifact:
-    """Fit one artifact on `baseline`; `upstream` holds the fitted artifacts MODEL_DEPENDENCIES names."""
+def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstream: dict | None = None,
+              normal_spans=()) -> Artifact:
+    """Fit one artifact on `baseline`; `upstream` holds the fitted artifacts MODEL_DEPENDENCIES names.
+    `normal_spans`, (start, end) pairs an engineer judged normal operation, are learned from even where the
+    contamination trim would cut their rows."""
     try:
         model_type = ModelType(model_type)
     except ValueError:
@@ -56,22 +59,27 @@ def fit_model(model_type, baseline: pd.DataFrame, config: EnsembleConfig, upstre
     frame = regime.condition.span(frame)
     times = frame.index.asi8.copy()
     raw = numeric_tags(frame, regime.tags, "baseline").to_numpy()
+    spans = _spans(normal_spans)
     ups = {t.value: upstream[t].fingerprint for t in MODEL_DEPENDENCIES[model_type]}
-    fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()))
+    fp = fingerprint(model_type.value, config.signature(), regime.tags, times, raw, sorted(ups.items()), spans)
     inputs, off, _, _ = build_inputs(raw, times, regime, upstream.get(ModelType.feature_medians), last_low_ns=None,
                                      carry=Carry.empty(len(regime.tags)))
     if model_type is ModelType.feature_medians:
         artifact = fit_feature_medians(raw, times, regime, off, regime.scaler_rows(inputs.regime), fingerprint=fp,
                                        upstream=ups)
     else:
-        artifact = _fit_head(model_type, inputs, regime, raw, times, config, fingerprint=fp, upstream=ups)
+        vouched = np.zeros(len(times), dtype=bool)
+        for start, end in spans:
+            vouched |= (times >= start) & (times <= end)
+        artifact = _fit_head(model_type, inputs, regime, raw, times, config, vouched, fingerprint=fp, upstream=ups)
+        artifact.params["normal_spans"] = [[_iso(s), _iso(e)] for s, e in spans]
     artifact.baseline_fingerprint = fingerprint(regime.tags, times, raw)
     return artifact
 
 
-def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, upstream):
+def _fit_head(model_type, inputs, regime, raw, times, config, vouched, *, fingerprint, upstream):
     learnable = regime.states(raw, times, None, settle_ns=regime.min_settle_ns)[0] == RUNNING
-    rows, trimmed = learning_rows(inputs, learnable, config)
+    rows, trimmed = learning_rows(inputs, learnable, config, vouched)
     plan = plan_folds(inputs.times[rows], config.crossfit_folds, regime.memory_ns, regime.window_ns)
     columns = head_columns(model_type.value, regime.tags, regime.independent_tags)
     matrix = dithered(inputs.subset(rows).matrix(columns), columns, regime, config.seed)
@@ -93,7 +101,7 @@ def _fit_head(model_type, inputs, regime, raw, times, config, *, fingerprint, up
     head = HEAD_CLASSES[model_type](
         columns=columns, scaler={"centers": regime.centers, "scales": regime.scales, "fingerprint": regime.fingerprint},
         fill=fill, tags=regime.tags, fingerprint=fingerprint, upstream=upstream, train_rows=0,
-        params={"feature_window_s": regime.window_ns / 1e9, "trimmed_rows": int(trimmed)},
+        params={"feature_window_s": regime.window_ns / 1e9, "contamination_trim": trimmed},
     )
     train = capped(np.flatnonzero(trainable))
     # the noise floor in normalised units (1 where it binds); a spread window's rows at the baseline cadence
@@ -134,19 +142,42 @@ def dithered(matrix: np.ndarray, columns, regime, seed: int) -> np.ndarray:
     return out
 
 
-def learning_rows(inputs, learnable: np.ndarray, config: EnsembleConfig) -> tuple[np.ndarray, int]:
+def learning_rows(inputs, learnable: np.ndarray, config: EnsembleConfig,
+                  vouched: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """The `learnable` rows (running past the configured start-up settle) minus obvious contamination (any tag
-    beyond `trim_z` robust deviations), in time order, and how many were trimmed. The heads thus learn how
-    temperatures move together while they settle (the same direction as a hot afternoon), while only the rows
-    that can alarm (running past the learned settle) calibrate them."""
-    clean = learnable & (np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z)
+    beyond `trim_z` robust deviations) unless `vouched` for (judged normal by an engineer), in time order, and
+    how many were trimmed and kept. The heads thus learn how temperatures move together while they settle (the
+    same direction as a hot afternoon), while only the rows that can alarm (running past the learned settle)
+    calibrate them."""
+    vouched = np.zeros(len(learnable), dtype=bool) if vouched is None else vouched
+    within = np.nanmax(np.abs(inputs.z), axis=1) <= config.trim_z
+    clean = learnable & (within | vouched)
     rows = np.flatnonzero(clean)
     if len(rows) < config.min_baseline_rows:
         raise DetectorFitError(
             f"baseline: {len(rows)} clean running rows after removing OFF/start-up rows and contamination "
             f"(> {config.trim_z} robust deviations); min_baseline_rows is {config.min_baseline_rows}"
         )
-    return rows, int(learnable.sum() - clean.sum())
+    return rows, {"contamination": int((learnable & ~clean).sum()), "kept_as_normal": int((clean & ~within).sum())}
+
+
+def _spans(normal_spans) -> list[tuple[int, int]]:
+    """(start, end) pairs as int64 ns, each refused by name when it is not a time range."""
+    out = []
+    for span in normal_spans:
+        try:
+            start, end = (pd.Timestamp(value) for value in span)
+        except (TypeError, ValueError) as exc:
+            raise DetectorInputError(f"normal_spans: {span!r} is not a (start, end) pair of times ({exc})") from None
+        start, end = (t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC") for t in (start, end))
+        if end < start:
+            raise DetectorInputError(f"normal_spans: {span!r} ends before it starts")
+        out.append((start.value, end.value))
+    return sorted(out)
+
+
+def _iso(ns: int) -> str:
+    return pd.Timestamp(ns, tz="UTC").isoformat()
 
 
 def _stratified(rows: np.ndarray, regime: np.ndarray, cap: int) -> np.ndarray:

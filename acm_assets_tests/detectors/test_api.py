@@ -147,3 +147,22 @@ def test_a_retrain_leaves_out_each_episode_and_the_day_before_it(fan_ensemble, f
     start, end = episodes["start"].iloc[0], episodes["end"].iloc[0]
     np.testing.assert_array_equal(left_out, (index >= start - FAULT_LEAD) & (index <= end))
     assert left_out.sum() > inside_episodes(index, episodes).sum()
+
+
+def test_spans_judged_normal_are_learned_from_even_beyond_the_contamination_trim(fan_baseline):
+    """A day when one tag ran ten robust deviations off: trimmed as contamination, unless judged normal."""
+    baseline = fan_baseline.copy()
+    tag = "FD1.06GP34_OUTLET_PRESS"
+    day = (baseline.index >= "2024-01-10") & (baseline.index < "2024-01-11")
+    baseline.loc[day, tag] += 10.0 * baseline[tag].std()
+    span = (pd.Timestamp("2024-01-10", tz="UTC"), pd.Timestamp("2024-01-10 23:59", tz="UTC"))
+    plain = DetectorEnsemble().fit(baseline).models[ModelType.omr_model].params
+    judged = DetectorEnsemble().fit(baseline, normal_spans=[span]).models[ModelType.omr_model].params
+    assert plain["contamination_trim"]["contamination"] >= 30 and plain["contamination_trim"]["kept_as_normal"] == 0
+    assert judged["contamination_trim"]["kept_as_normal"] == plain["contamination_trim"]["contamination"] - (
+        judged["contamination_trim"]["contamination"])
+    assert judged["normal_spans"] == [[span[0].isoformat(), span[1].isoformat()]]
+    with pytest.raises(DetectorInputError, match="ends before it starts"):
+        DetectorEnsemble().fit(baseline, normal_spans=[(span[1], span[0])])
+    with pytest.raises(DetectorInputError, match="not a \\(start, end\\) pair"):
+        DetectorEnsemble().fit(baseline, normal_spans=[("yesterday", 5)])

@@ -1,0 +1,54 @@
+"""Time to a limit: straight and accelerating trends, and no number where none is supported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acm_assets.detectors.limits import HOUR_NS, time_to_limit
+
+HOURS = np.arange(0, 48, 0.5)
+TIMES = (HOURS * HOUR_NS).astype(np.int64)
+
+
+def test_a_straight_rise_is_extrapolated_to_the_crossing():
+    rng = np.random.default_rng(0)
+    values = 60.0 + 0.5 * HOURS + rng.normal(0.0, 0.3, len(HOURS))  # 83.5 at 47.5 h, +0.5 degC/h
+    estimate = time_to_limit("TTOB", TIMES, values, 95.0, "above")
+    assert estimate.trend == "linear"
+    assert estimate.hours == pytest.approx(23.0, rel=0.05)
+    assert estimate.low <= estimate.hours <= estimate.high
+
+
+def test_an_accelerating_rise_is_not_taken_for_a_line():
+    rng = np.random.default_rng(1)
+    values = 60.0 + 0.02 * HOURS**2 + rng.normal(0.0, 0.2, len(HOURS))
+    true = np.sqrt((120.0 - 60.0) / 0.02) - HOURS[-1]
+    estimate = time_to_limit("VIB", TIMES, values, 120.0, "above")
+    assert estimate.trend == "accelerating"
+    assert estimate.hours == pytest.approx(true, rel=0.1)
+
+
+def test_a_low_limit_counts_downward():
+    values = 5.0 - 0.1 * HOURS
+    assert time_to_limit("PRESS", TIMES, values, 0.0, "below").hours == pytest.approx(0.25 / 0.1, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (60.0 + np.random.default_rng(2).normal(0.0, 1.0, len(HOURS)), "not trending toward 95"),
+        (60.0 - 0.5 * HOURS, "not trending toward 95"),
+        (np.full(len(HOURS), 99.0), "already beyond the limit"),
+    ],
+)
+def test_no_number_where_the_trend_does_not_support_one(values, reason):
+    estimate = time_to_limit("TTOB", TIMES, values, 95.0, "above")
+    assert reason in estimate.reason
+    assert (estimate.hours is None) == (reason != "already beyond the limit")
+
+
+def test_too_few_readings_and_a_bad_direction_are_named():
+    assert "too few readings" in time_to_limit("T", TIMES[:3], np.arange(3.0), 10.0, "above").reason
+    with pytest.raises(ValueError, match="direction"):
+        time_to_limit("T", TIMES, HOURS, 10.0, "up")
