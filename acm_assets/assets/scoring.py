@@ -395,11 +395,10 @@ class DayScorer:
         """[start, end) cleaned with READ_MARGIN either side, exactly as `read_window` of that window would
         (the tags that have a point in it, the same gap filling), from the history read ahead."""
         window = self._history(start - READ_MARGIN, end + READ_MARGIN)
-        if not ((window.index >= start) & (window.index < end)).any():
+        if _between(window, start, end).empty:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
         window = window.dropna(axis="columns", how="all")
-        frame = clean_frame(window, source=f"HistorianData[{self.code}]", drop_constant=False).frame
-        return frame[(frame.index >= start) & (frame.index < end)]
+        return _between(clean_frame(window, source=f"HistorianData[{self.code}]", drop_constant=False).frame, start, end)
 
     def _history(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         first, last = self.history_span
@@ -407,8 +406,7 @@ class DayScorer:
             ahead = start + READ_AHEAD if self.read_end is None else min(start + READ_AHEAD, self.read_end)
             first, last = start, max(end, ahead + READ_MARGIN)
             self.history, self.history_span = self.historian.read_raw(self.code, first, last), (first, last)
-        index = self.history.index
-        return self.history[(index >= start) & (index < end)]
+        return _between(self.history, start, end)
 
     def _state_before(self, day: dt.date, start: pd.Timestamp):
         previous = day - dt.timedelta(days=1)
@@ -464,6 +462,11 @@ class DayScorer:
             "ACM_HealthTimeline": health_rows,
         }
         return {name: rows.assign(**provenance) for name, rows in tables.items()}
+
+
+def _between(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows of a time-sorted frame with start <= time < end."""
+    return frame.iloc[frame.index.searchsorted(start) : frame.index.searchsorted(end)]
 
 
 def _state_dict(state) -> dict:
