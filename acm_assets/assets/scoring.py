@@ -397,8 +397,9 @@ class DayScorer:
         window = self._history(start - READ_MARGIN, end + READ_MARGIN)
         if _between(window, start, end).empty:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
-        window = window.dropna(axis="columns", how="all")
-        return _between(clean_frame(window, source=f"HistorianData[{self.code}]", drop_constant=False).frame, start, end)
+        cleaned = clean_frame(window.dropna(axis="columns", how="all"), source=f"HistorianData[{self.code}]",
+                              drop_constant=False)
+        return _between(cleaned.frame, start, end)
 
     def _history(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         first, last = self.history_span
