@@ -11,7 +11,8 @@ from acm_assets.database import DATABASE_URL_ENV
 from acm_assets.executors import executor_from_env
 from acm_assets.jobs import scoring_job, training_job
 from acm_assets.registry.io_manager import ModelRegistryIOManager, TrainingDataIOManager
-from acm_assets.resources import AcmDatabase
+from acm_assets.outputs.limits import TAG_LIMITS_ENV
+from acm_assets.resources import AcmDatabase, TagLimits
 from acm_assets.schedules import daily_scoring_schedule, weekly_training_schedule
 from acm_assets.sensors import equipment_sensor
 
@@ -31,6 +32,7 @@ def build_resources(database_url: str | dg.EnvVar | None, hmac_key: str | dg.Env
     registry = {"database_url": database_url, "hmac_key": hmac_key, "require_signing": os.environ.get(REQUIRE_SIGNING_ENV) == "1"}
     return {
         "acm_database": AcmDatabase(database_url=database_url),
+        "tag_limits": TagLimits(path=os.environ.get(TAG_LIMITS_ENV) or None),
         TRAINING_DATA_IO_MANAGER_KEY: TrainingDataIOManager(**registry),
         MODEL_IO_MANAGER_KEY: ModelRegistryIOManager(**registry),
     }
