@@ -9,7 +9,7 @@ from acm_assets.assets.scoring import anomaly_scoring
 from acm_assets.assets.training import MODEL_IO_MANAGER_KEY, model_assets
 from acm_assets.database import DATABASE_URL_ENV
 from acm_assets.executors import executor_from_env
-from acm_assets.jobs import scoring_job, training_job
+from acm_assets.jobs import scoring_job, training_job, triage_job
 from acm_assets.registry.io_manager import ModelRegistryIOManager, TrainingDataIOManager
 from acm_assets.outputs.limits import TAG_LIMITS_ENV
 from acm_assets.resources import AcmDatabase, TagLimits
@@ -41,7 +41,7 @@ def build_resources(database_url: str | dg.EnvVar | None, hmac_key: str | dg.Env
 def build_definitions(database_url: str | dg.EnvVar | None, hmac_key: str | dg.EnvVar | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[baseline, *model_assets, anomaly_scoring],
-        jobs=[training_job, scoring_job],
+        jobs=[training_job, scoring_job, triage_job],
         schedules=[daily_scoring_schedule, weekly_training_schedule],
         sensors=[equipment_sensor],
         resources=build_resources(database_url, hmac_key),

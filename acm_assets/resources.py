@@ -14,6 +14,7 @@ from acm_assets.ingest.tags import TagLimit
 from acm_assets.outputs.limits import load_limits_file
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
+from acm_assets.outputs.triage import create_triage_table
 from acm_assets.registry.errors import RegistrySchemaError
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
@@ -32,7 +33,8 @@ class AcmDatabase(dg.ConfigurableResource):
         if self._stores is None:
             engine = create_engine(self.database_url or default_database_url())
             historian, outputs = HistorianStore(engine), OutputStore(engine, OUTPUT_TABLES)
-            _create_once(historian.create_tables, outputs.create_tables, lambda: create_registry_table(engine))
+            _create_once(historian.create_tables, outputs.create_tables, lambda: create_triage_table(engine),
+                         lambda: create_registry_table(engine))
             self._stores = historian, outputs
         return self._stores
 
