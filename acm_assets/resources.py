@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from acm_assets.database import create_engine, default_database_url
+from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.ingest.tags import TagLimit
 from acm_assets.outputs.limits import load_limits_file
@@ -66,6 +67,16 @@ class TagLimits(dg.ConfigurableResource):
 
     def by_equipment(self) -> dict[str, dict[str, TagLimit]]:
         return {} if not self.path else load_limits_file(self.path)
+
+
+class FleetPageFolder(dg.ConfigurableResource):
+    """Where the daily fleet health page is written (`$ACM_FLEET_PAGE_DIR`)."""
+
+    path: str | None = None
+    """A folder; None: `fleet/` beside the embedded database, under $ACM_HOME."""
+
+    def folder(self) -> Path:
+        return Path(self.path) if self.path else acm_home() / "fleet"
 
 
 def _create_once(*creators, attempts: int = 5) -> None:
