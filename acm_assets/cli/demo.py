@@ -66,7 +66,9 @@ def _demo(args) -> int:
     print(f"Dagster instance: {dagster_home}; the runs' full log: {log_path}")
     with _logging_to(log_path) as handler, dg.DagsterInstance.get() as instance:
         results = _train_and_score(instance, url, loads, handler)
+        page = _fleet_page(instance, url, handler)
     _print_summary(url, loads, results)
+    print(f"\nFleet health page (open it in a browser): {page}")
     first, last = _data_days(loads)
     print()
     print("Open the Dagster UI on these runs and tables (day partitions set to the demo's data):")
@@ -185,6 +187,15 @@ def _train_and_score(instance: dg.DagsterInstance, url: str, loads: list[DemoLoa
         _require_success(scored, code, "scoring")
         results[code] = (trained, scored)
     return results
+
+
+def _fleet_page(instance: dg.DagsterInstance, url: str, file_handler) -> str:
+    """The fleet health page of the scored days, materialized as its daily schedule does; its path."""
+    job = build_definitions(url).resolve_job_def("fleet_page")
+    bar = _bar("fleet page", 1, "page")
+    result = _run(job, instance, file_handler, bar, _Progress(bar, "STEP_SUCCESS"))
+    _require_success(result, "fleet", "fleet page")
+    return result.asset_materializations_for_node("fleet_health_page")[0].metadata["path"].value
 
 
 def _bar(label: str, total: int, unit: str) -> tqdm:
