@@ -42,7 +42,7 @@ MODEL_VERSION_TAG = "acm/model_version"
 # Output metadata keys an asset may set (dg.Output(metadata=...) or context.add_output_metadata).
 TRAINING_METADATA_KEYS = ("params", "train_rows", "train_sensors", "config_signature", "trained_on")
 # Output metadata of a training data asset that bounds its window (part of the fingerprint).
-WINDOW_METADATA_KEYS = ("window_start", "window_end")
+WINDOW_METADATA_KEYS = ("window_start", "window_end", "normal_spans")
 UNSIGNED_WARNING = (
     "ModelRegistry rows are unsigned: anyone who can write ModelRegistry can run code in this process "
     "(set ACM_REGISTRY_HMAC_KEY and run `acm registry sign`)"
@@ -234,6 +234,12 @@ class ModelRegistryIOManager(_RegistryIOManager):
             + ", ".join(f"{code}=v{model.version}" for code, model in loaded.items() if isinstance(model, LoadedModel))
         )
         return loaded
+
+    def load_version(self, code: str, version: int, model_types: list[str]) -> dict[str, LoadedModel]:
+        """One equipment's models of a given complete version: scoring rescores days with the version that
+        scored the days before them, so their episodes keep their identity."""
+        store, _ = self._open()
+        return store.load_version(self._equipment(code), model_types, version)
 
     def _load(
         self, context: dg.InputContext, store: ModelStore, code: str, model_type: str, pinned: int | None
