@@ -21,10 +21,16 @@ from acm_assets.assets.scoring import progress_log, scoring_days
 from acm_assets.cli import CliError
 from acm_assets.cli.historian import add_database_option, open_store
 from acm_assets.database import acm_home, create_engine, default_database_url, redact
-from acm_assets.definitions import build_definitions
+from acm_assets.definitions import EMAIL_TO_ENV, SMTP_URL_ENV, WEBHOOK_URL_ENV, build_definitions
+from acm_assets.notifications.changes import Told
+from acm_assets.notifications.tick import notify
+from acm_assets.outputs.triage import episode_key, record_decision
 from acm_assets.outputs.schema import episodes_table
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, scoring_partition_key
 from acm_assets.registry.schema import create_registry_table
+from acm_assets.resources import NotificationTargets
+from acm_assets.sensors import NOTIFY_ENV_HINT
+from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets.simulation.demo_data import DemoLoad, load_demo_history
 
 BASELINE_DAYS = 60
@@ -67,6 +73,7 @@ def _demo(args) -> int:
     with _logging_to(log_path) as handler, dg.DagsterInstance.get() as instance:
         results = _train_and_score(instance, url, loads, handler)
     _print_summary(url, loads, results)
+    _triage_and_notify(url, loads)
     first, last = _data_days(loads)
     print()
     print("Open the Dagster UI on these runs and tables (day partitions set to the demo's data):")
@@ -276,3 +283,31 @@ def _print_load(load: DemoLoad) -> None:
         f"{index[0]:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC, running {running:.0%} of the time; "
         f"points {result.inserted} inserted, {result.unchanged} unchanged, {result.updated} updated"
     )
+
+
+def _triage_and_notify(url: str, loads: list[DemoLoad]) -> None:
+    """The demo plays the engineer on the first episode that caught an injected fault, then tells the
+    episodes to the notification targets set in the environment (or says how to set one)."""
+    engine = create_engine(url)
+    print()
+    for load in loads:
+        code = load.equipment.code
+        episodes = pd.read_sql(episodes_table.select().where(episodes_table.c.EquipID == load.equipment.equip_id)
+                               .order_by(episodes_table.c.StartTime), engine)
+        for fault in load.simulation.faults.sort_values("start").itertuples():
+            hits = episodes[(pd.to_datetime(episodes["StartTime"]).dt.tz_localize("UTC") <= fault.end)
+                            & (pd.to_datetime(episodes["EndTime"]).dt.tz_localize("UTC") >= fault.start)]
+            if not hits.empty:
+                key = episode_key(code, hits["EpisodeID"].iloc[0])
+                record_decision(engine, key, "fault", "acm demo", f"injected {fault.type} fault")
+                print(f"triaged {key} as fault (injected {fault.type}); see `acm episodes list`, decide with "
+                      "`acm episodes triage EPISODE_ID --as acknowledged|fault|normal`")
+                break
+    senders = NotificationTargets(webhook_url=os.environ.get(WEBHOOK_URL_ENV), smtp_url=os.environ.get(SMTP_URL_ENV),
+                                  email_to=os.environ.get(EMAIL_TO_ENV)).senders()
+    if not senders:
+        print(f"notifications are off ({NOTIFY_ENV_HINT}; then notification_sensor tells each new episode)")
+    else:
+        result = notify(engine, Told(), senders, NotificationTargets().rate_limit_per_hour, ENSEMBLE_CONFIG.alert_z)
+        print(f"notifications to {', '.join(sorted(senders))}: {result.summary()}")
+    engine.dispose()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from acm_assets.cli.demo import human_duration
+from acm_assets.cli.demo import _triage_and_notify, human_duration
 from acm_assets.cli.main import main
 from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.simulation.demo_data import load_demo_history
@@ -13,7 +13,10 @@ from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FAULT_TYPES
 from acm_assets.registry.equipment import Equipment
+from acm_assets.outputs.triage import latest_triage
 from acm_assets.registry.store import ModelStore
+from acm_assets_tests.notifications.receivers import WebhookReceiver
+from acm_assets_tests.outputs.episodes import make_fleet
 
 
 @pytest.fixture
@@ -46,7 +49,12 @@ def test_demo_refuses_to_write_into_real_equipment(store):
 
 def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    assert main(["demo"]) == 0
+    webhook = WebhookReceiver().start()
+    monkeypatch.setenv("ACM_NOTIFY_WEBHOOK_URL", webhook.url)
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        webhook.stop()
     captured = capsys.readouterr()
     out, err = captured.out, captured.err
     assert out.splitlines()[0] == f"database: {default_database_url()}"
@@ -63,6 +71,13 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
     log = acm_home() / "demo.log"
     assert f"the runs' full log: {log}" in out and "ASSET_MATERIALIZATION" in log.read_text()
     assert f"ACM_FIRST_DAY=2024-01-01 ACM_LAST_DAY=2024-06-30 dagster dev -w workspace.yaml" in out
+    # The demo ends with triaged episodes, and tells every episode to the webhook before it ends.
+    triaged = latest_triage(create_engine(default_database_url()))
+    assert len(triaged) == 3 and set(triaged["State"]) == {"fault"}
+    for code in EQUIPMENT_TYPES:
+        assert f"triaged {code}:" in out
+        assert any(text.startswith(f"ACM {code}: ") for text in webhook.texts)
+    assert "notifications to webhook: " in out and "failed" not in out.split("notifications to webhook: ")[1]
 
     engine = create_engine(default_database_url())
     summary_rows = HistorianStore(engine).data_summary()
@@ -107,3 +122,13 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
 )
 def test_delays_read_in_human_units(delta, shown):
     assert human_duration(pd.Timedelta(delta)) == shown
+
+
+def test_without_a_notification_target_the_demo_says_how_to_set_one(sqlite_url, capsys, monkeypatch):
+    for name in ("ACM_NOTIFY_WEBHOOK_URL", "ACM_SMTP_URL", "ACM_NOTIFY_EMAIL_TO"):
+        monkeypatch.delenv(name, raising=False)
+    make_fleet(sqlite_url).dispose()
+    _triage_and_notify(sqlite_url, [])
+    out = capsys.readouterr().out
+    assert "notifications are off (no notification target: set ACM_NOTIFY_WEBHOOK_URL" in out
+    assert "notification_sensor tells each new episode" in out
