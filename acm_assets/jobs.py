@@ -1,4 +1,4 @@
-"""Jobs: training (baseline and the eight models of one equipment), scoring (equipment x month) and triage."""
+"""Jobs: training (baseline and the eight models of one equipment), scoring (equipment x month), triage and the fleet page."""
 
 import dagster as dg
 
@@ -15,6 +15,13 @@ scoring_job = dg.define_asset_job(
     "scoring",
     selection=dg.AssetSelection.groups("scoring"),
     description="Score equipment days with the latest complete model version (or the one in acm/model_version).",
+)
+
+
+fleet_page_job = dg.define_asset_job(
+    "fleet_page",
+    selection=dg.AssetSelection.assets("fleet_health_page"),
+    description="Write the fleet health page (one HTML file for the whole fleet, worst first).",
 )
 
 

@@ -4,15 +4,18 @@ notification targets."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from acm_assets.database import create_engine, default_database_url
+from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.ingest.tags import TagLimit
 from acm_assets.notifications.delivery import EmailSender, WebhookSender
 from acm_assets.notifications.outbox import Outbox
+from acm_assets.outputs.limits import load_limits_file
 from acm_assets.outputs.schema import OUTPUT_TABLES
 from acm_assets.outputs.store import OutputStore
 from acm_assets.outputs.triage import create_triage_table
@@ -57,6 +60,27 @@ class AcmDatabase(dg.ConfigurableResource):
     def model_store(self) -> ModelStore:
         """Read-only lookups (e.g. "has this equipment a complete version?"); models load via the IO manager."""
         return ModelStore(self.historian.engine)
+
+
+class TagLimits(dg.ConfigurableResource):
+    """Configured tag limits (`$ACM_TAG_LIMITS`, a JSON file; see acm_assets/outputs/limits.py), beside those of
+    the historian's tag metadata. Read when a run starts, so an edit counts from the next run."""
+
+    path: str | None = None
+    """The limits file; None: only the historian's limits."""
+
+    def by_equipment(self) -> dict[str, dict[str, TagLimit]]:
+        return {} if not self.path else load_limits_file(self.path)
+
+
+class FleetPageFolder(dg.ConfigurableResource):
+    """Where the daily fleet health page is written (`$ACM_FLEET_PAGE_DIR`)."""
+
+    path: str | None = None
+    """A folder; None: `fleet/` beside the embedded database, under $ACM_HOME."""
+
+    def folder(self) -> Path:
+        return Path(self.path) if self.path else acm_home() / "fleet"
 
 
 def _create_once(*creators, attempts: int = 5) -> None:

@@ -72,8 +72,11 @@ def _demo(args) -> int:
     print(f"Dagster instance: {dagster_home}; the runs' full log: {log_path}")
     with _logging_to(log_path) as handler, dg.DagsterInstance.get() as instance:
         results = _train_and_score(instance, url, loads, handler)
-    _print_summary(url, loads, results)
-    _triage_and_notify(url, loads)
+        _print_summary(url, loads, results)
+        # triaged before the page is written, so the page shows the decisions
+        _triage_and_notify(url, loads)
+        page = _fleet_page(instance, url, handler)
+    print(f"\nFleet health page (open it in a browser): {page}")
     first, last = _data_days(loads)
     print()
     print("Open the Dagster UI on these runs and tables (day partitions set to the demo's data):")
@@ -194,6 +197,15 @@ def _train_and_score(instance: dg.DagsterInstance, url: str, loads: list[DemoLoa
     return results
 
 
+def _fleet_page(instance: dg.DagsterInstance, url: str, file_handler) -> str:
+    """The fleet health page of the scored days, materialized as its daily schedule does; its path."""
+    job = build_definitions(url).resolve_job_def("fleet_page")
+    bar = _bar("fleet page", 1, "page")
+    result = _run(job, instance, file_handler, bar, _Progress(bar, "STEP_SUCCESS"))
+    _require_success(result, "fleet", "fleet page")
+    return result.asset_materializations_for_node("fleet_health_page")[0].metadata["path"].value
+
+
 def _bar(label: str, total: int, unit: str) -> tqdm:
     return tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)
 
@@ -300,13 +312,13 @@ def _triage_and_notify(url: str, loads: list[DemoLoad]) -> None:
             if not hits.empty:
                 key = episode_key(code, hits["EpisodeID"].iloc[0])
                 record_decision(engine, key, "fault", "acm demo", f"injected {fault.type} fault")
-                print(f"triaged {key} as fault (injected {fault.type}); see `acm episodes list`, decide with "
-                      "`acm episodes triage EPISODE_ID --as acknowledged|fault|normal`")
+                print(f"triaged {key} as fault (injected {fault.type})")
                 break
+    print("the others: `acm episodes list`, then `acm episodes triage EPISODE_ID --as acknowledged|fault|normal`")
     senders = NotificationTargets(webhook_url=os.environ.get(WEBHOOK_URL_ENV), smtp_url=os.environ.get(SMTP_URL_ENV),
                                   email_to=os.environ.get(EMAIL_TO_ENV)).senders()
     if not senders:
-        print(f"notifications are off ({NOTIFY_ENV_HINT}; then notification_sensor tells each new episode)")
+        print(f"notifications are off: {NOTIFY_ENV_HINT}\n  (then notification_sensor tells each new episode)")
     else:
         result = notify(engine, Told(), senders, NotificationTargets().rate_limit_per_hour, ENSEMBLE_CONFIG.alert_z)
         print(f"notifications to {', '.join(sorted(senders))}: {result.summary()}")

@@ -56,7 +56,8 @@ class EmailSender:
     def __init__(self, smtp_url: str, to: str, sender: str, timeout_s: float = 10.0):
         parts = urlsplit(smtp_url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError(f"notification SMTP URL must be smtp://host[:port] or smtps://...; got scheme {parts.scheme!r}")
+            raise ValueError(
+                f"notification SMTP URL must be smtp://host[:port] or smtps://...; got scheme {parts.scheme!r}")
         recipients = [a.strip() for a in to.split(",") if a.strip()]
         if not recipients:
             raise ValueError("no e-mail recipient: set ACM_NOTIFY_EMAIL_TO (comma-separated addresses)")

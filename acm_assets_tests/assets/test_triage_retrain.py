@@ -35,7 +35,8 @@ def test_after_marking_the_behaviour_normal_a_replay_of_the_same_days_raises_no_
     assert sorted(e["episode"] for e in baseline["normal_episodes"].value) == keys
     assert baseline["earlier_episodes_left_out"].value == 0
     for head in ("ar1_params", "pca_model", "iforest_model", "gmm_model", "mhal_params", "omr_model"):
-        assert len(result.asset_materializations_for_node(head)[0].metadata["params"].value["normal_spans"]) == len(keys)
+        params = result.asset_materializations_for_node(head)[0].metadata["params"].value
+        assert len(params["normal_spans"]) == len(keys)
 
     assert plant.score("2024-01-22", "2024-01-28").success
     assert _episodes_between(plant, "2024-01-22", "2024-01-28").empty

@@ -78,6 +78,9 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
         assert f"triaged {code}:" in out
         assert any(text.startswith(f"ACM {code}: ") for text in webhook.texts)
     assert "notifications to webhook: " in out and "failed" not in out.split("notifications to webhook: ")[1]
+    page = acm_home() / "fleet" / "fleet-health-2024-05-30.html"
+    assert f"Fleet health page (open it in a browser): {page}" in out
+    assert all(f'data-equipment="{code}"' in page.read_text() for code in EQUIPMENT_TYPES)
 
     engine = create_engine(default_database_url())
     summary_rows = HistorianStore(engine).data_summary()
@@ -108,7 +111,7 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
             for run in runs
             for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         ]
-    assert sorted(run.job_name for run in runs) == ["scoring"] * 3 + ["training"] * 3
+    assert sorted(run.job_name for run in runs) == ["fleet_page"] + ["scoring"] * 3 + ["training"] * 3
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
     checks = Counter(e.check_name for e in evaluations)
     assert checks == {"baseline_quality": 3, "model_quality": 18, "score_sanity": months}
@@ -130,5 +133,5 @@ def test_without_a_notification_target_the_demo_says_how_to_set_one(sqlite_url, 
     make_fleet(sqlite_url).dispose()
     _triage_and_notify(sqlite_url, [])
     out = capsys.readouterr().out
-    assert "notifications are off (no notification target: set ACM_NOTIFY_WEBHOOK_URL" in out
+    assert "notifications are off: no notification target: set ACM_NOTIFY_WEBHOOK_URL" in out
     assert "notification_sensor tells each new episode" in out

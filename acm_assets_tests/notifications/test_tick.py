@@ -35,6 +35,7 @@ def test_each_change_is_told_once_per_channel(fleet, webhook, smtp):
     opened = next(t for t in webhook.texts if t.startswith("ACM GAS_TURBINE: new episode (high)"))
     assert f"GAS_TURBINE:{CLASH}" in opened and "peak z 9.0" in opened and "TAG_A, TAG_B" in opened
     assert f"acm episodes triage GAS_TURBINE:{CLASH} --as" in opened
+    assert "TAG_A reaches its limit in 14 h (9-23 h)" in opened
     closed = next(t for t in webhook.texts if t.startswith("ACM FD_FAN: episode closed"))
     assert "2024-05-03 11:40 .. 2024-05-03 16:40 UTC" in closed
     assert smtp.mails[0]["to"] == ["ops@example.com", "rel@example.com"]
@@ -100,7 +101,8 @@ def test_a_tick_killed_mid_delivery_loses_nothing_and_repeats_nothing(fleet, dat
 
     # The killed tick never saved what it told: the next one finds the same five changes (enqueued already),
     # and once the dead claim's lease is over it sends the three that were not delivered.
-    result = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z, now=utcnow() + CLAIM_LEASE + dt.timedelta(seconds=1))
+    later = utcnow() + CLAIM_LEASE + dt.timedelta(seconds=1)
+    result = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z, now=later)
     assert (result.changes, result.enqueued, result.delivery.delivered) == (5, 0, 3)
     assert len(webhook.texts) == len(set(webhook.texts)) == FIRST_CHANGES
     assert Outbox(fleet).pending().empty
