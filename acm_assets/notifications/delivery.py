@@ -76,8 +76,10 @@ class EmailSender:
             else:
                 client = smtplib.SMTP(p.hostname, p.port or 25, timeout=self.timeout_s)
             with client:
+                client.ehlo_or_helo_if_needed()  # has_extn knows the server's extensions only after EHLO
                 if p.scheme == "smtp" and client.has_extn("starttls"):
                     client.starttls()
+                    client.ehlo()
                 if p.username:
                     client.login(p.username, p.password or "")
                 client.send_message(message)

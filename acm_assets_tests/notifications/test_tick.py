@@ -8,6 +8,7 @@ from collections import Counter
 
 import pandas as pd
 
+from acm_assets.cli.main import main
 from acm_assets.notifications.changes import Told
 from acm_assets.notifications.delivery import EmailSender, WebhookSender
 from acm_assets.notifications.outbox import CLAIM_LEASE, FIRST_RETRY, Outbox, utcnow
@@ -126,3 +127,19 @@ def test_a_flapping_machine_is_held_to_the_rate_limit_without_losing_a_change(fl
     told_changes = [line for t in webhook.texts for line in t.splitlines() if line.startswith("ACM FD_FAN:")
                     and "changes (rate limit" not in line]
     assert len(told_changes) == len(set(told_changes)) == 2 + 8 + 2
+
+
+def test_acm_notifications_pending_shows_what_waits_and_why(fleet, database_url, webhook, capsys):
+    webhook.stop()
+    told = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z).told
+    assert main(["notifications", "pending", "--database-url", database_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("5 notifications waiting")
+    assert f"FD_FAN:{FAN_EPISODE}|opened|webhook  " in out
+    assert f"last error: webhook http://127.0.0.1:{webhook.port}: ConnectionRefusedError" in out
+    assert "secret-token" not in out
+    webhook.start()
+    for minutes in (31, 62, 93):
+        told = notify(fleet, told, _senders(webhook), 100, ALERT_Z, now=utcnow() + dt.timedelta(minutes=minutes)).told
+    assert main(["notifications", "pending", "--database-url", database_url]) == 0
+    assert capsys.readouterr().out.strip() == "nothing waiting: every notification was delivered"
