@@ -143,3 +143,22 @@ def test_acm_notifications_pending_shows_what_waits_and_why(fleet, database_url,
         told = notify(fleet, told, _senders(webhook), 100, ALERT_Z, now=utcnow() + dt.timedelta(minutes=minutes)).told
     assert main(["notifications", "pending", "--database-url", database_url]) == 0
     assert capsys.readouterr().out.strip() == "nothing waiting: every notification was delivered"
+
+
+def test_two_ticks_never_claim_the_same_message(fleet):
+    from acm_assets.notifications.changes import changes, messages
+    from acm_assets.notifications.tick import read_episodes
+
+    outbox = Outbox(fleet)
+    outbox.create_table()
+    found = changes(read_episodes(fleet, None), Told(), ALERT_Z)
+    assert outbox.enqueue(messages(found, ["webhook"])) == 5
+    assert outbox.enqueue(messages(found, ["webhook"])) == 0  # the same changes again: nothing new
+    now = utcnow()
+    first, held = outbox.claim(now)
+    second, none = outbox.claim(now + dt.timedelta(seconds=1))
+    assert len(held) == 5 and none.empty and first != second
+    outbox.delivered(second, [int(i) for i in held["MessageID"]], now)  # a claim it does not hold: no effect
+    assert len(outbox.pending()) == 5
+    _, after_lease = outbox.claim(now + CLAIM_LEASE + dt.timedelta(seconds=1))
+    assert len(after_lease) == 5
