@@ -79,8 +79,7 @@ def messages(found: list[tuple[str, pd.Series, int]], channels: list[str]) -> li
         for channel in channels:
             change = f"{kind}|{level}" if kind == ROSE else kind
             out.append(Message(f"{key}|{change}|{channel}", channel, int(row["EquipID"]), row["Code"],
-                               int(row["EpisodeID"]),
-                               kind, subject, text))
+                               int(row["EpisodeID"]), kind, subject, text))
     return out
 
 
@@ -95,7 +94,7 @@ def _text(kind: str, row: pd.Series, level: int, key: str) -> tuple[str, str]:
                  and pd.notna(row["AlertShare"]) else "peak z unknown")
     if row.get("Culprits"):
         lines.append(f"top culprits: {row['Culprits']}")
-    if kind != CLOSED:
+    if bool(row["IsOpen"]):  # a closed episode heads for no limit any more
         lines.append(describe_time_to_limit(row))
     lines.append(f"triage: acm episodes triage {key} --as acknowledged|fault|normal")
     return subject, "\n".join(lines)

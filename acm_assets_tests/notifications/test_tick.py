@@ -39,6 +39,7 @@ def test_each_change_is_told_once_per_channel(fleet, webhook, smtp):
     assert "TAG_A reaches its limit in 14 h (9-23 h)" in opened
     closed = next(t for t in webhook.texts if t.startswith("ACM FD_FAN: episode closed"))
     assert "2024-05-03 11:40 .. 2024-05-03 16:40 UTC" in closed
+    assert all("limit" not in t for t in webhook.texts if "GAS_TURBINE" not in t)  # closed: no time to a limit
     assert smtp.mails[0]["to"] == ["ops@example.com", "rel@example.com"]
 
     again = notify(fleet, result.told, _senders(webhook, smtp), 100, ALERT_Z)
