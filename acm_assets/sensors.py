@@ -7,9 +7,9 @@ import dagster as dg
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.jobs import training_job
-from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.notifications.changes import Told
 from acm_assets.notifications.tick import first_tick, notify
+from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.resources import AcmDatabase, NotificationTargets
 from acm_assets.settings import ENSEMBLE_CONFIG
 
