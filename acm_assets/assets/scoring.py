@@ -22,6 +22,7 @@ from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
 from acm_assets.ingest.cleaning import clean_frame
 from acm_assets.outputs.limits import LIMIT_COLUMNS, describe_time_to_limit, episode_time_to_limit, equipment_limits
 from acm_assets.outputs.store import with_days
+from acm_assets.outputs.triage import episode_key
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.registry.io_manager import MODEL_VERSION_TAG, ModelRegistryIOManager, pinned_version
@@ -323,10 +324,12 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     episodes = pd.concat(listed_by_day).drop_duplicates("episode_id", keep="last")
     health = _health_summary(scores, len(episodes))
     scored_points = scores["fused_z"].notna()
+    code = key.keys_by_dimension["equipment"]
     listed = [
-        {"EpisodeID": int(e.episode_id), "kind": e.kind, "start": str(e.start), "end": str(e.end),
-         "open": bool(e.open), "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3),
-         "culprits": e.culprits, "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
+        {"episode": episode_key(code, e.episode_id), "EpisodeID": int(e.episode_id), "kind": e.kind,
+         "start": str(e.start), "end": str(e.end), "open": bool(e.open), "peak_z": round(e.peak_z, 2),
+         "alert_share": round(e.alert_share, 3), "culprits": e.culprits,
+         "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
         for e in episodes.itertuples()
     ]
     days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
@@ -344,7 +347,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
                 sorted({tag for d in scored for tag in d.scores.attrs.get("ignored_tags", [])})
             ),
         },
-        # The ids an engineer passes to the baseline's keep_episodes.
+        # `episode`: the ID an engineer triages (`acm episodes triage FD_FAN:1714736400 --as ...`).
         "anomaly_episodes": {"episodes_listed": len(episodes), "episodes": dg.MetadataValue.json(listed)},
         "health_timeline": {
             "points": int(health["Points"]),

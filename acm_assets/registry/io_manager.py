@@ -41,7 +41,8 @@ from acm_assets.registry.training_data import TrainingData, TrainingDataStore
 MODEL_VERSION_TAG = "acm/model_version"
 # Output metadata keys an asset may set (dg.Output(metadata=...) or context.add_output_metadata).
 TRAINING_METADATA_KEYS = ("params", "train_rows", "train_sensors", "config_signature", "trained_on")
-# Output metadata of a training data asset that bounds its window (part of the fingerprint).
+# Output metadata of a training data asset that says what it holds: its window and the spans vouched for as
+# normal (part of the fingerprint, so the models fitted on it get them too).
 WINDOW_METADATA_KEYS = ("window_start", "window_end", "normal_spans")
 UNSIGNED_WARNING = (
     "ModelRegistry rows are unsigned: anyone who can write ModelRegistry can run code in this process "

@@ -76,7 +76,7 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert crossing["AlertShare"].iloc[0] == pytest.approx((points["fused_z"] >= 3.0).mean())
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
-    # Each day's metadata lists the episodes touching it by the ids the table holds (what keep_episodes takes).
+    # Each day's metadata lists the episodes touching it by the ids the table holds, and the fleet-wide ID.
     listed = {
         e["EpisodeID"]
         for m in long_run.asset_materializations_for_node("anomaly_scoring")
@@ -84,6 +84,8 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
         for e in m.metadata["episodes"].value
     }
     assert sorted(listed) == long_episodes["EpisodeID"].tolist()
+    assert all(e["episode"] == f"FD_FAN:{e['EpisodeID']}" for m in long_run.asset_materializations_for_node(
+        "anomaly_scoring") if m.asset_key == dg.AssetKey("anomaly_episodes") for e in m.metadata["episodes"].value)
     # Re-running the earlier day neither shrinks nor duplicates it.
     assert plant.score("2024-02-03").success
     pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
