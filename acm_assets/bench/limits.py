@@ -10,9 +10,9 @@ temperature, with the middle of the default magnitude range. The tag's limit is 
 median of the running day before) plus 80 % of the fault's full rise (magnitude x the tag's running sigma in
 the fault-free signal). The actual crossing is the first time the readings' one-hour rolling median reaches
 the limit. The detectors score from the end of the baseline on, carrying their state; the episode is the first
-that opens in the fault window. Estimates are made, as the scoring asset makes them, from the readings since
-the episode's onset (its first evidence): at the moment it opens, a quarter of the way and halfway from there
-to the crossing. The error is relative to the true remaining time at that moment.
+that opens in the fault window. Estimates are made as the scoring asset makes them (the tag's departure from
+what the equipment's other tags explain, trended from the episode's onset, its first evidence): at the moment it
+opens, a quarter of the way and halfway from there to the crossing. The error is relative to the true remaining time at that moment.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig
-from acm_assets.detectors.limits import time_to_limit
+from acm_assets.detectors.limits import time_to_limit_beyond_conditions
+from acm_assets.outputs.limits import REFERENCE
 from acm_assets.simulation.machines import MACHINES
 from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FaultSpec, simulate
 
@@ -87,8 +88,8 @@ def case(equipment_type: str, fault_type: str, seed: int) -> dict:
             episode["culprits"], "estimates": {}}
     for name, share in CHECKPOINTS.items():
         at = readings.index[readings.index <= opened + share * (crossing - opened)][-1]
-        span = readings[(readings.index >= onset) & (readings.index <= at)]
-        estimate = time_to_limit(tag, span.index.asi8, span.to_numpy(), limit, "above")
+        span = faulty[(faulty.index >= onset - REFERENCE) & (faulty.index <= at)]
+        estimate = time_to_limit_beyond_conditions(tag, span, onset, limit, "above", exclude=episode["culprits"])
         true = _hours(crossing - at)
         out["estimates"][name] = {
             "true_h": round(true, 2),

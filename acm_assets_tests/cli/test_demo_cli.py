@@ -63,7 +63,7 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
     log = acm_home() / "demo.log"
     assert f"the runs' full log: {log}" in out and "ASSET_MATERIALIZATION" in log.read_text()
     assert f"ACM_FIRST_DAY=2024-01-01 ACM_LAST_DAY=2024-06-30 dagster dev -w workspace.yaml" in out
-    page = acm_home() / "fleet" / "fleet-health-2024-06-30.html"
+    page = acm_home() / "fleet" / "fleet-health-2024-05-30.html"
     assert f"Fleet health page (open it in a browser): {page}" in out
     assert all(f'data-equipment="{code}"' in page.read_text() for code in EQUIPMENT_TYPES)
 
