@@ -83,7 +83,7 @@ def time_to_limit(tag: str, times_ns: np.ndarray, values: np.ndarray, limit: flo
         sample = np.polyfit(t, fitted + _block_resample(resid, block, rng), degree)
         crossing = _crossing(sample, limit)
         draws.append(np.inf if crossing is None else crossing)
-    low, high = np.quantile(draws, INTERVAL)
+    low, high = np.quantile(draws, INTERVAL, method="inverted_cdf")
     return LimitEstimate(tag=tag, limit=float(limit), direction=direction, hours=float(hours), low=float(low),
                          high=None if not np.isfinite(high) else float(high), trend=_name(degree))
 
@@ -169,7 +169,7 @@ def _hinge_estimate(tag: str, limit: float, direction: str, departure: pd.Series
         tau_j + (sign * margin / k_j) ** (1.0 / d_j) if k_j > 0 else np.inf
         for (d_j, tau_j), k_j in zip((shapes[i] for i in picks), slopes)
     ]
-    low, high = np.quantile(np.maximum(draws, 0.0), INTERVAL)
+    low, high = np.quantile(np.maximum(draws, 0.0), INTERVAL, method="inverted_cdf")
     hours = tau + (sign * margin / k) ** (1.0 / degree)
     return LimitEstimate(tag=tag, limit=limit, direction=direction, hours=float(hours), low=float(low),
                          high=None if not np.isfinite(high) else float(high), trend=_name(degree))
