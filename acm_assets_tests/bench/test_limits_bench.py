@@ -26,6 +26,7 @@ def test_one_degradation_is_estimated_at_opening_a_quarter_and_halfway_to_its_cr
     error = abs(halfway["estimate_h"] - halfway["true_h"]) / halfway["true_h"]
     assert summary["made"] == summary["with_a_number"] == 1
     assert summary["median_abs_error_share"] == pytest.approx(error, abs=1e-3)
+    assert summary["raw_readings"]["made"] == 1 and "estimate_h" in halfway["raw_readings"]  # the comparison
 
 
 def test_an_unknown_fault_is_named():
