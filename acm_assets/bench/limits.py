@@ -12,9 +12,9 @@ the fault-free signal). The actual crossing is the first time the readings' one-
 the limit. The detectors score from the end of the baseline on, carrying their state; the episode is the first
 that opens in the fault window. Estimates are made as the scoring asset makes them (the tag's departure from
 what the equipment's other tags explain, trended from the episode's onset, its first evidence): at the moment it
-opens, a quarter of the way and halfway from there to the crossing. The error is relative to the true remaining time at that moment. Beside each estimate, the
-trend of the raw readings since the onset (what the library does without the other tags), measured in the same
-run.
+opens, a quarter of the way and halfway from there to the crossing. The error is relative to the true remaining
+time at that moment. Beside each estimate, the trend of the raw readings since the onset (what the library does
+without the other tags), measured in the same run.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ class EquipmentHealth:
 
     def sort_key(self) -> tuple:
         health = self.latest["MeanHealth"] if self.latest is not None else None
-        return STATUSES[self.status][0], 101.0 if health is None or pd.isna(health) else float(health), self.equipment.code
+        unknown = health is None or pd.isna(health)
+        return STATUSES[self.status][0], 101.0 if unknown else float(health), self.equipment.code
 
 
 def fleet_health(engine: sa.Engine) -> list[EquipmentHealth]:
@@ -65,7 +66,8 @@ def fleet_health(engine: sa.Engine) -> list[EquipmentHealth]:
     health["Day"] = pd.to_datetime(health["Day"]).dt.date
     for column in ("StartTime", "EndTime"):
         episodes[column] = pd.to_datetime(episodes[column])
-    states = latest_triage(engine)[["EquipID", "EpisodeID", "State", "DecidedBy", "Note"]].astype({"EquipID": "int64", "EpisodeID": "int64"})
+    states = latest_triage(engine)[["EquipID", "EpisodeID", "State", "DecidedBy", "Note"]]
+    states = states.astype({"EquipID": "int64", "EpisodeID": "int64"})
     episodes = episodes.astype({"EquipID": "int64", "EpisodeID": "int64"}).merge(
         states, how="left", on=["EquipID", "EpisodeID"]
     )
@@ -117,8 +119,8 @@ scoring is behind.</p>
 <main>
 {cards or '<p class="none">No equipment registered.</p>'}
 </main>
-<footer>Health: 100 normal, {HEALTH_AT_CAUTION:g} and below CAUTION, {HEALTH_AT_ALERT:g} and below ALERT (daily mean over
-running time). Episode IDs are what <code>acm episodes triage ID --as acknowledged|fault|normal</code>
+<footer>Health: 100 normal, {HEALTH_AT_CAUTION:g} and below CAUTION, {HEALTH_AT_ALERT:g} and below ALERT
+(daily mean over running time). Episode IDs are what <code>acm episodes triage ID --as acknowledged|fault|normal</code>
 takes.</footer>
 </body></html>
 """
@@ -171,21 +173,26 @@ def _episodes_table(item: EquipmentHealth) -> str:
     rows = []
     for e in item.episodes.itertuples():
         is_open = bool(e.IsOpen)
-        span = f"since {e.StartTime:%b %d %H:%M}" if is_open else f"{e.StartTime:%b %d %H:%M} .. {e.EndTime:%b %d %H:%M}"
+        when = f"<b>open</b> since {e.StartTime:%b %d %H:%M}" if is_open else (
+            f"{e.StartTime:%b %d %H:%M} .. {e.EndTime:%b %d %H:%M}")
         state = e.State if isinstance(e.State, str) else "untriaged"
-        decided = "" if not isinstance(e.State, str) else f"<br><small>by {html.escape(str(e.DecidedBy))}" + (
-            f": {html.escape(e.Note)}" if isinstance(e.Note, str) else "") + "</small>"
+        decided = ""
+        if isinstance(e.State, str):
+            note = f": {html.escape(e.Note)}" if isinstance(e.Note, str) else ""
+            decided = f"<br><small>by {html.escape(str(e.DecidedBy))}{note}</small>"
         limit = describe_time_to_limit(e._asdict()) if is_open else "closed"
+        key = html.escape(episode_key(item.equipment.code, e.EpisodeID))
         rows.append(
-            f'<tr class="{"open" if is_open else "closed"}"><td class="id">{html.escape(episode_key(item.equipment.code, e.EpisodeID))}'
-            f'</td><td>{"<b>open</b> " if is_open else ""}{span}<br><small>{_hours(e.DurationMinutes)}</small></td>'
+            f'<tr class="{"open" if is_open else "closed"}"><td class="id">{key}</td>'
+            f"<td>{when}<br><small>{_hours(e.DurationMinutes)}</small></td>"
             f"<td>{e.PeakZ:.1f}</td><td>{html.escape(e.Culprits or '-')}</td>"
-            f'<td><span class="triage {state}">{html.escape(state)}</span>{decided}</td><td>{html.escape(limit)}</td></tr>'
+            f'<td><span class="triage {state}">{html.escape(state)}</span>{decided}</td>'
+            f"<td>{html.escape(limit)}</td></tr>"
         )
-    return ('<table><colgroup><col style="width:17%"><col style="width:15%"><col style="width:6%">'
-            '<col style="width:28%"><col style="width:14%"><col style="width:20%"></colgroup><thead><tr><th>episode</th>'
-            "<th>when</th><th>peak z</th><th>culprits (top first)</th><th>triage</th><th>time to a limit</th></tr>"
-            "</thead><tbody>" + "".join(rows) + "</tbody></table>")
+    widths = "".join(f'<col style="width:{w}%">' for w in (17, 15, 6, 28, 14, 20))
+    return (f"<table><colgroup>{widths}</colgroup><thead><tr><th>episode</th><th>when</th><th>peak z</th>"
+            "<th>culprits (top first)</th><th>triage</th><th>time to a limit</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def _sparkline(health: pd.DataFrame, width: int = 420, height: int = 96) -> str:
@@ -205,8 +212,10 @@ def _sparkline(health: pd.DataFrame, width: int = 420, height: int = 96) -> str:
 
     bands = "".join(
         f'<rect x="{pad_left}" y="{y(top):.1f}" width="{inner_w}" height="{y(bottom) - y(top):.1f}" fill="{colour}"/>'
-        for top, bottom, colour in ((100, HEALTH_AT_CAUTION, "#e6f2e6"), (HEALTH_AT_CAUTION, HEALTH_AT_ALERT, "#fbefd9"),
-                                    (HEALTH_AT_ALERT, 0, "#f8dedc"))
+        for top, bottom, colour in (
+            (100, HEALTH_AT_CAUTION, "#e6f2e6"), (HEALTH_AT_CAUTION, HEALTH_AT_ALERT, "#fbefd9"),
+            (HEALTH_AT_ALERT, 0, "#f8dedc"),
+        )
     )
     mean = health["MeanHealth"].tolist()
     line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(mean) if not pd.isna(v))

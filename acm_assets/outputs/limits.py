@@ -115,7 +115,8 @@ def describe_time_to_limit(row: Mapping) -> str:
     status, tag = _value(row, "LimitStatus"), _value(row, "LimitTag")
     if status is None:
         is_open = _value(row, "IsOpen")
-        return "no time to a limit (episode closed)" if is_open is not None and not is_open else "time to a limit not estimated"
+        closed = is_open is not None and not is_open
+        return "no time to a limit (episode closed)" if closed else "time to a limit not estimated"
     if status == NO_LIMIT:
         return f"no limit known for {tag}" if tag else "no limit known (the episode names no culprit)"
     if status == NOT_TRENDING:
