@@ -5,12 +5,16 @@ readings bend (an accelerating degradation: a bearing temperature rises faster a
 is clear of its standard error. The crossing is where the fitted trend meets the limit after the last reading.
 The interval comes from refitting on resampled residuals (fixed seed), so it widens with noise and with the
 distance of the extrapolation. No number is given where the trend is flat, points away from the limit, or too
-few readings support it: the estimate says why.
+few readings support it: the estimate says why. Standard errors and the resampling allow for residuals that wander
+for hours (autocorrelated), as a tag following its load does.
+
+`time_to_limit_beyond_conditions` trends what the equipment's other tags do not explain of a tag (its departure
+from its conditions) instead of its raw readings, which over hours mostly follow the load and the ambient.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -98,10 +102,11 @@ def time_to_limit_beyond_conditions(tag: str, frame: pd.DataFrame, onset: pd.Tim
     (less those in `exclude`, the episode's culprits, which depart too) over the readings before `onset`; from the
     onset on, the departure from that expectation is trended, and the crossing comes where the departure, on top
     of the usual daily high the conditions give the tag (the median over the days in `frame` of each day's highest
-hourly expectation; the lowest for a low limit), meets the limit. Without enough
-    reference readings or other tags, the raw readings since the onset are trended."""
-    since = frame[frame.index >= onset]
-    raw = since[tag].dropna() if tag in since else pd.Series(dtype=float)
+    hourly expectation; the lowest for a low limit), meets the limit. Without enough reference readings or other
+    tags, the raw readings since the onset are trended."""
+    if tag not in frame:
+        return time_to_limit(tag, np.array([], dtype=np.int64), np.array([]), limit, direction, seed)
+    raw = frame.loc[frame.index >= onset, tag].dropna()
     rows = frame[[tag, *[c for c in frame.columns if c != tag and c not in set(exclude)]]].dropna()
     conditions = rows.drop(columns=tag)
     before = rows.index < onset
@@ -122,8 +127,8 @@ hourly expectation; the lowest for a low limit), meets the limit. Without enough
 def _hinge_estimate(tag: str, limit: float, direction: str, departure: pd.Series, onset: pd.Timestamp, margin: float,
                     seed: int) -> LimitEstimate:
     """The departure (about zero before the degradation began) fitted as k * (t - tau)^d after a start tau, d 1
-    (a steady wear) or 2 (an accelerating one), tau searched hourly from HINGE_LOOKBACK before the onset (the
-    detectors see a slow rise late); the crossing is where it reaches `margin`. The interval refits on residuals
+    (a steady wear) or 2 (an accelerating one), tau searched hourly from HINGE_LOOKBACK_H before the onset up to
+    it (a degradation begins before its first evidence; the detectors see a slow one late); the crossing is where it reaches `margin`. The interval refits on residuals
     resampled in blocks (they wander for hours)."""
     sign = 1.0 if direction == "above" else -1.0
     nothing = dict(tag=tag, limit=limit, direction=direction, hours=None, low=None, high=None, trend="")
@@ -138,7 +143,7 @@ def _hinge_estimate(tag: str, limit: float, direction: str, departure: pd.Series
     onset_h = (onset.value - departure.index.asi8[-1]) / HOUR_NS
     taus = np.arange(max(t[0], onset_h - HINGE_LOOKBACK_H), min(onset_h, -1.0) + 1e-9, 1.0)
     if len(taus) == 0 or (t >= onset_h).sum() < MIN_READINGS:
-        return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (< {MIN_READINGS} or 1 h)")
+        return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (fewer than {MIN_READINGS}, or under an hour)")
     shapes = [(d, tau) for d in (1, 2) for tau in taus]
     basis = np.array([np.clip(t - tau, 0.0, None) ** d for d, tau in shapes])
     norms = np.maximum((basis * basis).sum(axis=1), 1e-12)
@@ -182,7 +187,7 @@ def _trend(t, y):
     if parabola is not None and np.all(np.isfinite(cov)) and cov[0, 0] > 0:
         resid = y - np.polyval(parabola, t)
         if abs(parabola[0]) > CURVATURE_T * np.sqrt(cov[0, 0] * _inflation(resid)):
-            return parabola, y - np.polyval(parabola, t), 2
+            return parabola, resid, 2
     return line, y - np.polyval(line, t), 1
 
 
