@@ -57,7 +57,7 @@ def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(sqli
     estimated = plant.score(SCORED_DAY)
     row = _open_episode(plant)
     assert (row["LimitStatus"], row["LimitTag"]) == (ESTIMATED, BEARING)
-    # 16.1 h (8.5-19.4 h) where the readings' one-hour median first crosses after 14.7 h; docs/benchmarks.md
+    # 16.1 h (8.4-19.4 h) where the readings' one-hour median first crosses after 14.7 h; docs/benchmarks.md
     # measures the error over many faults.
     assert row["HoursToLimit"] == pytest.approx(true_hours, rel=0.25)
     assert row["HoursToLimitLow"] <= true_hours <= row["HoursToLimitHigh"]
