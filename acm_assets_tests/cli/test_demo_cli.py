@@ -96,7 +96,7 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
             for run in runs
             for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         ]
-    assert sorted(run.job_name for run in runs) == ["scoring"] * 3 + ["training"] * 3
+    assert sorted(run.job_name for run in runs) == ["fleet_page"] + ["scoring"] * 3 + ["training"] * 3
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
     checks = Counter(e.check_name for e in evaluations)
     assert checks == {"baseline_quality": 3, "model_quality": 18, "score_sanity": months}
