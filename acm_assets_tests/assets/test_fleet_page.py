@@ -96,11 +96,11 @@ def run_chromium(page: Path, *options: str, profile: Path) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
-def test_the_page_holds_every_equipment_worst_first_and_renders_in_chromium(sqlite_url, tmp_path, monkeypatch):
-    make_fleet(sqlite_url)
+def test_the_page_holds_every_equipment_worst_first_and_renders_in_chromium(database_url, tmp_path, monkeypatch):
+    make_fleet(database_url)
     monkeypatch.setenv("ACM_FLEET_PAGE_DIR", str(tmp_path / "pages"))
     with dg.instance_for_test() as instance:
-        result = dg.materialize([fleet_health_page], instance=instance, resources=build_resources(sqlite_url))
+        result = dg.materialize([fleet_health_page], instance=instance, resources=build_resources(database_url))
     metadata = result.asset_materializations_for_node("fleet_health_page")[0].metadata
     page = Path(metadata["path"].value)
     assert page == tmp_path / "pages" / f"fleet-health-{LAST_DAY}.html" and page.is_file()

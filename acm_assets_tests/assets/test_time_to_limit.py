@@ -33,9 +33,9 @@ def _listed(result) -> list[dict]:
     ]
 
 
-def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(sqlite_url, instance, tmp_path,
+def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(database_url, instance, tmp_path,
                                                                               monkeypatch):
-    plant = make_plant(sqlite_url, instance, faults=(DRIFT,))
+    plant = make_plant(database_url, instance, faults=(DRIFT,))
     assert plant.train().success
 
     unknown = plant.score(SCORED_DAY)
