@@ -17,6 +17,10 @@ scoring_job = dg.define_asset_job(
     description="Score equipment days with the latest complete model version (or the one in acm/model_version).",
 )
 
+# Tags on every run the project launches (schedule, sensor, demo), shown in the Runs list: which equipment
+# (a range run names its first and last) and which days a scoring run scores.
+EQUIPMENT_TAG = "acm/equipment"
+DAYS_TAG = "acm/days"
 
 fleet_page_job = dg.define_asset_job(
     "fleet_page",

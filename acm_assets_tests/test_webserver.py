@@ -1,8 +1,9 @@
 """The real `dagster dev` (webserver and daemon) on a small embedded database, driven through GraphQL as the UI does.
 
-One server per module, started with the README's own commands on a DAGSTER_HOME that does not exist yet: its
+One server per module, started with the README's own command beside a demo-style .env naming a fresh instance: its
 start-up, the sensor's cold-start training and the backfill daemon's 30 s loop are what take the time, so the
-tests share them and run in file order (graph, checks, automation, training, backfill, per-month facts, a one-day rerun). One
+tests share them and run in file order (graph, checks, automation, training, backfill, per-month facts, a one-day
+rerun, a re-execution of a run launched as `acm demo` launches). One
 equipment keeps the cold start inside the backfill daemon's first 30 s cycle (two equipment train in parallel
 on two shared cores and miss it, which costs a whole cycle). The process group is killed at the end, whatever
 happened.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +22,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import dagster as dg
+from dagster._utils.env import environ
+
 from acm_assets.bench.webserver import WebServer, free_port, serving
+from acm_assets.cli.demo import launch_scoring, write_env_file
+from acm_assets.cli.launcher import code_location
 from acm_assets.database import create_engine
 from acm_assets.detectors import ModelType
 from acm_assets.ingest.historian import HistorianStore
@@ -32,8 +39,9 @@ from acm_assets.settings import ENSEMBLE_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
-# The README's line that opens the UI (with $DAGSTER_HOME set), run here as written plus host and port.
-README_UI_COMMAND = 'mkdir -p "$DAGSTER_HOME" && dagster dev -w workspace.yaml'
+# The README's line that opens the UI after `acm demo`, run here as written plus host and port, in a directory
+# holding the project's workspace.yaml and the .env the demo writes (and nothing typed).
+README_UI_COMMAND = "dagster dev"
 LOCATION = "acm_assets"
 REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
 
@@ -49,6 +57,8 @@ MODEL_ASSETS = sorted(t.value for t in ModelType)
 SCORING_ASSETS = ["anomaly_episodes", "anomaly_scores", "health_timeline"]
 HEADS_WITH_QUALITY_CHECK = sorted(set(MODEL_ASSETS) - {"feature_medians", "regime_model"})
 
+# Settings of the developer's shell that would change what the server reads.
+UNSET = ("ACM_DATABASE_URL", "ACM_ENSEMBLE_CONFIG", "ACM_REGISTRY_HMAC_KEY")
 START_TIMEOUT_S = 60
 TRAINING_TIMEOUT_S = 90
 BACKFILL_TIMEOUT_S = 120
@@ -61,6 +71,8 @@ class Server:
 
     web: WebServer
     database_url: str
+    directory: Path
+    settings: dict[str, str]
 
     def query(self, text: str, **variables) -> dict:
         return self.web.query(text, **variables)
@@ -93,16 +105,22 @@ def server(tmp_path_factory) -> Server:
     database_url = f"sqlite:///{acm_home / 'acm.db'}"
     _fill_database(database_url)
 
-    env = {**os.environ, "ACM_HOME": str(acm_home), "DAGSTER_HOME": str(dagster_home)}
-    for name in ("ACM_DATABASE_URL", "ACM_ENSEMBLE_CONFIG", "ACM_REGISTRY_HMAC_KEY"):
-        env.pop(name, None)
-    # As `acm demo` prints it: the day partitions cover the data's days.
-    env |= {"ACM_FIRST_DAY": HISTORY_START, "ACM_LAST_DAY": HISTORY_LAST_DAY, "PATH": f"{DAGSTER.parent}:{env['PATH']}"}
+    # As `acm demo` leaves the project directory: its .env names the instance and the data's days (the month
+    # partitions cover them), and the instance directory exists.
+    directory = home / "project"
+    directory.mkdir()
+    shutil.copy(REPO_ROOT / "workspace.yaml", directory)
+    settings = {"DAGSTER_HOME": str(dagster_home), "ACM_FIRST_DAY": HISTORY_START, "ACM_LAST_DAY": HISTORY_LAST_DAY,
+                "ACM_HOME": str(acm_home)}
+    write_env_file(directory / ".env", settings)
+    dagster_home.mkdir(parents=True)
+    env = {name: value for name, value in os.environ.items() if name not in {*settings, *UNSET}}
+    env["PATH"] = f"{DAGSTER.parent}:{env['PATH']}"
     port = free_port()
-    command = ["bash", "-c", f"{README_UI_COMMAND.replace('&& dagster', '&& exec dagster')} -h 127.0.0.1 -p {port}"]
-    with serving(command, port=port, cwd=REPO_ROOT, env=env, log=home / "dagster_dev.log", location=LOCATION,
+    command = ["bash", "-c", f"exec {README_UI_COMMAND} -h 127.0.0.1 -p {port}"]
+    with serving(command, port=port, cwd=directory, env=env, log=home / "dagster_dev.log", location=LOCATION,
                  start_timeout_s=START_TIMEOUT_S) as web:
-        yield Server(web, database_url)
+        yield Server(web, database_url, directory, settings)
 
 
 def _asset_nodes(server: Server) -> dict[str, dict]:
@@ -392,3 +410,34 @@ def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(
     assert (rerun["days"]["text"], rerun["points"]["intValue"], rerun["month_days_scored"]["intValue"]) == (
         RERUN_DAY, 144, 7
     )
+
+
+def _wait_for_run(server: Server, run_id: str, what: str) -> str:
+    def finished():
+        data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
+        status = data["runOrError"]["status"]
+        return status if status in FINISHED_RUN else None
+
+    return _wait_for(what, server, BACKFILL_TIMEOUT_S, finished)
+
+
+def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch):
+    """`acm demo` launches from the code location (not execute_in_process), so "Re-execute all" works."""
+    monkeypatch.chdir(server.directory)
+    with environ(server.settings), dg.DagsterInstance.get() as instance:
+        with code_location(instance, server.directory / "demo.log") as launcher:
+            parent = launch_scoring(launcher, EQUIPMENT, dt.date(2024, 3, 6), dt.date(2024, 3, 6))
+            (run,) = launcher.wait([parent]).values()
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+
+    launched = server.query(
+        "mutation($id: String!) { launchPipelineReexecution(reexecutionParams: {parentRunId: $id, strategy:"
+        " ALL_STEPS}) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+        id=parent,
+    )["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    child = launched["run"]["runId"]
+    assert _wait_for_run(server, child, "the re-execution") == "SUCCESS"
+    assert _run_ids_by_day(server)["2024-03-06"] == child
+    (rerun,) = [r for r in _runs(server, [{"key": "acm/equipment", "value": EQUIPMENT}]) if r["runId"] == child]
+    assert (_tag(rerun, "acm/days"), _tag(rerun, "dagster/parent_run_id")) == ("2024-03-06", parent)

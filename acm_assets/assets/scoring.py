@@ -22,6 +22,7 @@ from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
 from acm_assets.outputs.limits import LIMIT_COLUMNS, describe_time_to_limit, episode_time_to_limit, equipment_limits
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
+from acm_assets.registry.io_manager import MODEL_VERSION_TAG, ModelRegistryIOManager, pinned_version
 from acm_assets.resources import AcmDatabase, TagLimits
 from acm_assets.settings import ENSEMBLE_CONFIG
 
@@ -101,19 +102,26 @@ class ScoredDay:
         )
     ],
 )
-def anomaly_scoring(context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase,
-                    tag_limits: TagLimits, **models):
+def anomaly_scoring(
+    context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase, tag_limits: TagLimits,
+    model_registry_io_manager: dg.ResourceParam[ModelRegistryIOManager], **models,
+):
     """Scores the selected days with each equipment's latest complete model version (or the run's pinned one),
     in day order; each day's rows are written as it is scored, each month's materializations and check once
     its days are done. Whatever fails for one equipment's day (its models, inputs, warm-up, state, scoring or
     writes) fails that day alone: the other days and equipment go on, and the run fails at the end naming
     each equipment, day and cause."""
     days_by_equipment = _selected_days(context.partition_keys, config)
+    # The registry also serves the version that scored a rerun's first day (episode identity).
+    registry = model_registry_io_manager
+    pinned = pinned_version(context.run.tags) is not None
     failures: list[DayFailure] = []
     limits = tag_limits.by_equipment()
     for code in sorted(days_by_equipment):
-        failures += yield from _score_equipment(acm_database, code, days_by_equipment[code], models, context.run.run_id,
-                                                limits.get(code, {}))
+        failures += yield from _score_equipment(
+            acm_database, code, days_by_equipment[code], models, context.run.run_id, None if pinned else registry,
+            limits.get(code, {}),
+        )
     if failures:
         raise _run_failure(failures, len(days_by_equipment))
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
@@ -149,14 +157,20 @@ def _run_failure(failures: list[DayFailure], equipment: int) -> dg.Failure:
     return dg.Failure(description=head + "; ".join(lines), metadata={"failed_days": dg.MetadataValue.json(grouped)})
 
 
-def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str,
+def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str, registry,
                      limits: dict):
     """One equipment's days, month by month, reporting each month's written days; returns the days that
-    failed. A failed day is skipped and the next one warms up from history, as a daily run after it would."""
+    failed. A failed day is skipped and the next one warms up from history, as a daily run after it would.
+    Given the registry (no version pinned by the run's tag), a rerun keeps the version that scored its first
+    day."""
     version = None
     try:
         loaded = {t: _for_equipment(models[t], code) for t in models}
         version = _single_version(code, loaded)
+        kept = None if registry is None else kept_version(database, code, days[0])
+        if kept is not None and kept != version:
+            version = kept
+            loaded = _kept_models(registry, code, kept, list(models), days[0])
         ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
         scorer = DayScorer(database, ensemble, code, version, run_id, limits)
     except Exception as exc:  # noqa: BLE001 - the equipment's own failure, reported for each of its days
@@ -232,18 +246,22 @@ def _config_day(name: str, value: str | None) -> dt.date | None:
 
 
 def month_coverage(database: AcmDatabase, equip_id: int, month: str) -> dict[str, dict]:
-    """Per asset: the rows its table holds for the month, and how many of the month's scorable days are
-    scored (have their health row, written with the day's scores): what the month partition stands for."""
+    """Per asset: the rows its table holds for the month, how many of the month's scorable days are scored
+    (have their health row, written with the day's scores): what the month partition stands for, and which
+    model versions scored which days (a month never mixes versions unsaid)."""
     expected = calendar.days_of_month(month)
     rows = {
         name: database.outputs.rows_per_day(table, equip_id, expected[0], expected[-1])
         for name, table in OUTPUT_TABLES.items()
     }
     unscored = [day for day in expected if day not in rows["health_timeline"]]
+    health = database.outputs.read("ACM_HealthTimeline", equip_id, expected[0], expected[-1])
+    by_version = health.assign(Day=pd.to_datetime(health["Day"]).dt.date).groupby("ModelVersion")["Day"]
     days = {
         "month_days_scored": len(expected) - len(unscored),
         "month_days_scorable": len(expected),
         "month_days_unscored": day_ranges(unscored) or "none",
+        "month_model_versions": "; ".join(f"v{v}: {day_ranges(sorted(d))}" for v, d in by_version) or "none",
     }
     return {name: {"dagster/row_count": sum(counts.values()), **days} for name, counts in rows.items()}
 
@@ -447,6 +465,26 @@ def _for_equipment(loaded, code: str):
     if isinstance(model, Exception):
         raise model
     return model
+
+
+def kept_version(database: AcmDatabase, code: str, day: dt.date) -> int | None:
+    """The version a rerun starting on an already scored `day` keeps: the one that scored it, whose state the
+    days before carry (a rescore under another version would warm up afresh and reopen its episodes under new
+    ids). None for a day never scored: it takes the latest version."""
+    equip_id = database.historian.get_equipment(code).equip_id
+    scored = database.outputs.read("ACM_HealthTimeline", equip_id, day, day)
+    return int(scored["ModelVersion"].iloc[0]) if len(scored) else None
+
+
+def _kept_models(registry, code: str, version: int, model_types: list[str], day: dt.date) -> dict:
+    try:
+        return registry.load_version(code, version, model_types)
+    except Exception as exc:
+        raise dg.Failure(
+            f"equipment {code}: {day} was scored after model version {version}, which cannot be loaded any more "
+            f"({type(exc).__name__}: {exc}); rescoring it with another version splits its episodes: choose one "
+            f"with the run tag {MODEL_VERSION_TAG}=N"
+        ) from exc
 
 
 def _single_version(code: str, loaded: dict) -> int:

@@ -6,6 +6,7 @@ every run goes to a file whose path is printed.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -15,15 +16,18 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 from tqdm import tqdm
 
-from acm_assets.assets.scoring import progress_log, scoring_days
+from acm_assets.assets.scoring import scoring_days
 from acm_assets.cli import CliError
 from acm_assets.cli.historian import add_database_option, open_store
-from acm_assets.database import acm_home, create_engine, default_database_url, redact
-from acm_assets.definitions import build_definitions
-from acm_assets.outputs.schema import episodes_table
+from acm_assets.cli.launcher import Launcher, code_location
+from acm_assets.database import ACM_HOME_ENV, DATABASE_URL_ENV, acm_home, create_engine, default_database_url, redact
+from acm_assets.jobs import DAYS_TAG, EQUIPMENT_TAG
+from acm_assets.outputs.schema import episodes_table, health_table
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, scoring_partition_key
+from acm_assets.schedules import RANGE_END_TAG, RANGE_START_TAG
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.simulation.demo_data import DemoLoad, load_demo_history
 
@@ -31,6 +35,8 @@ BASELINE_DAYS = 60
 # Scored days after training; beyond a month the seasons move on and operators retrain (weekly schedule).
 SCORED_DAYS = 30
 LOG_NAME = "demo.log"
+# No line of the demo's own output is wider than this (culprit lists are cut with an ellipsis).
+WIDTH = 120
 # The demo instance: no telemetry, and run monitoring so a run whose process died is marked failed (the
 # daemon of `dagster dev` does it) instead of staying STARTED, which would block re-execution.
 INSTANCE_YAML = """\
@@ -60,21 +66,47 @@ def _demo(args) -> int:
     for load in loads:
         _print_load(load)
     create_registry_table(create_engine(url))
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(acm_home() / "dagster")))
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or acm_home() / "dagster").resolve()
+    first, last = _data_days(loads)
+    settings = {"DAGSTER_HOME": str(dagster_home), FIRST_DAY_ENV: first, LAST_DAY_ENV: last}
+    if args.database_url:
+        settings[DATABASE_URL_ENV] = args.database_url
+    if os.environ.get(ACM_HOME_ENV):
+        settings[ACM_HOME_ENV] = str(acm_home())
+    # The code server started below, and `dagster dev` / `dg dev` started here later, see the same settings.
+    os.environ.update(settings)
+    write_env_file(Path.cwd() / ".env", settings)
     _prepare_instance(dagster_home)
     log_path = acm_home() / LOG_NAME
-    print(f"Dagster instance: {dagster_home}; the runs' full log: {log_path}")
-    with _logging_to(log_path) as handler, dg.DagsterInstance.get() as instance:
-        results = _train_and_score(instance, url, loads, handler)
-        page = _fleet_page(instance, url, handler)
-    _print_summary(url, loads, results)
+    print(f"Dagster instance: {dagster_home}")
+    print(f"the runs' full log: {log_path}")
+    with _logging_to(log_path), dg.DagsterInstance.get() as instance:
+        with code_location(instance, log_path) as launcher:
+            runs = _train_and_score(launcher, url, loads)
+            page = _fleet_page(launcher)
+        _print_summary(instance, url, loads, runs)
     print(f"\nFleet health page (open it in a browser): {page}")
-    first, last = _data_days(loads)
     print()
-    print("Open the Dagster UI on these runs and tables (day partitions set to the demo's data):")
-    print(f"  DAGSTER_HOME={dagster_home} ACM_DATABASE_URL={redact(url)} {FIRST_DAY_ENV}={first} "
-          f"{LAST_DAY_ENV}={last} dagster dev -w workspace.yaml")
+    print(f"Open the Dagster UI on these runs and the demo's month partitions ({first[:7]} .. {last[:7]}):")
+    print("  dagster dev    (or dg dev), in this directory")
+    print(f"  (.env in this directory sets {', '.join(settings)} for them)")
     return 0
+
+
+def write_env_file(path: Path, settings: dict[str, str]) -> Path:
+    """Sets `settings` in the `.env` file Dagster's commands read from their working directory, keeping the
+    file's other lines."""
+    kept = []
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if line.partition("=")[0].strip() not in settings]
+    lines = [*kept, *(f'{name}="{_quoted(value)}"' for name, value in settings.items())]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)  # a database URL may carry a password
+    return path
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _prepare_instance(dagster_home: Path) -> None:
@@ -87,7 +119,8 @@ def _prepare_instance(dagster_home: Path) -> None:
 
 @contextmanager
 def _logging_to(path: Path):
-    """Python warnings and Dagster's run logs go to `path` (rewritten per demo), not to the terminal."""
+    """Python warnings go to `path` (rewritten per demo), not to the terminal; the code server and run
+    workers append their console (Dagster's run logs) to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("")
     # Append mode: Dagster closes its loggers' handlers after each run, and an appending handler reopens.
@@ -97,114 +130,90 @@ def _logging_to(path: Path):
     warnings_logger.addHandler(handler)
     logging.captureWarnings(True)
     try:
-        yield handler
+        yield
     finally:
         logging.captureWarnings(False)
         warnings_logger.removeHandler(handler)
         handler.close()
 
 
-class _Progress(logging.Handler):
-    """Advances a bar on the Dagster events that mark progress (a finished step)."""
-
-    def __init__(self, bar: tqdm, event_type: str):
-        super().__init__()
-        self.bar, self.event_type = bar, event_type
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # Dagster hands its loggers each event's record with the event itself under `dagster_meta`.
-        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
-        if event is not None and event.event_type_value == self.event_type:
-            self.bar.update(1)
-
-
-class _EachRecord(logging.Handler):
-    """Advances a bar on every record (the scoring asset's one per scored day)."""
-
-    def __init__(self, bar: tqdm):
-        super().__init__(level=logging.DEBUG)
-        self.bar = bar
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.bar.update(1)
-
-
-@contextmanager
-def _counting_scored_days(bar: tqdm):
-    handler, level = _EachRecord(bar), progress_log.level
-    progress_log.addHandler(handler)
-    progress_log.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        progress_log.removeHandler(handler)
-        progress_log.setLevel(level)
-
-
-def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, file_handler: logging.Handler, bar: tqdm,
-         progress: logging.Handler | None = None, run_config: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
-    """One run whose Dagster log goes to the demo log file (and to `progress`, when given), not the console."""
-    logger = logging.Logger(f"acm.demo.{job.name}", level=logging.DEBUG)
-    logger.addHandler(file_handler)
-    if progress is not None:
-        logger.addHandler(progress)
-    logged = job.with_logger_defs({"demo": dg.LoggerDefinition(lambda _: logger)})
-    with bar:
-        return logged.execute_in_process(
-            instance=instance, run_config={"loggers": {"demo": {}}, **(run_config or {})}, raise_on_error=False,
-            **kwargs,
-        )
-
-
-def _train_and_score(instance: dg.DagsterInstance, url: str, loads: list[DemoLoad], file_handler) -> dict:
-    """One training run and one scoring run (all scored days of the equipment) per equipment."""
-    definitions = build_definitions(url)
-    training, scoring = definitions.resolve_job_def("training"), definitions.resolve_job_def("scoring")
+def _train_and_score(launcher: Launcher, url: str, loads: list[DemoLoad]) -> dict[str, tuple[str, str]]:
+    """One training run per equipment, then one scoring run per equipment over its scored days, each set
+    launched together; returns {code: (training run id, scoring run id)}."""
+    instance = launcher.instance
     codes = [load.equipment.code for load in loads]
-    instance.add_dynamic_partitions("equipment", [c for c in codes if not instance.has_dynamic_partition("equipment", c)])
-    results = {}
+    instance.add_dynamic_partitions(
+        "equipment", [c for c in codes if not instance.has_dynamic_partition("equipment", c)]
+    )
+    training, scoring = {}, {}
     for load in loads:
         code = load.equipment.code
         train_start, train_end, last_day = _windows(load)
         print(f"{code}: training on {train_start:%Y-%m-%d} .. {train_end - pd.Timedelta(days=1):%Y-%m-%d} "
               f"({BASELINE_DAYS} fault-free days)")
-        bar = _bar(f"{code} training", len(training.graph.nodes), "step")
-        trained = _run(
-            training, instance, file_handler, bar, _Progress(bar, "STEP_SUCCESS"),
-            partition_key=code,
-            run_config={"ops": {"baseline": {"config": {"start": f"{train_start:%Y-%m-%d}", "end": f"{train_end:%Y-%m-%d}"}}}},
-        )
-        _require_success(trained, code, "training")
-        print(f"{code}: scoring {train_end:%Y-%m-%d} .. {last_day:%Y-%m-%d}")
-        first, last = (scoring_partition_key(code, day.date()) for day in (train_end, last_day))
-        bar = _bar(f"{code} scoring", (last_day - train_end).days + 1, "day")
-        with _counting_scored_days(bar):
-            scored = _run(
-                scoring, instance, file_handler, bar,
-                tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
-                run_config=scoring_days(train_end.date(), last_day.date()),
-            )
-        _require_success(scored, code, "scoring")
-        results[code] = (trained, scored)
-    return results
+        training[code] = launch_training(launcher, code, train_start.date(), train_end.date())
+    steps = len(launcher.job("training").job_snapshot.dep_structure_snapshot.node_invocation_snaps)
+    _follow(launcher, training, "training", dict.fromkeys(codes, steps), "step",
+            lambda run_id: instance.get_run_stats(run_id).steps_succeeded)
+    for load in loads:
+        code = load.equipment.code
+        _, first_day, last_day = (day.date() for day in _windows(load))
+        print(f"{code}: scoring {first_day} .. {last_day}")
+        scoring[code] = launch_scoring(launcher, code, first_day, last_day)
+    days = {load.equipment.code: (_windows(load)[2] - _windows(load)[1]).days + 1 for load in loads}
+    engine = create_engine(url)
+    try:
+        _follow(launcher, scoring, "scoring", days, "day", lambda run_id: _days_written(engine, run_id))
+    finally:
+        engine.dispose()
+    return {code: (training[code], scoring[code]) for code in codes}
 
 
-def _fleet_page(instance: dg.DagsterInstance, url: str, file_handler) -> str:
+def launch_training(launcher: Launcher, code: str, start: dt.date, end: dt.date) -> str:
+    """The demo's training run of one equipment on the baseline [start, end)."""
+    config = {"ops": {"baseline": {"config": {"start": start.isoformat(), "end": end.isoformat()}}}}
+    return launcher.launch("training", config, {"dagster/partition": code, EQUIPMENT_TAG: code})
+
+
+def launch_scoring(launcher: Launcher, code: str, first_day: dt.date, last_day: dt.date) -> str:
+    """The demo's scoring run of one equipment's days, over the month partitions that hold them."""
+    first, last = (scoring_partition_key(code, day) for day in (first_day, last_day))
+    days = str(first_day) if first_day == last_day else f"{first_day} .. {last_day}"
+    tags = {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last), EQUIPMENT_TAG: code, DAYS_TAG: days}
+    return launcher.launch("scoring", scoring_days(first_day, last_day), tags)
+
+
+def _follow(launcher: Launcher, runs: dict[str, str], what: str, totals: dict[str, int], unit: str, done) -> None:
+    """One progress bar over the runs until all have finished; a failed run fails the demo, naming it."""
+    bar = _bar(what if len(runs) == 1 else f"{what} {len(runs)} equipment", sum(totals.values()), unit)
+
+    def update():
+        bar.update(sum(done(run_id) for run_id in runs.values()) - bar.n)
+
+    with bar:
+        finished = launcher.wait(list(runs.values()), update)
+        update()
+    for code, run_id in runs.items():
+        if finished[run_id].status != dg.DagsterRunStatus.SUCCESS:
+            raise CliError(f"{code}: the {what} run {run_id} failed; its log is in {acm_home() / LOG_NAME}")
+
+
+def _days_written(engine, run_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).where(health_table.c.RunID == run_id)).scalar()
+
+
+def _fleet_page(launcher: Launcher) -> str:
     """The fleet health page of the scored days, materialized as its daily schedule does; its path."""
-    job = build_definitions(url).resolve_job_def("fleet_page")
-    bar = _bar("fleet page", 1, "page")
-    result = _run(job, instance, file_handler, bar, _Progress(bar, "STEP_SUCCESS"))
-    _require_success(result, "fleet", "fleet page")
-    return result.asset_materializations_for_node("fleet_health_page")[0].metadata["path"].value
+    run_id = launcher.launch("fleet_page")
+    _follow(launcher, {"fleet page": run_id}, "fleet page", {"fleet page": 1}, "page",
+            lambda run: launcher.instance.get_run_stats(run).steps_succeeded)
+    record = launcher.instance.fetch_materializations(dg.AssetKey("fleet_health_page"), limit=1).records[0]
+    return record.asset_materialization.metadata["path"].value
 
 
 def _bar(label: str, total: int, unit: str) -> tqdm:
-    return tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)
-
-
-def _require_success(result: dg.ExecuteInProcessResult, code: str, what: str) -> None:
-    if not result.success:
-        raise CliError(f"{code}: the {what} run {result.run_id} failed; its log is in {acm_home() / LOG_NAME}")
+    return tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=True, ncols=WIDTH)
 
 
 def _windows(load: DemoLoad) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
@@ -221,22 +230,29 @@ def _data_days(loads: list[DemoLoad]) -> tuple[str, str]:
     return f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}"
 
 
-def _print_summary(url: str, loads: list[DemoLoad], results: dict) -> None:
+def _print_summary(instance: dg.DagsterInstance, url: str, loads: list[DemoLoad], runs: dict) -> None:
     print()
     print("Summary")
     for load in loads:
         code = load.equipment.code
-        trained, scored = results[code]
-        evaluations = trained.get_asset_check_evaluations() + scored.get_asset_check_evaluations()
+        trained, scored = runs[code]
+        evaluations = [
+            record.event_log_entry.dagster_event.asset_check_evaluation_data
+            for run_id in (trained, scored)
+            for record in instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
+            ).records
+        ]
         totals = Counter(e.check_name for e in evaluations)
         passed = Counter(e.check_name for e in evaluations if e.passed)
         checks = ", ".join(f"{name} {passed[name]}/{n}" for name, n in sorted(totals.items()))
-        print(f"{code}: checks passed {checks} (training run {trained.run_id[:8]}, scoring run {scored.run_id[:8]})")
+        print(f"{code}: checks passed {checks}")
+        print(f"  runs (re-executable from the UI): training {trained[:8]}, scoring {scored[:8]}")
         for name in sorted(totals):
             failed = [e for e in evaluations if e.check_name == name and not e.passed]
             if failed:
                 partitions = ", ".join(str(e.partition) for e in failed)
-                print(f"  {name} did not pass on {len(failed)}: {partitions} ({failed[0].description})")
+                print(_fit(f"  {name} did not pass on {len(failed)}: {partitions} ({failed[0].description})"))
         _print_episodes_beside_faults(url, load)
 
 
@@ -260,13 +276,17 @@ def _print_episodes_beside_faults(url: str, load: DemoLoad) -> None:
             continue
         first = hits.iloc[0]
         delay = human_duration(max(first["StartTime"] - fault.start, pd.Timedelta(0)))
-        print(f"  {label:<47} {first['StartTime']:%m-%d %H:%M}{'':<7} {delay:<16} {first['PeakZ']:>6.1f}  "
-              f"{first['Culprits']}")
+        print(_fit(f"  {label:<47} {first['StartTime']:%m-%d %H:%M}{'':<7} {delay:<16} {first['PeakZ']:>6.1f}  "
+                   f"{first['Culprits']}"))
     others = episodes[~episodes["EpisodeID"].isin(matched)]
     print(f"  false episodes (outside every injected fault): {len(others)}")
     for episode in others.itertuples():
-        print(f"    {episode.StartTime:%m-%d %H:%M} .. {episode.EndTime:%m-%d %H:%M}  peak z {episode.PeakZ:.1f}  "
-              f"{episode.Culprits}")
+        print(_fit(f"    {episode.StartTime:%m-%d %H:%M} .. {episode.EndTime:%m-%d %H:%M}  peak z {episode.PeakZ:.1f}  "
+                   f"{episode.Culprits}"))
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
 
 
 def human_duration(delta: pd.Timedelta) -> str:
@@ -284,6 +304,6 @@ def _print_load(load: DemoLoad) -> None:
     running = (sim.state == "running").mean()
     print(
         f"{equipment.code} (EquipID {equipment.equip_id}): {len(index)} rows x {sim.frame.shape[1]} tags, "
-        f"{index[0]:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC, running {running:.0%} of the time; "
-        f"points {result.inserted} inserted, {result.unchanged} unchanged, {result.updated} updated"
+        f"{index[0]:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC, running {running:.0%} of the time;"
     )
+    print(f"  points {result.inserted} inserted, {result.unchanged} unchanged, {result.updated} updated")

@@ -233,6 +233,12 @@ class ModelRegistryIOManager(_RegistryIOManager):
         )
         return loaded
 
+    def load_version(self, code: str, version: int, model_types: list[str]) -> dict[str, LoadedModel]:
+        """One equipment's models of a given complete version: scoring rescores days with the version that
+        scored the days before them, so their episodes keep their identity."""
+        store, _ = self._open()
+        return store.load_version(self._equipment(code), model_types, version)
+
     def _load(
         self, context: dg.InputContext, store: ModelStore, code: str, model_type: str, pinned: int | None
     ) -> tuple[LoadedModel, tuple[tuple[int, str], ...]]:

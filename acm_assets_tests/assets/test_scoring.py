@@ -83,6 +83,50 @@ def test_a_pinned_model_version_is_used_and_a_missing_one_is_a_clear_error(sqlit
     assert "99" in message and "FD_FAN" in message
 
 
+def _month_versions(result) -> str:
+    materializations = result.asset_materializations_for_node("anomaly_scoring")
+    (last,) = [m for m in materializations if m.asset_key.path == ["anomaly_scores"]]
+    return last.metadata["month_model_versions"].value
+
+
+def _versions_by_day(plant) -> dict[str, set]:
+    scores = plant.table("ACM_Scores_Wide")
+    return scores.groupby(pd.to_datetime(scores["Day"]).dt.strftime("%Y-%m-%d"))["ModelVersion"].agg(set).to_dict()
+
+
+def test_a_rerun_after_a_newer_version_keeps_the_version_that_scored_the_day(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    assert plant.score(DAYS[0], DAYS[-1]).success
+    before = _episodes(plant)
+    assert plant.train().success  # version 2
+
+    rerun = plant.score("2024-02-04")  # the day the midnight episode continues on
+    assert _versions_by_day(plant) == dict.fromkeys(DAYS, {1})
+    pd.testing.assert_frame_equal(_episodes(plant), before)
+    assert _month_versions(rerun) == "v1: 2024-02-01 .. 2024-02-05"
+    # A new day takes the newest version; the month says which days each version scored.
+    assert _month_versions(plant.score("2024-02-06")) == "v1: 2024-02-01 .. 2024-02-05; v2: 2024-02-06"
+    # The run tag chooses another version for a rerun, and the month says so.
+    pinned = plant.score("2024-02-05", tags={"acm/model_version": "2"})
+    assert _month_versions(pinned) == "v1: 2024-02-01 .. 2024-02-04; v2: 2024-02-05 .. 2024-02-06"
+
+
+def test_a_rerun_then_a_newer_version_leaves_the_month_consistent(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    assert plant.score(DAYS[0], DAYS[3]).success
+    assert plant.score("2024-02-04").success
+    before = _episodes(plant)
+    assert plant.train().success  # version 2
+    assert _month_versions(plant.score("2024-02-05")) == "v1: 2024-02-01 .. 2024-02-04; v2: 2024-02-05"
+    # Rerunning either side of the switch keeps each day's version and the episodes' identity.
+    assert plant.score("2024-02-04").success and plant.score("2024-02-05").success
+    assert _versions_by_day(plant) == {**dict.fromkeys(DAYS[:4], {1}), DAYS[4]: {2}}
+    crossing = _episodes(plant)[lambda e: e["EpisodeID"].isin(before["EpisodeID"])]
+    pd.testing.assert_frame_equal(crossing.reset_index(drop=True), before)
+
+
 def test_a_day_without_data_is_an_empty_successful_partition(sqlite_plant):
     plant = sqlite_plant
     assert plant.train().success

@@ -1,11 +1,14 @@
+import os
+import re
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 import yaml
 
-from acm_assets.cli.demo import human_duration
+from acm_assets.cli.demo import human_duration, write_env_file
 from acm_assets.cli.main import main
 from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.simulation.demo_data import load_demo_history
@@ -44,27 +47,37 @@ def test_demo_refuses_to_write_into_real_equipment(store):
         load_demo_history(store, days=21)
 
 
-def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch, tmp_path):
+    _unset(monkeypatch, "DAGSTER_HOME", "ACM_FIRST_DAY", "ACM_LAST_DAY")  # restored after: the demo sets them
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("MY_OWN_SETTING=kept\nACM_FIRST_DAY=1999-01-01\n")
+    monkeypatch.chdir(project)
     assert main(["demo"]) == 0
     captured = capsys.readouterr()
     out, err = captured.out, captured.err
+    env = (project / ".env").read_text().splitlines()
+    assert env == ["MY_OWN_SETTING=kept", f'DAGSTER_HOME="{acm_home() / "dagster"}"', 'ACM_FIRST_DAY="2024-01-01"',
+                   'ACM_LAST_DAY="2024-06-30"', f'ACM_HOME="{acm_home()}"']
     assert out.splitlines()[0] == f"database: {default_database_url()}"
     assert "FD_FAN (EquipID 1): 26208 rows x 10 tags, 2024-01-01 00:00 .. 2024-06-30 23:50 UTC" in out
     assert "points 262080 inserted, 0 unchanged, 0 updated" in out
     # Quiet: one line per step, a progress bar per run, the summary last; Dagster's log is in the file.
     assert (out + err).count("\n") < 120
-    for code in EQUIPMENT_TYPES:
-        assert f"{code} training: 100%" in err and f"{code} scoring: 100%" in err and "30/30" in err
+    assert "training 3 equipment: 100%" in err and "27/27" in err
+    assert "scoring 3 equipment: 100%" in err and "90/90" in err
     assert "ASSET_MATERIALIZATION" not in out + err and "DEBUG" not in out + err
     summary = out[out.index("\nSummary\n"):]
     assert summary.count("caught by episode") == 3 and "bearing_degradation" in summary
     assert "0 days" not in out and " min " in summary  # delays in human units
     log = acm_home() / "demo.log"
     assert f"the runs' full log: {log}" in out and "ASSET_MATERIALIZATION" in log.read_text()
-    assert f"ACM_FIRST_DAY=2024-01-01 ACM_LAST_DAY=2024-06-30 dagster dev -w workspace.yaml" in out
-    page = acm_home() / "fleet" / "fleet-health-2024-05-30.html"
-    assert f"Fleet health page (open it in a browser): {page}" in out
+    # As wide as for a project in /home/user/acm_assets (paths are the user's).
+    assert max(len(line) for line in out.replace(str(tmp_path), "/home/user").splitlines()) <= 120
+    assert "day partitions" not in out and "month partitions (2024-01 .. 2024-06)" in out
+    assert "  dagster dev    (or dg dev), in this directory" in out
+    page = Path(re.search(r"^Fleet health page \(open it in a browser\): (.+)$", out, re.M).group(1))
+    assert page.parent == acm_home() / "fleet" and re.fullmatch(r"fleet-health-2024-\d\d-\d\d\.html", page.name)
     assert all(f'data-equipment="{code}"' in page.read_text() for code in EQUIPMENT_TYPES)
 
     engine = create_engine(default_database_url())
@@ -98,6 +111,10 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
         ]
     assert sorted(run.job_name for run in runs) == ["fleet_page"] + ["scoring"] * 3 + ["training"] * 3
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    # Launched from the code location as the UI launches, so the UI can re-execute them (test_webserver does).
+    assert {run.remote_job_origin.location_name for run in runs} == {"acm_assets"}
+    assert {run.tags["acm/equipment"] for run in runs if run.job_name != "fleet_page"} == set(EQUIPMENT_TYPES)
+    assert {run.tags["acm/days"] for run in runs if run.job_name == "scoring"} == {"2024-05-01 .. 2024-05-30"}
     checks = Counter(e.check_name for e in evaluations)
     assert checks == {"baseline_quality": 3, "model_quality": 18, "score_sanity": months}
     failed = [(e.check_name, e.partition, e.description) for e in evaluations if not e.passed]
@@ -110,3 +127,29 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch):
 )
 def test_delays_read_in_human_units(delta, shown):
     assert human_duration(pd.Timedelta(delta)) == shown
+
+
+def _unset(monkeypatch, *names: str) -> None:
+    for name in names:
+        monkeypatch.setenv(name, "")  # recorded, so the test's end restores what was there
+        monkeypatch.delenv(name)
+
+
+def test_the_demo_env_file_opens_its_instance_with_no_variables_typed(capsys, monkeypatch, tmp_path):
+    """What `dagster dev` and `dg dev` do first in the directory: read .env, then open $DAGSTER_HOME."""
+    from dagster._cli.utils import get_possibly_temporary_instance_for_cli
+
+    _unset(monkeypatch, "DAGSTER_HOME", "ACM_FIRST_DAY", "ACM_LAST_DAY")
+    monkeypatch.chdir(tmp_path)
+    settings = {"DAGSTER_HOME": str(tmp_path / "home"), "ACM_FIRST_DAY": "2024-01-01", "ACM_LAST_DAY": "2024-06-30"}
+    (tmp_path / ".env").write_text("MY_OWN_SETTING=kept\nACM_FIRST_DAY=1999-01-01\n")
+    write_env_file(tmp_path / ".env", settings)
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("equipment", ["FD_FAN"])
+
+    with get_possibly_temporary_instance_for_cli("dagster dev") as instance:
+        assert instance.root_directory == str(tmp_path / "home")
+        assert instance.get_dynamic_partitions("equipment") == ["FD_FAN"]
+        assert {name: os.environ[name] for name in settings} == settings
+        assert os.environ["MY_OWN_SETTING"] == "kept"
