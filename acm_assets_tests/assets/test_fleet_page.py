@@ -56,11 +56,12 @@ def make_fleet(url: str) -> None:
     days = [LAST_DAY - dt.timedelta(days=29 - i) for i in range(30)]
     for code, dip in (("FD_FAN", 27), ("COND_PUMP", None), ("GAS_TURBINE", None)):
         health = _health(30, dip)
-        outputs.replace_tables({"ACM_HealthTimeline": [(ids[code], day, health.iloc[[i]]) for i, day in enumerate(days)]})
+        parts = [(ids[code], day, health.iloc[[i]]) for i, day in enumerate(days)]
+        outputs.replace_tables({"ACM_HealthTimeline": parts})
     episodes = {
-        "FD_FAN": _episode("2024-06-28 04:10", "2024-06-30 23:50", True, "FD1.06T32_BEARING_TEMP, FD1.06T33_WINDING_TEMP",
-                           LimitTag="FD1.06T32_BEARING_TEMP", HoursToLimit=31.0, HoursToLimitLow=22.0,
-                           HoursToLimitHigh=47.0, LimitStatus=ESTIMATED),
+        "FD_FAN": _episode("2024-06-28 04:10", "2024-06-30 23:50", True,
+                           "FD1.06T32_BEARING_TEMP, FD1.06T33_WINDING_TEMP", LimitTag="FD1.06T32_BEARING_TEMP",
+                           HoursToLimit=31.0, HoursToLimitLow=22.0, HoursToLimitHigh=47.0, LimitStatus=ESTIMATED),
         "COND_PUMP": _episode("2024-06-27 10:00", "2024-06-27 16:30", False, "CP.PRESS_OUT"),
         "GAS_TURBINE": _episode("2024-06-25 02:00", "2024-06-25 05:00", False, "GT.EGT_SPREAD"),
     }
