@@ -421,10 +421,10 @@ class DayScorer:
         return scores, episodes, state
 
     def _with_time_to_limit(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        """The episodes with the LIMIT_COLUMNS: an open one's estimate from its culprit's readings since onset."""
-        def readings(tag, start, end):
-            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1), tags=[tag],
-                                              drop_constant=False).frame[tag]
+        """The episodes with the LIMIT_COLUMNS: an open one's estimate from the equipment's readings around it."""
+        def readings(start, end):
+            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1),
+                                              drop_constant=False).frame
         rows = [episode_time_to_limit(e, self.limits, readings) for e in episodes.itertuples()]
         return episodes.assign(**pd.DataFrame(rows, index=episodes.index, columns=LIMIT_COLUMNS))
 
