@@ -372,6 +372,54 @@ def test_each_backfilled_month_shows_its_days_and_check(server):
     assert all(
         "unexplained_alert_share_limit" in {m["label"] for m in e["evaluation"]["metadataEntries"]} for e in executions
     )
+    # Both views of the check agree: each month's evaluation names the month's latest materialization, so the
+    # Partitions tab counts the months it passed (it counted them Missing while the pane said Passed).
+    assert _check_partition_statuses(server) == {month: "SUCCEEDED" for month in BACKFILL_MONTHS}
+    latest = server.query(
+        "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"anomaly_scores\"]}) { ... on AssetNode {"
+        " latestMaterializationByPartition(partitions: $keys) { partition runId } } } }", keys=BACKFILL_MONTHS,
+    )["assetNodeOrError"]["latestMaterializationByPartition"]
+    targets = server.query(
+        'query { assetCheckExecutions(assetKey: {path: ["anomaly_scores"]}, checkName: "score_sanity", limit: 50) {'
+        " evaluation { partition targetMaterialization { runId } } } }"
+    )["assetCheckExecutions"]
+    assert sorted((e["evaluation"]["partition"], e["evaluation"]["targetMaterialization"]["runId"]) for e in targets) \
+        == sorted((m["partition"], m["runId"]) for m in latest)
+
+
+def _check_partition_statuses(server: Server) -> dict[str, str]:
+    """What the check's Partitions tab shows: {equipment|month: status} for every partition with a status."""
+    data = server.query(
+        'query { assetNodeOrError(assetKey: {path: ["anomaly_scores"]}) { ... on AssetNode {'
+        ' assetCheckOrError(checkName: "score_sanity") { ... on AssetCheck { partitionStatuses {'
+        " ... on AssetCheckMultiPartitionStatuses { primaryDimensionName ranges { primaryDimStartKey primaryDimEndKey"
+        "  secondaryDim {"
+        "   ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions inProgressPartitions }"
+        "   ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } } }"
+    )["assetNodeOrError"]["assetCheckOrError"]["partitionStatuses"]
+    statuses = {}
+    for span in data["ranges"]:  # run-length encoded over the primary dimension
+        secondary = span["secondaryDim"]
+        if data["primaryDimensionName"] == "month":
+            for month in _months_between(span["primaryDimStartKey"], span["primaryDimEndKey"]):
+                for status, keys in (("SUCCEEDED", secondary["succeededPartitions"]),
+                                     ("FAILED", secondary["failedPartitions"]),
+                                     ("IN_PROGRESS", secondary["inProgressPartitions"])):
+                    statuses |= {f"{code}|{month}": status for code in keys}
+        else:
+            assert span["primaryDimStartKey"] == span["primaryDimEndKey"] == EQUIPMENT, span
+            for time_range in secondary["ranges"]:
+                for month in _months_between(time_range["startKey"], time_range["endKey"]):
+                    statuses[f"{EQUIPMENT}|{month}"] = time_range["status"]
+    return statuses
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    months, month = [], dt.date.fromisoformat(f"{first}-01")
+    while f"{month:%Y-%m}" <= last:
+        months.append(f"{month:%Y-%m}")
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return months
 
 
 def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
