@@ -333,14 +333,16 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     ]
     days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
     figures = {
+        # Each figure is defined, with its unit, in docs/operations.md (Figures in the UI).
         "anomaly_scores": {
-            "scored_rows": len(scores),
+            "points": len(scores),
+            "scored_points": int(scored_points.sum()),
             "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
             "alert_share": _float(health["AlertShare"]),
-            # Share of the scored points inside an open episode (ALERT share: points at the alert level).
-            "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
-            # How the models' out-of-fold points set the alert level.
-            "alert_threshold": threshold_method,
+            "episode_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
+            "alert_z": ENSEMBLE_CONFIG.alert_z,
+            "caution_z": ENSEMBLE_CONFIG.caution_z,
+            "alert_z_method": threshold_method,
             # Tags the equipment reports that the models were not trained on: read, not scored, until a retrain.
             "untrained_tags": dg.MetadataValue.json(
                 sorted({tag for d in scored for tag in d.scores.attrs.get("ignored_tags", [])})
