@@ -1,4 +1,5 @@
-"""Daily scoring of the last complete day and a weekly retrain, for every equipment; off until switched on."""
+"""Daily scoring of the last complete day, the fleet page after it, and a weekly retrain, for every equipment; off
+until switched on."""
 
 import itertools
 
@@ -6,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from acm_assets.assets.scoring import scoring_days
-from acm_assets.jobs import scoring_job, training_job
+from acm_assets.jobs import fleet_page_job, scoring_job, training_job
 from acm_assets.partitions import (
     FIRST_DAY_ENV,
     LAST_DAY_ENV,
@@ -67,3 +68,12 @@ def weekly_training_schedule(context: dg.ScheduleEvaluationContext):
     week = f"{pd.Timestamp(context.scheduled_execution_time):%Y-%m-%d}"
     for code in sorted(equipment_partitions.get_partition_keys(dynamic_partitions_store=context.instance)):
         yield dg.RunRequest(run_key=f"train:{code}:{week}", partition_key=code)
+
+
+daily_fleet_page_schedule = dg.ScheduleDefinition(
+    name="daily_fleet_page_schedule",
+    job=fleet_page_job,
+    cron_schedule="0 6 * * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="At 06:00 UTC, the fleet health page of the morning (daily scoring starts at 01:30).",
+)

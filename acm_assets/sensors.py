@@ -1,11 +1,17 @@
-"""Keeps equipment partitions in sync with the Equipment table and cold-starts training for new equipment."""
+"""Sensors: equipment partitions kept in sync with the Equipment table (and cold-start training), and
+episode notifications."""
+
+import json
 
 import dagster as dg
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.jobs import training_job
 from acm_assets.partitions import equipment_partitions, partition_key_problem
-from acm_assets.resources import AcmDatabase
+from acm_assets.notifications.changes import Told
+from acm_assets.notifications.tick import notify
+from acm_assets.resources import AcmDatabase, NotificationTargets
+from acm_assets.settings import ENSEMBLE_CONFIG
 
 
 @dg.sensor(job=training_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -61,3 +67,26 @@ def _first(reasons: list[str], shown: int = 10) -> str:
     """A tick's skip reason stays readable with a fleet waiting: the first few, then how many more."""
     more = f"; and {len(reasons) - shown} more equipment (see the tick's log)" if len(reasons) > shown else ""
     return "; ".join(reasons[:shown]) + more
+
+
+NOTIFY_ENV_HINT = (
+    "no notification target: set ACM_NOTIFY_WEBHOOK_URL (a Slack or Teams incoming webhook) and/or ACM_SMTP_URL "
+    "with ACM_NOTIFY_EMAIL_TO"
+)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def notification_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatabase,
+                        notifications: NotificationTargets):
+    """Tells each new episode, each rise in its severity and its close, once per channel: the changes go to
+    the outbox table before the cursor (what was told) moves, and the outbox is sent with retries."""
+    senders = notifications.senders()
+    if not senders:
+        return dg.SkipReason(NOTIFY_ENV_HINT)
+    told = Told.from_json(json.loads(context.cursor) if context.cursor else None)
+    result = notify(acm_database.outputs.engine, told, senders, notifications.rate_limit_per_hour,
+                    ENSEMBLE_CONFIG.alert_z)
+    context.update_cursor(json.dumps(result.told.to_json()))
+    for failure in result.delivery.failed:
+        context.log.warning(f"notification not delivered (retried with backoff): {failure}")
+    return dg.SkipReason(result.summary())

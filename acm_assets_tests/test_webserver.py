@@ -136,12 +136,13 @@ def _asset_nodes(server: Server) -> dict[str, dict]:
 def test_ui_shows_the_asset_graph_in_its_groups(server):
     nodes = _asset_nodes(server)
 
-    assert sorted(nodes) == sorted(["baseline", *MODEL_ASSETS, *SCORING_ASSETS])
+    assert sorted(nodes) == sorted(["baseline", *MODEL_ASSETS, *SCORING_ASSETS, "fleet_health_page"])
     groups = {key: node["groupName"] for key, node in nodes.items()}
-    assert groups == {"baseline": "ingest"} | dict.fromkeys(MODEL_ASSETS, "training") | dict.fromkeys(
-        SCORING_ASSETS, "scoring"
-    )
-    assert all(node["isPartitioned"] for node in nodes.values())
+    assert groups == {"baseline": "ingest", "fleet_health_page": "reports"} | dict.fromkeys(
+        MODEL_ASSETS, "training"
+    ) | dict.fromkeys(SCORING_ASSETS, "scoring")
+    # Every asset is partitioned but the fleet page, which covers the whole fleet.
+    assert [key for key, node in nodes.items() if not node["isPartitioned"]] == ["fleet_health_page"]
     # The ensemble config signature is the models' code version: a config change shows them stale.
     assert {nodes[m]["opVersion"] for m in MODEL_ASSETS} == {ENSEMBLE_CONFIG.signature()}
     scoring = nodes["anomaly_scores"]
@@ -194,6 +195,7 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
     assert shown == {
         "daily_scoring_schedule": ("scoring", "30 1 * * *", "STOPPED"),
         "weekly_training_schedule": ("training", "0 3 * * 0", "STOPPED"),
+        "daily_fleet_page_schedule": ("fleet_page", "0 6 * * *", "STOPPED"),
     }
     assert list(sensors) == ["equipment_sensor"]
     sensor = sensors["equipment_sensor"]

@@ -6,6 +6,7 @@ import pandas as pd
 
 from acm_assets.detectors.episodes import FAULT_LEAD, left_out_of_retraining
 from acm_assets.detectors.operating import auto_load_tag, auto_operating_tags
+from acm_assets.outputs.triage import episode_key, latest_triage
 from acm_assets.partitions import equipment_partitions, partitioned_check
 from acm_assets.resources import AcmDatabase
 from acm_assets.settings import ENSEMBLE_CONFIG
@@ -18,14 +19,11 @@ MIN_RUNNING_SHARE = 0.2
 
 
 class BaselineWindow(dg.Config):
-    """The training window: the equipment's last `days` of stored history, or a fixed [start, end) range.
-    `keep_episodes`: ids of recorded episodes an engineer judged normal operation (a new season, a new duty);
-    their spans stay in the baseline so the retrain learns them instead of flagging them again."""
+    """The training window: the equipment's last `days` of stored history, or a fixed [start, end) range."""
 
     days: int = 60
     start: str | None = None
     end: str | None = None
-    keep_episodes: list[int] = []
 
 
 @dg.asset(
@@ -49,22 +47,20 @@ class BaselineWindow(dg.Config):
 def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_database: AcmDatabase):
     """Read from the historian tables (never from files) so that training and scoring see one truth; leave
     out the spans earlier models flagged as episodes and the day before each, so a retrain never learns a
-    fault (or its build-up) as normal."""
+    fault (or its build-up) as normal, except those an engineer triaged as normal operation (a new season, a
+    new duty): the models learn those instead of flagging them again."""
     code = context.partition_key
     historian = acm_database.historian
     start, end = _window(config, code, historian.history_range(code)[1])
     cleaned = historian.read_window(code, start, end)
     report = cleaned.report.to_metadata()
-    episodes = _episodes_in(acm_database, historian.get_equipment(code).equip_id, start, end)
-    unknown = sorted(set(config.keep_episodes) - set(episodes["id"]))
-    if unknown:
-        raise dg.Failure(
-            f"baseline {code}: keep_episodes {unknown} are not episodes recorded for this equipment in "
-            f"[{start}, {end + FAULT_LEAD}); recorded: {sorted(episodes['id'].tolist())}"
-        )
-    left_out = episodes[~episodes["id"].isin(config.keep_episodes)]
+    equipment = historian.get_equipment(code)
+    episodes = _episodes_in(acm_database, equipment.equip_id, start, end)
+    state = episodes["id"].map(_triage_states(acm_database, equipment.equip_id))
+    normal, left_out = episodes[state == "normal"], episodes[state != "normal"]
     flagged = left_out_of_retraining(cleaned.frame.index, left_out)
     frame = cleaned.frame[~flagged]
+    spans = [[str(e.start), str(e.end)] for e in normal.itertuples()]
     yield dg.Output(
         frame,
         metadata={
@@ -74,12 +70,28 @@ def baseline(context: dg.AssetExecutionContext, config: BaselineWindow, acm_data
             "rows": len(frame),
             "rows_left_out_near_earlier_episodes": int(flagged.sum()),
             "earlier_episodes_left_out": len(left_out),
-            "earlier_episodes_kept": dg.MetadataValue.json(sorted(config.keep_episodes)),
+            # Triage decisions this baseline honours: normal spans are learned even past the contamination
+            # trim; fault spans (like every episode not judged normal) are left out with the day before.
+            "normal_episodes": dg.MetadataValue.json(_listed(code, normal)),
+            "fault_episodes": dg.MetadataValue.json(_listed(code, episodes[state == "fault"])),
+            # Recorded with the stored baseline (its fingerprint), so every model fitted on it learns them.
+            **({"normal_spans": dg.MetadataValue.json(spans)} if spans else {}),
             "tags": dg.MetadataValue.json(list(frame.columns)),
             "ingest_report": dg.MetadataValue.json(report),
         },
     )
     yield baseline_quality(frame, report)
+
+
+def _triage_states(database: AcmDatabase, equip_id: int) -> dict[int, str]:
+    """EpisodeID -> the latest triage decision of this equipment's episodes."""
+    latest = latest_triage(database.outputs.engine)
+    latest = latest[latest["EquipID"] == equip_id]
+    return dict(zip(latest["EpisodeID"].astype("int64"), latest["State"]))
+
+
+def _listed(code: str, episodes: pd.DataFrame) -> list[dict]:
+    return [{"episode": episode_key(code, e.id), "start": str(e.start), "end": str(e.end)} for e in episodes.itertuples()]
 
 
 def _episodes_in(database: AcmDatabase, equip_id: int, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

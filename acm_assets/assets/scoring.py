@@ -21,10 +21,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetC
 from dagster._record import copy
 
 from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
+from acm_assets.outputs.limits import LIMIT_COLUMNS, describe_time_to_limit, episode_time_to_limit, equipment_limits
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.registry.io_manager import MODEL_VERSION_TAG, ModelRegistryIOManager, pinned_version
-from acm_assets.resources import AcmDatabase
+from acm_assets.resources import AcmDatabase, TagLimits
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 # Each asset's main table; scores also write the day's ACM_ScoringState row and episodes their
@@ -110,7 +111,7 @@ class ScoredDay:
     ],
 )
 def anomaly_scoring(
-    context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase,
+    context: dg.AssetExecutionContext, config: ScoringDays, acm_database: AcmDatabase, tag_limits: TagLimits,
     model_registry_io_manager: dg.ResourceParam[ModelRegistryIOManager], **models,
 ):
     """Scores the selected days with each equipment's latest complete model version (or the run's pinned one),
@@ -123,9 +124,11 @@ def anomaly_scoring(
     registry = model_registry_io_manager
     pinned = pinned_version(context.run.tags) is not None
     failures: list[DayFailure] = []
+    limits = tag_limits.by_equipment()
     for code in sorted(days_by_equipment):
         failures += yield from _targeting(context.instance, _score_equipment(
-            acm_database, code, days_by_equipment[code], models, context.run.run_id, None if pinned else registry
+            acm_database, code, days_by_equipment[code], models, context.run.run_id, limits.get(code, {}),
+            None if pinned else registry,
         ))
     if failures:
         raise _run_failure(failures, len(days_by_equipment))
@@ -188,7 +191,8 @@ def _run_failure(failures: list[DayFailure], equipment: int) -> dg.Failure:
     return dg.Failure(description=head + "; ".join(lines), metadata={"failed_days": dg.MetadataValue.json(grouped)})
 
 
-def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str, registry):
+def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str,
+                     limits: dict, registry):
     """One equipment's days, month by month, reporting each month's written days; returns the days that
     failed. A failed day is skipped and the next one warms up from history, as a daily run after it would.
     Given the registry (no version pinned by the run's tag), a rerun keeps the version that scored its first
@@ -202,7 +206,7 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
             version = kept
             loaded = _kept_models(registry, code, kept, list(models), days[0])
         ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
-        scorer = DayScorer(database, ensemble, code, version, run_id)
+        scorer = DayScorer(database, ensemble, code, version, run_id, limits)
     except Exception as exc:  # noqa: BLE001 - the equipment's own failure, reported for each of its days
         cause = _cause(exc, version)
         return [DayFailure(code, day, cause) for day in days]
@@ -328,7 +332,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     listed = [
         {"EpisodeID": int(e.episode_id), "kind": e.kind, "start": str(e.start), "end": str(e.end),
          "open": bool(e.open), "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3),
-         "culprits": e.culprits}
+         "culprits": e.culprits, "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
         for e in episodes.itertuples()
     ]
     days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
@@ -391,10 +395,14 @@ class DayScorer:
     """Scores one equipment's days in order, carrying the detector state from day to day (what the asset
     does per day, without Dagster: the pipeline benchmark times it alone)."""
 
-    def __init__(self, database: AcmDatabase, ensemble: DetectorEnsemble, code: str, version: int, run_id: str):
+    def __init__(self, database: AcmDatabase, ensemble: DetectorEnsemble, code: str, version: int, run_id: str,
+                 limits: dict | None = None):
         self.historian, self.outputs = database.historian, database.outputs
         self.ensemble, self.code, self.version, self.run_id = ensemble, code, version, run_id
-        self.equip_id = self.historian.get_equipment(code).equip_id
+        equipment = self.historian.get_equipment(code)
+        self.equip_id = equipment.equip_id
+        # Tag limits: the historian's tag metadata, overridden by the configured ones ($ACM_TAG_LIMITS).
+        self.limits = equipment_limits(code, equipment.tags, limits or {})
         self.state = None
         self.state_day: dt.date | None = None
 
@@ -408,9 +416,17 @@ class DayScorer:
             scores = pd.DataFrame(columns=SCORE_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
         else:
             scores, state = self.ensemble.score_with_state(frame, state)
-        episodes = self.ensemble.episodes(scores)
+        episodes = self._with_time_to_limit(self.ensemble.episodes(scores))
         self.state, self.state_day = state, day
         return self._tables(scores, episodes, state), scores, episodes
+
+    def _with_time_to_limit(self, episodes: pd.DataFrame) -> pd.DataFrame:
+        """The episodes with the LIMIT_COLUMNS: an open one's estimate from its culprit's readings since onset."""
+        def readings(tag, start, end):
+            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1), tags=[tag],
+                                              drop_constant=False).frame[tag]
+        rows = [episode_time_to_limit(e, self.limits, readings) for e in episodes.itertuples()]
+        return episodes.assign(**pd.DataFrame(rows, index=episodes.index, columns=LIMIT_COLUMNS))
 
     def _read(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         first, _ = self.historian.history_range(self.code, start, end)
@@ -449,6 +465,7 @@ class DayScorer:
                 "AlertShare": episodes["alert_share"],
                 "Culprits": episodes["culprits"].map(", ".join),
                 **{f"share_{h}": episodes[f"share_{h}"] for h in HEADS},
+                **{c: episodes[c] for c in LIMIT_COLUMNS},
             }
         ).assign(**provenance)
         culprit_rows = pd.DataFrame(

@@ -39,7 +39,8 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
         were fitted on; `trained_on` lets the registry refuse a version whose models disagree."""
         code = context.partition_key
         try:
-            artifact = fit_model(model_type, baseline.frame, ENSEMBLE_CONFIG, {k: v.value for k, v in upstream.items()})
+            artifact = fit_model(model_type, baseline.frame, ENSEMBLE_CONFIG, {k: v.value for k, v in upstream.items()},
+                                 normal_spans=baseline.fingerprint.get("normal_spans", ()))
         except (DetectorFitError, DetectorInputError) as exc:
             raise dg.Failure(description=f"{model_type.value} of equipment {code}: {exc}") from exc
         if is_head:

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "pipeline": "acm_assets.bench.pipeline",
     "fleet": "acm_assets.bench.fleet",
     "partitions": "acm_assets.bench.partitions",
+    "limits": "acm_assets.bench.limits",
 }
 
 

@@ -23,6 +23,7 @@ from acm_assets.ingest.csv_reader import HistorianStream
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.ingest.staging import StagedExport
+from acm_assets.ingest.tags import tag_limits
 
 
 def register(commands) -> None:
@@ -118,8 +119,10 @@ def _import_csv(args) -> int:
             )
             for path in args.files
         ]
-        for path, export in zip(args.files, staged):
-            tags = {tag: _tag_metadata(info) for tag, info in export.tags.items()}
+        metadata = [{tag: _tag_metadata(info) for tag, info in export.tags.items()} for export in staged]
+        for path, tags in zip(args.files, metadata):
+            tag_limits(tags, str(path))  # a limit row that holds no number fails before anything is written
+        for path, export, tags in zip(args.files, staged, metadata):
             result = store.write_frames(args.equip, export.batches(), list(export.tags), tags=tags)
             export.close()
             report = export.report

@@ -4,7 +4,8 @@ timestamp, every number, every missing marker) is explicit and every failure is 
 Shapes handled: UTF-8 with or without a byte-order mark, quoted fields (numbers included), blank lines,
 a trailing delimiter (an unnamed, empty last column), and multi-row headers of any length: the rows right
 after the tag name row that hold no number and either some text or a label (descriptions, units, extended
-names, empty labelled rows) become `TagInfo` metadata, never data, and never count as bad timestamps.
+names, empty labelled rows) become `TagInfo` metadata, never data, and never count as bad timestamps. Rows
+labelled as limits ("High Limit", "Lo Limit" ...) hold numbers and are header rows all the same.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from acm_assets.ingest.cleaning import INDEX_NAME, CleanedFrame, clean_frame
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.report import IngestReport
-from acm_assets.ingest.tags import TagInfo
+from acm_assets.ingest.tags import HIGH_LIMIT_LABELS, LOW_LIMIT_LABELS, TagInfo
 from acm_assets.ingest.timestamps import DEFAULT_TIMESTAMP_FORMATS, MAX_INVALID_SHARE, TimestampParser, match_formats
 
 TIMESTAMP_COLUMN_NAMES = frozenset({"ts", "timestamp", "entrydatetime", "time", "datetime", "date"})
@@ -282,7 +283,8 @@ def _is_header_row(rows: pd.DataFrame, ts_column: str, formats: tuple[str, ...],
     """A header row holds no number and its timestamp cell does not parse; it has text in some cell or
     a label in the timestamp cell (letters, no digit and no missing marker: a timestamp never looks like
     that), empty cells allowed. So a row with a bad timestamp and a number, or with a stamp that has
-    digits or is a missing marker, is data: counted as a bad timestamp."""
+    digits or is a missing marker, is data: counted as a bad timestamp. A row labelled as a limit (High Limit,
+    Low Limit ...: no timestamp reads like that) is a header row whatever it holds."""
     rows = rows.apply(lambda column: column.str.strip())
     label = rows[ts_column]
     wall, utc, _ = match_formats(label, formats)
@@ -290,7 +292,8 @@ def _is_header_row(rows: pd.DataFrame, ts_column: str, formats: tuple[str, ...],
     numeric = others.apply(lambda column: pd.to_numeric(column, errors="coerce")).notna()
     text = ~numeric & ~others.apply(lambda column: column.str.lower().isin(markers))
     labelled = label.str.contains(r"[^\W\d_]") & ~label.str.contains(r"\d") & ~label.str.lower().isin(markers)
-    return (wall.isna() & utc.isna() & ~numeric.any(axis=1) & (text.any(axis=1) | labelled)).to_numpy()
+    limits = label.str.lower().str.replace(r"[^a-z]", "", regex=True).isin(HIGH_LIMIT_LABELS | LOW_LIMIT_LABELS)
+    return ((wall.isna() & utc.isna() & ~numeric.any(axis=1) & (text.any(axis=1) | labelled)) | limits).to_numpy()
 
 
 def _tag_info(header: pd.DataFrame, ts_column: str, source: str) -> dict[str, TagInfo]:

@@ -60,6 +60,13 @@ episodes_table = sa.Table(
     sa.Column("AlertShare", sa.Float),
     sa.Column("Culprits", LongText),
     *[sa.Column(f"share_{head}", sa.Float) for head in HEADS],
+    # Time to a limit of an open episode (acm_assets/outputs/limits.py): the culprit it concerns, hours to the
+    # crossing with its interval (High NULL: not bounded), and the status (NULL on a closed episode).
+    sa.Column("LimitTag", sa.Unicode(200)),
+    sa.Column("HoursToLimit", sa.Float),
+    sa.Column("HoursToLimitLow", sa.Float),
+    sa.Column("HoursToLimitHigh", sa.Float),
+    sa.Column("LimitStatus", sa.String(16)),
     *_provenance_columns(),
 )
 

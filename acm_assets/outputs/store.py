@@ -36,8 +36,11 @@ class OutputStore:
         self.tables = tables
 
     def create_tables(self) -> None:
+        """Create missing tables, and add the nullable columns a newer version defines to an existing one (the
+        time-to-limit columns of ACM_Episodes): a database scored by an older version keeps working."""
         for output in self.tables.values():
             output.table.create(self.engine, checkfirst=True)
+            _add_missing_columns(self.engine, output.table)
 
     def table(self, name: str) -> OutputTable:
         try:
@@ -88,6 +91,22 @@ class OutputStore:
             query = query.where(table.c.Day <= end_day)
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
+
+
+def _add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
+    with engine.connect() as conn:
+        present = {c["name"].lower() for c in sa.inspect(conn).get_columns(table.name)}
+    missing = [c for c in table.columns if c.name.lower() not in present]
+    if not missing:
+        return
+    required = [c.name for c in missing if not c.nullable]
+    if required:
+        raise RuntimeError(f"table {table.name} lacks the required columns {required}: migrate it before scoring")
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as conn:
+        for column in missing:
+            definition = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD {definition}")
 
 
 def _replace(conn, output: OutputTable, equip_id: int, day: dt.date, frame: pd.DataFrame) -> ReplaceResult:

@@ -42,7 +42,7 @@ MODEL_VERSION_TAG = "acm/model_version"
 # Output metadata keys an asset may set (dg.Output(metadata=...) or context.add_output_metadata).
 TRAINING_METADATA_KEYS = ("params", "train_rows", "train_sensors", "config_signature", "trained_on")
 # Output metadata of a training data asset that bounds its window (part of the fingerprint).
-WINDOW_METADATA_KEYS = ("window_start", "window_end")
+WINDOW_METADATA_KEYS = ("window_start", "window_end", "normal_spans")
 UNSIGNED_WARNING = (
     "ModelRegistry rows are unsigned: anyone who can write ModelRegistry can run code in this process "
     "(set ACM_REGISTRY_HMAC_KEY and run `acm registry sign`)"

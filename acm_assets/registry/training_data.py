@@ -77,7 +77,7 @@ def fingerprint(equipment: Equipment, content_sha256: str, rows: int, window: Ma
         "equip_id": equipment.equip_id,
         "rows": rows,
         "sha256": content_sha256,
-        **{key: str(value) for key, value in window.items() if value is not None},
+        **{key: value if isinstance(value, list) else str(value) for key, value in window.items() if value is not None},
     }
     return {"id": hashlib.sha256(to_json(facts).encode()).hexdigest(), **facts}
 

@@ -12,7 +12,8 @@ from acm_assets.detectors.calibration import Z_CLIP
 from acm_assets.detectors.episodes import FAULT_LEAD
 from acm_assets.registry.errors import VersionNotFoundError
 from acm_assets.settings import ENSEMBLE_CONFIG
-from acm_assets_tests.assets.conftest import make_plant
+from acm_assets.outputs.triage import episode_key, record_decision
+from acm_assets_tests.assets.conftest import CODE, make_plant
 
 MODEL_TYPES = {t.value for t in ModelType}
 
@@ -109,35 +110,33 @@ def _left_out_rows(episodes: pd.DataFrame, window_start: str) -> int:
     return len(stamps)
 
 
-def test_a_retrain_leaves_out_the_spans_earlier_models_flagged_and_the_day_before(sqlite_plant):
-    plant = sqlite_plant
+def test_a_retrain_leaves_out_flagged_spans_and_the_day_before_unless_triaged_normal(plant):
     assert plant.train().success
     assert plant.score("2024-02-03", "2024-02-04").success
     episodes = plant.table("ACM_Episodes")
     assert len(episodes) >= 1
+    kept = int(episodes["EpisodeID"].iloc[0])
+    record_decision(plant.engine, episode_key(CODE, kept), "fault", "ana")
     result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05"})
     metadata = result.asset_materializations_for_node("baseline")[0].metadata
     assert metadata["earlier_episodes_left_out"].value == len(episodes)
     left_out = metadata["rows_left_out_near_earlier_episodes"].value
     assert left_out == _left_out_rows(episodes, "2024-01-05") > 0
+    assert [e["episode"] for e in metadata["fault_episodes"].value] == [episode_key(CODE, kept)]
+    assert metadata["normal_episodes"].value == []
 
-    kept = int(episodes["EpisodeID"].iloc[0])
-    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05", "keep_episodes": [kept]})
+    record_decision(plant.engine, episode_key(CODE, kept), "normal", "bo", "start-up after the overhaul")
+    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05"})
     metadata = result.asset_materializations_for_node("baseline")[0].metadata
-    assert metadata["earlier_episodes_kept"].value == [kept]
+    assert [e["episode"] for e in metadata["normal_episodes"].value] == [episode_key(CODE, kept)]
+    assert metadata["fault_episodes"].value == []
     assert metadata["earlier_episodes_left_out"].value == len(episodes) - 1
     expected = _left_out_rows(episodes[episodes["EpisodeID"] != kept], "2024-01-05")
     assert metadata["rows_left_out_near_earlier_episodes"].value == expected < left_out
-
-
-def test_keeping_an_episode_that_was_never_recorded_fails_naming_it(sqlite_plant):
-    plant = sqlite_plant
-    result = plant.train(window={"start": "2024-01-05", "end": "2024-02-05", "keep_episodes": [12345]},
-                         raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "keep_episodes [12345]" in str(failure.event_specific_data.error)
-    assert plant.table("ModelRegistry").empty
+    # every head learns the span as normal: the spans travel with the stored baseline
+    for head in ("ar1_params", "gmm_model"):
+        params = result.asset_materializations_for_node(head)[0].metadata["params"].value
+        assert len(params["normal_spans"]) == 1
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,9 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch, tm
     assert max(len(line) for line in out.replace(str(tmp_path), "/home/user").splitlines()) <= 120
     assert "day partitions" not in out and "month partitions (2024-01 .. 2024-06)" in out
     assert "  dagster dev    (or dg dev), in this directory" in out
+    page = acm_home() / "fleet" / "fleet-health-2024-05-30.html"
+    assert f"Fleet health page (open it in a browser): {page}" in out
+    assert all(f'data-equipment="{code}"' in page.read_text() for code in EQUIPMENT_TYPES)
 
     engine = create_engine(default_database_url())
     summary_rows = HistorianStore(engine).data_summary()
@@ -104,11 +107,11 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch, tm
             for run in runs
             for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         ]
-    assert sorted(run.job_name for run in runs) == ["scoring"] * 3 + ["training"] * 3
+    assert sorted(run.job_name for run in runs) == ["fleet_page"] + ["scoring"] * 3 + ["training"] * 3
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
     # Launched from the code location as the UI launches, so the UI can re-execute them (test_webserver does).
     assert {run.remote_job_origin.location_name for run in runs} == {"acm_assets"}
-    assert {run.tags["acm/equipment"] for run in runs} == set(EQUIPMENT_TYPES)
+    assert {run.tags["acm/equipment"] for run in runs if run.job_name != "fleet_page"} == set(EQUIPMENT_TYPES)
     assert {run.tags["acm/days"] for run in runs if run.job_name == "scoring"} == {"2024-05-01 .. 2024-05-30"}
     checks = Counter(e.check_name for e in evaluations)
     assert checks == {"baseline_quality": 3, "model_quality": 18, "score_sanity": months}

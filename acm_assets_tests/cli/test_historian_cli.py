@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from acm_assets.cli.main import main
 from acm_assets.database import create_engine
 from acm_assets.ingest.historian import HistorianStore, historian_table
+from acm_assets.ingest.tags import TagLimit, tag_limits
 
 EXPORT = """TS,FAN.DAMPER,FAN.CURRENT,FAN.BEARING_TEMP
 Description,Damper position,Motor current,Bearing temperature
@@ -141,6 +142,23 @@ def test_import_csv_takes_declared_timestamp_formats_and_zone(capsys, sqlite_url
     )
     assert status == 0, err
     assert "2012-05-21 12:00 .. 2012-05-21 12:30 UTC" in out and "2 points inserted" in out
+
+
+def test_import_csv_keeps_the_limits_of_an_export_and_refuses_one_that_is_no_number(capsys, sqlite_url, tmp_path):
+    lines = EXPORT.splitlines()
+    good, bad = tmp_path / "limits.csv", tmp_path / "bad_limits.csv"
+    good.write_text("\n".join([*lines[:3], "High Limit,100,60,95", "Low Limit,,,", *lines[3:]]) + "\n")
+    bad.write_text("\n".join([*lines[:3], "High Limit,100,hot,95", *lines[3:]]) + "\n")
+    assert _run(capsys, "equipment", "add", "FD_FAN", "--database-url", sqlite_url)[0] == 0
+    status, out, err = _run(capsys, "import-csv", "--equip", "FD_FAN", str(bad), "--database-url", sqlite_url)
+    assert status == 2 and f"{bad}: tag 'FAN.CURRENT', 'High Limit': limit 'hot' is not a number" in err
+    assert _count(sqlite_url) == 0
+    status, out, err = _run(capsys, "import-csv", "--equip", "FD_FAN", str(good), "--database-url", sqlite_url)
+    assert status == 0, err
+    engine = create_engine(sqlite_url)
+    stored = HistorianStore(engine).get_equipment("FD_FAN").tags
+    engine.dispose()
+    assert tag_limits(stored, "FD_FAN")["FAN.BEARING_TEMP"] == TagLimit(high=95.0, low=None, source="FD_FAN")
 
 
 def test_import_csv_errors_are_one_line_with_status_2(capsys, sqlite_url, tmp_path):

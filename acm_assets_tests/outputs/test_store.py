@@ -86,3 +86,27 @@ def test_several_partitions_are_replaced_all_or_nothing(store):
     results = store.replace_partitions("points", [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))])
     assert [r.inserted for r in results] == [4, 4]
     assert len(store.read("points", 7)) == 8
+
+
+def test_a_table_written_by_an_older_version_gains_the_new_nullable_columns(database_url):
+    older, newer = sa.MetaData(), sa.MetaData()
+    def columns():
+        return [sa.Column("EquipID", sa.Integer, primary_key=True), sa.Column("SpanID", sa.String(40), primary_key=True),
+                sa.Column("Day", sa.Date, nullable=False)]
+
+    sa.Table("spans", older, *columns())
+    current = sa.Table("spans", newer, *columns(), sa.Column("LimitTag", sa.Unicode(200)))
+    engine = create_engine(database_url)
+    older.create_all(engine)
+    store = OutputStore(engine, {"spans": OutputTable(current, ("SpanID",))})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(older.tables["spans"]), [{"EquipID": 7, "SpanID": "e0", "Day": dt.date(2024, 1, 1)}])
+    store.create_tables()
+    store.create_tables()  # a second start finds the column there
+    store.replace_partition("spans", 7, dt.date(2024, 1, 2), pd.DataFrame({"SpanID": ["e1"], "LimitTag": ["T"]}))
+    rows = store.read("spans", 7).sort_values("SpanID")
+    assert rows["SpanID"].tolist() == ["e0", "e1"] and rows["LimitTag"].isna().tolist() == [True, False]
+
+    required = sa.Table("spans", sa.MetaData(), *columns(), sa.Column("Must", sa.Integer, nullable=False))
+    with pytest.raises(RuntimeError, match=r"table spans lacks the required columns \['Must'\]"):
+        OutputStore(engine, {"spans": OutputTable(required, ("SpanID",))}).create_tables()

@@ -1,0 +1,1 @@
+"""Episode notifications: what changed, an outbox that never loses a message, and its delivery."""
