@@ -17,9 +17,11 @@ from matplotlib.patches import Patch  # noqa: E402
 
 # Operating states that are not judged: their z says nothing about the plant's condition, so it is not drawn.
 STATE_SHADES = {"off": ("#d0d0d0", "OFF"), "transition": ("#f6dd9a", "start-up / stop")}
-# tab20 without its greys and olives, which would read as the OFF and start-up/stop shading: 16 colours, and each
-# listed episode is also labelled E<n> on the plot, so two episodes of one colour are never confused.
-EPISODE_COLOURS = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15, 16, 17)]
+# tab20 without its greys and olives, which would read as the OFF and start-up/stop shading: its 8 dark hues, then
+# their 8 light ones (neighbouring episodes never share a hue); each listed episode is also labelled E<n> on the
+# plot, so two episodes of one colour are never confused.
+_TAB20 = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15, 16, 17)]
+EPISODE_COLOURS = _TAB20[0::2] + _TAB20[1::2]
 REGIME_COLOURS = plt.get_cmap("Set2").colors
 NO_REGIME = "#ffffff"
 LEGEND_LINE_INCHES = 0.19
@@ -109,13 +111,13 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
         end = max(episode.end, start + span * MIN_EPISODE_WIDTH)  # short episodes stay visible
         ax.axvspan(start, end, color=handle.get_facecolor(), lw=0)
         if i in listed:
-            ax.annotate(f"E{i + 1}", (start, 1.0), xycoords=("data", "axes fraction"), xytext=(1, 2 + 9 * (i % 2)),
+            ax.annotate(f"E{i + 1}", (start, 1.0), xycoords=("data", "axes fraction"), xytext=(1, 2 + 10 * (i % 3)),
                         textcoords="offset points", fontsize=FONT_SIZE - 1, color="#333333", va="bottom")
     for axis in (ax,):
         axis.axhline(caution_z, color="#e0a000", lw=0.8, ls="--")
         axis.axhline(alert_z, color="#c00000", lw=0.8, ls="--")
     ax.set_ylabel("fused z", fontsize=FONT_SIZE)
-    ax.set_title(_plain(title), fontsize=FONT_SIZE + 1, loc="left", pad=22)
+    ax.set_title(_plain(title), fontsize=FONT_SIZE + 1, loc="left", pad=34)
     ax.tick_params(labelbottom=False, labelsize=FONT_SIZE - 1)
     panel.set_ylim(0, 105)
     panel.set_yticks([0, 50, 100])
@@ -127,7 +129,7 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     band.xaxis.set_major_formatter(mdates.ConciseDateFormatter(band.xaxis.get_major_locator()))
     side.axis("off")
     heading = Patch(color="none", label=f"\nepisodes: {len(episode_handles)}"
-                    + (" (shaded, labelled E<n> on the plot)" if episode_handles else ""))
+                    + (" (shaded, labelled on the plot)" if episode_handles else ""))
     side.legend(handles=[*handles, heading, *legend_episodes], loc="upper left", fontsize=FONT_SIZE, frameon=False)
     fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.07)
     return fig

@@ -70,7 +70,7 @@ def test_only_the_highest_peaks_are_listed_with_how_many_more():
     listed = [t.split()[0] for t in texts if t.startswith("E")]
     assert listed == [f"E{i + 1}" for i in range(20 - MAX_LISTED_EPISODES, 20)]  # chronological, highest peaks
     assert f"... and {20 - MAX_LISTED_EPISODES} more (highest peaks listed)" in texts
-    assert "\nepisodes: 20 (shaded, labelled E<n> on the plot)" in texts
+    assert "\nepisodes: 20 (shaded, labelled on the plot)" in texts
     # each listed episode is labelled on the plot itself, so a colour repeated after 16 episodes is never ambiguous
     labels = sorted(t.get_text() for t in fig.axes[0].texts)
     assert labels == sorted(f"E{i + 1}" for i in range(20 - MAX_LISTED_EPISODES, 20))
