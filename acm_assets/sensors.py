@@ -88,7 +88,11 @@ NOTIFY_ENV_HINT = (
 )
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Each minute: tells each new episode, each rise in its severity and its close once per channel "
+    "(webhook, email) through the outbox; launches no runs, and each tick says what it sent or why it sent nothing.",
+)
 def notification_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatabase,
                         notifications: NotificationTargets):
     """Tells each new episode, each rise in its severity and its close, once per channel: the changes go to

@@ -170,22 +170,25 @@ def test_ui_shows_the_asset_checks(server):
 
 
 def test_month_partitions_cover_the_months_of_the_data(server):
-    data = server.query(
-        '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
-        " partitionKeysByDimension { name partitionKeys } } } }"
-    )
-    dimensions = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
-    assert dimensions["month"] == ["2024-01", "2024-02", "2024-03"]
-    assert dimensions["equipment"] == [EQUIPMENT]
+    def dimensions():
+        data = server.query(
+            '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
+            " partitionKeysByDimension { name partitionKeys } } } }"
+        )
+        found = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
+        return found if found["equipment"] else None  # the sensor's first tick adds the equipment
+
+    found = _wait_for("the sensor to add the equipment partition", server, TRAINING_TIMEOUT_S, dimensions)
+    assert found == {"equipment": [EQUIPMENT], "month": ["2024-01", "2024-02", "2024-03"]}
 
 
 def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
     data = server.query(
         "query($repo: RepositorySelector!) {"
         " schedulesOrError(repositorySelector: $repo) { ... on Schedules { results {"
-        "   name cronSchedule pipelineName scheduleState { status } } } }"
+        "   name cronSchedule pipelineName description scheduleState { status } } } }"
         " sensorsOrError(repositorySelector: $repo) { ... on Sensors { results {"
-        "   name minIntervalSeconds targets { pipelineName } sensorState { status } } } } }",
+        "   name minIntervalSeconds description targets { pipelineName } sensorState { status } } } } }",
         repo=REPOSITORY,
     )
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
@@ -197,10 +200,11 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
         "weekly_training_schedule": ("training", "0 3 * * 0", "STOPPED"),
         "daily_fleet_page_schedule": ("fleet_page", "0 6 * * *", "STOPPED"),
     }
-    assert list(sensors) == ["equipment_sensor"]
-    sensor = sensors["equipment_sensor"]
-    assert sensor["sensorState"]["status"] == "RUNNING"
-    assert [t["pipelineName"] for t in sensor["targets"]] == ["training"]
+    assert sorted(sensors) == ["equipment_sensor", "notification_sensor"]
+    assert {s["sensorState"]["status"] for s in sensors.values()} == {"RUNNING"}
+    assert [t["pipelineName"] for t in sensors["equipment_sensor"]["targets"]] == ["training"]
+    # Each says in the UI what it does and when.
+    assert all(len(s["description"] or "") > 40 for s in [*schedules.values(), *sensors.values()])
 
 
 def _runs(server: Server, tags: list[dict]) -> list[dict]:
@@ -397,7 +401,7 @@ def _check_partition_statuses(server: Server) -> dict[str, str]:
         " ... on AssetCheckMultiPartitionStatuses { primaryDimensionName ranges { primaryDimStartKey primaryDimEndKey"
         "  secondaryDim {"
         "   ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions inProgressPartitions }"
-        "   ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } } }"
+        "   ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } } } }"
     )["assetNodeOrError"]["assetCheckOrError"]["partitionStatuses"]
     statuses = {}
     for span in data["ranges"]:  # run-length encoded over the primary dimension
