@@ -172,22 +172,25 @@ def test_ui_shows_the_asset_checks(server):
 
 
 def test_month_partitions_cover_the_months_of_the_data(server):
-    data = server.query(
-        '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
-        " partitionKeysByDimension { name partitionKeys } } } }"
-    )
-    dimensions = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
-    assert dimensions["month"] == ["2024-01", "2024-02", "2024-03"]
-    assert dimensions["equipment"] == [EQUIPMENT]
+    def dimensions():
+        data = server.query(
+            '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
+            " partitionKeysByDimension { name partitionKeys } } } }"
+        )
+        found = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
+        return found if found["equipment"] else None  # the sensor's first tick adds the equipment
+
+    found = _wait_for("the sensor to add the equipment partition", server, TRAINING_TIMEOUT_S, dimensions)
+    assert found == {"equipment": [EQUIPMENT], "month": ["2024-01", "2024-02", "2024-03"]}
 
 
 def test_schedules_are_stopped_and_the_sensors_run(server):
     data = server.query(
         "query($repo: RepositorySelector!) {"
         " schedulesOrError(repositorySelector: $repo) { ... on Schedules { results {"
-        "   name cronSchedule pipelineName scheduleState { status } } } }"
+        "   name cronSchedule pipelineName description scheduleState { status } } } }"
         " sensorsOrError(repositorySelector: $repo) { ... on Sensors { results {"
-        "   name minIntervalSeconds targets { pipelineName } sensorState { status } } } } }",
+        "   name minIntervalSeconds description targets { pipelineName } sensorState { status } } } } }",
         repo=REPOSITORY,
     )
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
@@ -206,6 +209,8 @@ def test_schedules_are_stopped_and_the_sensors_run(server):
     # Notifications start on their own once a target is set in the environment; they launch no run.
     notifying = sensors["notification_sensor"]
     assert notifying["sensorState"]["status"] == "RUNNING" and notifying["targets"] == []
+    # Each says in the UI what it does and when.
+    assert all(len(s["description"] or "") > 40 for s in [*schedules.values(), *sensors.values()])
 
 
 def _runs(server: Server, tags: list[dict]) -> list[dict]:
@@ -379,6 +384,54 @@ def test_each_backfilled_month_shows_its_days_and_check(server):
     assert all(
         "unexplained_alert_share_limit" in {m["label"] for m in e["evaluation"]["metadataEntries"]} for e in executions
     )
+    # Both views of the check agree: each month's evaluation names the month's latest materialization, so the
+    # Partitions tab counts the months it passed (it counted them Missing while the pane said Passed).
+    assert _check_partition_statuses(server) == {month: "SUCCEEDED" for month in BACKFILL_MONTHS}
+    latest = server.query(
+        "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"anomaly_scores\"]}) { ... on AssetNode {"
+        " latestMaterializationByPartition(partitions: $keys) { partition runId } } } }", keys=BACKFILL_MONTHS,
+    )["assetNodeOrError"]["latestMaterializationByPartition"]
+    targets = server.query(
+        'query { assetCheckExecutions(assetKey: {path: ["anomaly_scores"]}, checkName: "score_sanity", limit: 50) {'
+        " evaluation { partition targetMaterialization { runId } } } }"
+    )["assetCheckExecutions"]
+    assert sorted((e["evaluation"]["partition"], e["evaluation"]["targetMaterialization"]["runId"]) for e in targets) \
+        == sorted((m["partition"], m["runId"]) for m in latest)
+
+
+def _check_partition_statuses(server: Server) -> dict[str, str]:
+    """What the check's Partitions tab shows: {equipment|month: status} for every partition with a status."""
+    data = server.query(
+        'query { assetNodeOrError(assetKey: {path: ["anomaly_scores"]}) { ... on AssetNode {'
+        ' assetCheckOrError(checkName: "score_sanity") { ... on AssetCheck { partitionStatuses {'
+        " ... on AssetCheckMultiPartitionStatuses { primaryDimensionName ranges { primaryDimStartKey primaryDimEndKey"
+        "  secondaryDim {"
+        "   ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions inProgressPartitions }"
+        "   ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } } } }"
+    )["assetNodeOrError"]["assetCheckOrError"]["partitionStatuses"]
+    statuses = {}
+    for span in data["ranges"]:  # run-length encoded over the primary dimension
+        secondary = span["secondaryDim"]
+        if data["primaryDimensionName"] == "month":
+            for month in _months_between(span["primaryDimStartKey"], span["primaryDimEndKey"]):
+                for status, keys in (("SUCCEEDED", secondary["succeededPartitions"]),
+                                     ("FAILED", secondary["failedPartitions"]),
+                                     ("IN_PROGRESS", secondary["inProgressPartitions"])):
+                    statuses |= {f"{code}|{month}": status for code in keys}
+        else:
+            assert span["primaryDimStartKey"] == span["primaryDimEndKey"] == EQUIPMENT, span
+            for time_range in secondary["ranges"]:
+                for month in _months_between(time_range["startKey"], time_range["endKey"]):
+                    statuses[f"{EQUIPMENT}|{month}"] = time_range["status"]
+    return statuses
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    months, month = [], dt.date.fromisoformat(f"{first}-01")
+    while f"{month:%Y-%m}" <= last:
+        months.append(f"{month:%Y-%m}")
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return months
 
 
 def _wait_for_run(server: Server, run_id: str, what: str) -> str:

@@ -161,7 +161,7 @@ def _train_and_score(launcher: Launcher, url: str, loads: list[DemoLoad]) -> dic
               f"({BASELINE_DAYS} fault-free days)")
         training[code] = launch_training(launcher, code, train_start.date(), train_end.date())
     steps = len(launcher.job("training").job_snapshot.dep_structure_snapshot.node_invocation_snaps)
-    _follow(launcher, training, "training", dict.fromkeys(codes, steps), "step",
+    _follow(launcher, training, f"training {len(codes)} equipment", dict.fromkeys(codes, steps), "step",
             lambda run_id: instance.get_run_stats(run_id).steps_succeeded)
     for load in loads:
         code = load.equipment.code
@@ -171,7 +171,8 @@ def _train_and_score(launcher: Launcher, url: str, loads: list[DemoLoad]) -> dic
     days = {load.equipment.code: (_windows(load)[2] - _windows(load)[1]).days + 1 for load in loads}
     engine = create_engine(url)
     try:
-        _follow(launcher, scoring, "scoring", days, "day", lambda run_id: _days_written(engine, run_id))
+        _follow(launcher, scoring, f"scoring {len(codes)} equipment", days, "day",
+                lambda run_id: _days_written(engine, run_id))
     finally:
         engine.dispose()
     return {code: (training[code], scoring[code]) for code in codes}
@@ -193,7 +194,7 @@ def launch_scoring(launcher: Launcher, code: str, first_day: dt.date, last_day: 
 
 def _follow(launcher: Launcher, runs: dict[str, str], what: str, totals: dict[str, int], unit: str, done) -> None:
     """One progress bar over the runs until all have finished; a failed run fails the demo, naming it."""
-    bar = _bar(what if len(runs) == 1 else f"{what} {len(runs)} equipment", sum(totals.values()), unit)
+    bar = _bar(what, sum(totals.values()), unit)
 
     def update():
         bar.update(sum(done(run_id) for run_id in runs.values()) - bar.n)
@@ -203,7 +204,7 @@ def _follow(launcher: Launcher, runs: dict[str, str], what: str, totals: dict[st
         update()
     for code, run_id in runs.items():
         if finished[run_id].status != dg.DagsterRunStatus.SUCCESS:
-            raise CliError(f"{code}: the {what} run {run_id} failed; its log is in {acm_home() / LOG_NAME}")
+            raise CliError(f"{code}: the run {run_id} ({what}) failed; its log is in {acm_home() / LOG_NAME}")
 
 
 def _days_written(engine, run_id: str) -> int:
@@ -214,9 +215,9 @@ def _days_written(engine, run_id: str) -> int:
 def _fleet_page(launcher: Launcher) -> str:
     """The fleet health page of the scored days, materialized as its daily schedule does; its path."""
     run_id = launcher.launch("fleet_page")
-    _follow(launcher, {"fleet page": run_id}, "fleet page", {"fleet page": 1}, "page",
-            lambda run: launcher.instance.get_run_stats(run).steps_succeeded)
-    record = launcher.instance.fetch_materializations(dg.AssetKey("fleet_health_page"), limit=1).records[0]
+    _follow(launcher, {"fleet": run_id}, "fleet page", {"fleet": 1}, "page",
+            lambda run_id: launcher.instance.get_run_stats(run_id).steps_succeeded)
+    (record,) = launcher.instance.fetch_materializations(dg.AssetKey("fleet_health_page"), limit=1).records
     return record.asset_materialization.metadata["path"].value
 
 

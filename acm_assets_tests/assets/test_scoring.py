@@ -261,7 +261,10 @@ def test_a_month_is_materialized_with_the_figures_of_the_days_the_run_scored(sql
     [scored] = _materializations(result, "anomaly_scores")
     assert scored.metadata["dagster/row_count"].value == len(scores) == 3 * 144
     assert re.fullmatch(r"fused z at alert_z 3 where the 0.995 quantile of \d+ out-of-fold points lies",
-                        scored.metadata["alert_threshold"].value)
+                        scored.metadata["alert_z_method"].value)
+    figures = {k: scored.metadata[k].value for k in ("points", "scored_points", "alert_z", "caution_z")}
+    assert figures == {"points": 3 * 144, "scored_points": running, "alert_z": 3.0, "caution_z": 1.5}
+    assert scored.metadata["episode_share"].value == _rounded(scores.loc[scores["fused_z"].notna(), "alarm"].mean())
     [episodes] = _materializations(result, "anomaly_episodes")
     assert episodes.metadata["dagster/row_count"].value == len(plant.table("ACM_Episodes"))
     assert materialized.metadata["plot"].value.startswith(
