@@ -374,7 +374,9 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
             "scored_points": int(scored_points.sum()),
             "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
             "alert_share": _float(health["AlertShare"]),
-            "episode_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
+            "episode_share": (
+                _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0
+            ),
             "alert_z": ENSEMBLE_CONFIG.alert_z,
             "caution_z": ENSEMBLE_CONFIG.caution_z,
             "alert_z_method": threshold_method,
