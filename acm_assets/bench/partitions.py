@@ -486,7 +486,9 @@ def _schedule_tick(context: WorkspaceProcessContext, last: dt.date, codes: list[
             f"the {SCHEDULE} tick at {tick_time} made {len(runs)} runs over {len(covered)} equipment (with "
             f"repeats: {len(covered) != len(set(covered))}), not each of the {len(codes)} once: {tick}"
         )
-    events = Counter(e.dagster_event_type.value for r in runs for e in instance.all_logs(r.run_id) if e.is_dagster_event)
+    events = Counter(
+        e.dagster_event_type.value for run in runs for e in instance.all_logs(run.run_id) if e.is_dagster_event
+    )
     return {
         "schedule_tick_time": tick_time.isoformat(),
         "daily_schedule_tick_s": _seconds(tick_s),

@@ -265,8 +265,8 @@ class HistorianStore:
 
     def read_raw(self, code: str, start=None, end=None, *, tags: list[str] | None = None) -> pd.DataFrame:
         """Points of `code` with start <= EntryDateTime < end, wide (a column per tag that has a point there,
-        in the equipment's tag order) and not cleaned: a long window read once and cleaned in slices gives
-        each slice what `read_window` of that slice gives."""
+        in the equipment's tag order) and not cleaned: a slice of a long window, without the tags that have no
+        point in it, is what this reads for the slice's window alone."""
         source = f"HistorianData[{code}]"
         equipment = self.get_equipment(code)
         h = historian_table

@@ -142,7 +142,8 @@ def _replace(conn, output: OutputTable, equip_id: int, days: list[dt.date], fram
     later = {key for key, day in elsewhere.items() if day > latest[key]}
     superseded = set(elsewhere) - later
     for key in superseded:
-        conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, *[table.c[c] == v for c, v in zip(entity, key)]))
+        same = [table.c[c] == value for c, value in zip(entity, key)]
+        conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, *same))
     inserted = [row for key, row in incoming if key not in later]
     if inserted:
         conn.execute(sa.insert(table), inserted)

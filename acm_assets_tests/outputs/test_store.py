@@ -83,7 +83,8 @@ def test_several_partitions_are_replaced_all_or_nothing(store):
     with pytest.raises(ValueError, match="value"):
         store.replace_partitions("points", [(7, d1, _day_frame("2024-01-01", 1.0)), (7, d2, bad)])
     assert store.read("points", 7).empty
-    result = store.replace_partitions("points", [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))])
+    parts = [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))]
+    result = store.replace_partitions("points", parts)
     assert result.inserted == 8
     assert len(store.read("points", 7)) == 8
 
