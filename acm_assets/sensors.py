@@ -6,15 +6,20 @@ import json
 import dagster as dg
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
-from acm_assets.jobs import training_job
-from acm_assets.partitions import equipment_partitions, partition_key_problem
+from acm_assets.jobs import EQUIPMENT_TAG, training_job
 from acm_assets.notifications.changes import Told
-from acm_assets.notifications.tick import notify
+from acm_assets.notifications.tick import first_tick, notify
+from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.resources import AcmDatabase, NotificationTargets
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 
-@dg.sensor(job=training_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=training_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Each minute: adds a partition per new Equipment row and launches one cold-start training run "
+    "for equipment without a complete model version once it has the rows a baseline needs; each tick that "
+    "requests nothing says why.",
+)
 def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatabase):
     """Adds a partition per new Equipment row. Equipment without a complete model version gets one training
     run once it has enough history for a baseline (until then each tick logs why it waits); the run key is
@@ -53,12 +58,20 @@ def equipment_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatab
     if waiting:
         context.log.info(f"cold start waits for data: {'; '.join(waiting)}")
         reasons.append(f"cold start waits for data: {_first(waiting)}")
+    if not reasons and not ready:  # nothing untrained: say so rather than "0 runs requested"
+        added = f" (partitions added now: {', '.join(new)})" if new else ""
+        reasons.append(
+            f"nothing to do: no equipment lacks a complete model version ({len(equipment)} registered){added}"
+            if equipment else "no equipment registered yet (acm equipment add, or a row in Equipment)"
+        )
     requests = [equipment_partitions.build_add_request(new)] if new else []
     if unusable:
         requests.append(equipment_partitions.build_delete_request(unusable))
     return dg.SensorResult(
         dynamic_partitions_requests=requests,
-        run_requests=[dg.RunRequest(run_key=f"cold-start:{code}", partition_key=code) for code in ready],
+        run_requests=[
+            dg.RunRequest(run_key=f"cold-start:{code}", partition_key=code, tags={EQUIPMENT_TAG: code}) for code in ready
+        ],
         skip_reason="; ".join(reasons) if reasons and not ready else None,
     )
 
@@ -75,7 +88,11 @@ NOTIFY_ENV_HINT = (
 )
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Each minute: tells each new episode, each rise in its severity and its close once per channel "
+    "(webhook, email) through the outbox; launches no runs, and each tick says what it sent or why it sent nothing.",
+)
 def notification_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDatabase,
                         notifications: NotificationTargets):
     """Tells each new episode, each rise in its severity and its close, once per channel: the changes go to
@@ -83,9 +100,9 @@ def notification_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDa
     senders = notifications.senders()
     if not senders:
         return dg.SkipReason(NOTIFY_ENV_HINT)
-    told = Told.from_json(json.loads(context.cursor) if context.cursor else None)
-    result = notify(acm_database.outputs.engine, told, senders, notifications.rate_limit_per_hour,
-                    ENSEMBLE_CONFIG.alert_z)
+    engine = acm_database.outputs.engine
+    told = Told.from_json(json.loads(context.cursor)) if context.cursor else first_tick(engine)
+    result = notify(engine, told, senders, notifications.rate_limit_per_hour, ENSEMBLE_CONFIG.alert_z)
     context.update_cursor(json.dumps(result.told.to_json()))
     for failure in result.delivery.failed:
         context.log.warning(f"notification not delivered (retried with backoff): {failure}")

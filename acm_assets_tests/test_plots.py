@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from acm_assets.plots import MAX_DRAWN_POINTS, MAX_LISTED_EPISODES, health_figure, health_plot_png
+from acm_assets.plots import MAX_DRAWN_POINTS, MAX_LISTED_EPISODES, MIN_EPISODE_WIDTH, health_figure, health_plot_png
 
 INDEX = pd.date_range("2024-05-01", periods=144, freq="10min", tz="UTC")
 STATE = ["off"] * 20 + ["transition"] * 6 + ["running"] * 100 + ["transition"] * 6 + ["off"] * 12
@@ -70,7 +70,10 @@ def test_only_the_highest_peaks_are_listed_with_how_many_more():
     listed = [t.split()[0] for t in texts if t.startswith("E")]
     assert listed == [f"E{i + 1}" for i in range(20 - MAX_LISTED_EPISODES, 20)]  # chronological, highest peaks
     assert f"... and {20 - MAX_LISTED_EPISODES} more (highest peaks listed)" in texts
-    assert "\nepisodes: 20 (shaded)" in texts
+    assert "\nepisodes: 20 (shaded, labelled on the plot)" in texts
+    # each listed episode is labelled on the plot itself, so a colour repeated after 16 episodes is never ambiguous
+    labels = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert labels == sorted(f"E{i + 1}" for i in range(20 - MAX_LISTED_EPISODES, 20))
     plt.close(fig)
 
 
@@ -83,4 +86,34 @@ def test_culprit_names_are_shown_as_written_never_as_markup():
     texts = [t.get_text() for t in fig.findobj(plt.Text)]
     assert any(all(name.replace("$", "\\$") in text for name in names) for text in texts)
     assert health_plot_png(_scores(), episodes, "FD_FAN", 1.5, 3.0).startswith(b"\x89PNG")
+    plt.close(fig)
+
+
+def test_health_is_drawn_0_to_100_and_the_regime_band_has_a_key():
+    scores = _scores().assign(health=np.where(np.array(STATE) == "running", 80.0, 0.0))
+    scores.loc[INDEX[100:], "regime"] = 2
+    fig = health_figure(scores, _episodes(0), "t", 1.5, 3.0)
+    panel = fig.axes[3]
+    (line,) = panel.get_lines()
+    assert panel.get_ylim() == (0, 105) and np.nanmax(np.asarray(line.get_ydata(), dtype=float)) == 80.0
+    texts = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert "regime 0" in texts and "regime 2" in texts
+    plt.close(fig)
+
+
+def test_alerts_outside_any_episode_are_marked_and_explained_and_short_episodes_stay_visible():
+    scores = _scores()
+    scores.loc[INDEX[40], "fused_z"] = 6.0  # inside the episode below: explained
+    scores.loc[INDEX[90], "fused_z"] = 5.0  # outside: marked
+    episode = _episodes(1).assign(start=INDEX[38], end=INDEX[38])  # a single-point episode
+    fig = health_figure(scores, episode.assign(onset=INDEX[36], end=INDEX[42]), "t", 1.5, 3.0)
+    (marked,) = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert len(marked.get_offsets()) == 1 and marked.get_offsets()[0][1] == 5.0
+    texts = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert "ALERT outside any episode: 1 points\n   (too brief to open one)" in texts
+    plt.close(fig)
+    fig = health_figure(scores, episode, "t", 1.5, 3.0)
+    (shade,) = [p for p in fig.axes[0].patches if round(p.get_facecolor()[3], 2) == 0.4]
+    width = shade.get_width()
+    assert width >= MIN_EPISODE_WIDTH * (INDEX[-1] - INDEX[0]) / pd.Timedelta(days=1) * 0.999
     plt.close(fig)

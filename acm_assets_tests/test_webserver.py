@@ -31,10 +31,12 @@ from acm_assets.cli.launcher import code_location
 from acm_assets.database import create_engine
 from acm_assets.detectors import ModelType
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.outputs.triage import latest_triage
 from acm_assets.simulation.simulator import simulate
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
+from acm_assets_tests.outputs.episodes import episode_row, write_episodes
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -170,22 +172,25 @@ def test_ui_shows_the_asset_checks(server):
 
 
 def test_month_partitions_cover_the_months_of_the_data(server):
-    data = server.query(
-        '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
-        " partitionKeysByDimension { name partitionKeys } } } }"
-    )
-    dimensions = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
-    assert dimensions["month"] == ["2024-01", "2024-02", "2024-03"]
-    assert dimensions["equipment"] == [EQUIPMENT]
+    def dimensions():
+        data = server.query(
+            '{ assetNodeOrError(assetKey: {path: ["health_timeline"]}) { ... on AssetNode {'
+            " partitionKeysByDimension { name partitionKeys } } } }"
+        )
+        found = {d["name"]: d["partitionKeys"] for d in data["assetNodeOrError"]["partitionKeysByDimension"]}
+        return found if found["equipment"] else None  # the sensor's first tick adds the equipment
+
+    found = _wait_for("the sensor to add the equipment partition", server, TRAINING_TIMEOUT_S, dimensions)
+    assert found == {"equipment": [EQUIPMENT], "month": ["2024-01", "2024-02", "2024-03"]}
 
 
-def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
+def test_schedules_are_stopped_and_the_sensors_run(server):
     data = server.query(
         "query($repo: RepositorySelector!) {"
         " schedulesOrError(repositorySelector: $repo) { ... on Schedules { results {"
-        "   name cronSchedule pipelineName scheduleState { status } } } }"
+        "   name cronSchedule pipelineName description scheduleState { status } } } }"
         " sensorsOrError(repositorySelector: $repo) { ... on Sensors { results {"
-        "   name minIntervalSeconds targets { pipelineName } sensorState { status } } } } }",
+        "   name minIntervalSeconds description targets { pipelineName } sensorState { status } } } } }",
         repo=REPOSITORY,
     )
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
@@ -197,10 +202,15 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
         "weekly_training_schedule": ("training", "0 3 * * 0", "STOPPED"),
         "daily_fleet_page_schedule": ("fleet_page", "0 6 * * *", "STOPPED"),
     }
-    assert list(sensors) == ["equipment_sensor"]
+    assert sorted(sensors) == ["equipment_sensor", "notification_sensor"]
     sensor = sensors["equipment_sensor"]
     assert sensor["sensorState"]["status"] == "RUNNING"
     assert [t["pipelineName"] for t in sensor["targets"]] == ["training"]
+    # Notifications start on their own once a target is set in the environment; they launch no run.
+    notifying = sensors["notification_sensor"]
+    assert notifying["sensorState"]["status"] == "RUNNING" and notifying["targets"] == []
+    # Each says in the UI what it does and when.
+    assert all(len(s["description"] or "") > 40 for s in [*schedules.values(), *sensors.values()])
 
 
 def _runs(server: Server, tags: list[dict]) -> list[dict]:
@@ -374,33 +384,87 @@ def test_each_backfilled_month_shows_its_days_and_check(server):
     assert all(
         "unexplained_alert_share_limit" in {m["label"] for m in e["evaluation"]["metadataEntries"]} for e in executions
     )
+    # Both views of the check agree: each month's evaluation names the month's latest materialization, so the
+    # Partitions tab counts the months it passed (it counted them Missing while the pane said Passed).
+    assert _check_partition_statuses(server) == {month: "SUCCEEDED" for month in BACKFILL_MONTHS}
+    latest = server.query(
+        "query($keys: [String!]) { assetNodeOrError(assetKey: {path: [\"anomaly_scores\"]}) { ... on AssetNode {"
+        " latestMaterializationByPartition(partitions: $keys) { partition runId } } } }", keys=BACKFILL_MONTHS,
+    )["assetNodeOrError"]["latestMaterializationByPartition"]
+    targets = server.query(
+        'query { assetCheckExecutions(assetKey: {path: ["anomaly_scores"]}, checkName: "score_sanity", limit: 50) {'
+        " evaluation { partition targetMaterialization { runId } } } }"
+    )["assetCheckExecutions"]
+    assert sorted((e["evaluation"]["partition"], e["evaluation"]["targetMaterialization"]["runId"]) for e in targets) \
+        == sorted((m["partition"], m["runId"]) for m in latest)
 
 
-def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
-    before = _run_ids_by_day(server)
-    launched = server.query(
-        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
-        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }"
-        " ... on RunConfigValidationInvalid { errors { message } } } }",
-        params={
-            "selector": {**REPOSITORY, "jobName": "scoring"},
-            "runConfigData": {"ops": {"anomaly_scoring": {"config": {"first_day": RERUN_DAY, "last_day": RERUN_DAY}}}},
-            "executionMetadata": {"tags": [
-                {"key": "dagster/partition", "value": BACKFILL_MONTHS[-1]},
-                {"key": "dagster/partition/equipment", "value": EQUIPMENT},
-                {"key": "dagster/partition/month", "value": BACKFILL_MONTHS[-1].split("|")[1]},
-            ]},
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+def _check_partition_statuses(server: Server) -> dict[str, str]:
+    """What the check's Partitions tab shows: {equipment|month: status} for every partition with a status."""
+    data = server.query(
+        'query { assetNodeOrError(assetKey: {path: ["anomaly_scores"]}) { ... on AssetNode {'
+        ' assetCheckOrError(checkName: "score_sanity") { ... on AssetCheck { partitionStatuses {'
+        " ... on AssetCheckMultiPartitionStatuses { primaryDimensionName ranges { primaryDimStartKey primaryDimEndKey"
+        "  secondaryDim {"
+        "   ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions inProgressPartitions }"
+        "   ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } } } }"
+    )["assetNodeOrError"]["assetCheckOrError"]["partitionStatuses"]
+    statuses = {}
+    for span in data["ranges"]:  # run-length encoded over the primary dimension
+        secondary = span["secondaryDim"]
+        if data["primaryDimensionName"] == "month":
+            for month in _months_between(span["primaryDimStartKey"], span["primaryDimEndKey"]):
+                for status, keys in (("SUCCEEDED", secondary["succeededPartitions"]),
+                                     ("FAILED", secondary["failedPartitions"]),
+                                     ("IN_PROGRESS", secondary["inProgressPartitions"])):
+                    statuses |= {f"{code}|{month}": status for code in keys}
+        else:
+            assert span["primaryDimStartKey"] == span["primaryDimEndKey"] == EQUIPMENT, span
+            for time_range in secondary["ranges"]:
+                for month in _months_between(time_range["startKey"], time_range["endKey"]):
+                    statuses[f"{EQUIPMENT}|{month}"] = time_range["status"]
+    return statuses
 
+
+def _months_between(first: str, last: str) -> list[str]:
+    months, month = [], dt.date.fromisoformat(f"{first}-01")
+    while f"{month:%Y-%m}" <= last:
+        months.append(f"{month:%Y-%m}")
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return months
+
+
+def _wait_for_run(server: Server, run_id: str, what: str) -> str:
     def finished():
         data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
         status = data["runOrError"]["status"]
         return status if status in FINISHED_RUN else None
 
-    assert _wait_for("the one-day rerun", server, BACKFILL_TIMEOUT_S, finished) == "SUCCESS"
+    return _wait_for(what, server, BACKFILL_TIMEOUT_S, finished)
+
+
+def _launch_and_wait(server: Server, job: str, run_config: dict, tags: dict | None = None) -> tuple[str, str]:
+    """Launches a run as the Launchpad does; its id and final status."""
+    launched = server.query(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
+        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }"
+        " ... on RunConfigValidationInvalid { errors { message } } } }",
+        params={"selector": {**REPOSITORY, "jobName": job}, "runConfigData": run_config,
+                "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}},
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    return run_id, _wait_for_run(server, run_id, f"the {job} run")
+
+
+def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
+    before = _run_ids_by_day(server)
+    run_id, status = _launch_and_wait(
+        server, "scoring", {"ops": {"anomaly_scoring": {"config": {"first_day": RERUN_DAY, "last_day": RERUN_DAY}}}},
+        tags={"dagster/partition": BACKFILL_MONTHS[-1], "dagster/partition/equipment": EQUIPMENT,
+              "dagster/partition/month": BACKFILL_MONTHS[-1].split("|")[1]},
+    )
+    assert status == "SUCCESS"
     after = _run_ids_by_day(server)
     assert {day for day in after if after[day] != before[day]} == {RERUN_DAY}
     assert after[RERUN_DAY] == run_id and len(after) == len(before)
@@ -412,13 +476,18 @@ def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(
     )
 
 
-def _wait_for_run(server: Server, run_id: str, what: str) -> str:
-    def finished():
-        data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
-        status = data["runOrError"]["status"]
-        return status if status in FINISHED_RUN else None
-
-    return _wait_for(what, server, BACKFILL_TIMEOUT_S, finished)
+def test_an_episode_is_triaged_from_the_launchpad(server):
+    engine = create_engine(server.database_url)
+    onset = 1701417600  # 2023-12-01 08:00 UTC, before the history: no scored day is touched
+    write_episodes(engine, HistorianStore(engine).get_equipment(EQUIPMENT).equip_id, [episode_row(onset, 2)])
+    decision = {"episode": f"{EQUIPMENT}:{onset}", "state": "normal", "decided_by": "ana", "note": "new duty"}
+    assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": decision}}})[1] == "SUCCESS"
+    unknown = {**decision, "episode": f"{EQUIPMENT}:1"}
+    assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": unknown}}})[1] == "FAILURE"
+    latest = latest_triage(engine)
+    engine.dispose()
+    decided = latest[["EpisodeID", "State", "DecidedBy", "Note"]].values.tolist()
+    assert decided == [[onset, "normal", "ana", "new duty"]]
 
 
 def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch):

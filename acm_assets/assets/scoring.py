@@ -17,11 +17,14 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
+from dagster._record import copy
 
 from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
 from acm_assets.ingest.cleaning import clean_frame
 from acm_assets.outputs.limits import LIMIT_COLUMNS, describe_time_to_limit, episode_time_to_limit, equipment_limits
 from acm_assets.outputs.store import with_days
+from acm_assets.outputs.triage import episode_key
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.registry.io_manager import MODEL_VERSION_TAG, ModelRegistryIOManager, pinned_version
@@ -35,6 +38,11 @@ OUTPUT_TABLES = {
     "anomaly_episodes": "ACM_Episodes",
     "health_timeline": "ACM_HealthTimeline",
 }
+# What a month partition's green status stands for, said on every scoring asset.
+GREEN_MEANS = (
+    " A month shows materialized once a run has scored any of its days: its latest materialization's"
+    " month_days_unscored names the days not scored (yet)."
+)
 DESCRIPTIONS = {
     "anomaly_scores": "Per-timestamp detector z-scores, fused z, health, severity and regime of an equipment's days.",
     "anomaly_episodes": "Anomaly episodes touching an equipment's days, with their culprit tags (continuous across days).",
@@ -81,7 +89,7 @@ class ScoredDay:
         dg.AssetSpec(
             name,
             deps=[t.value for t in ModelType],
-            description=DESCRIPTIONS[name],
+            description=DESCRIPTIONS[name] + GREEN_MEANS,
             metadata={"dagster/table_name": table},
             group_name="scoring",
             # Each month is reported as its days are scored (its own figures, in day order), not at the end.
@@ -98,7 +106,8 @@ class ScoredDay:
             "anomaly_scores",
             scoring_partitions,
             description=(
-                "Per month, over the days the run scored: every running point has a fused score (else ERROR), "
+                "Per month, over the days the run scored (it judges the month's materialization by that run): "
+                "every running point has a fused score (else ERROR), "
                 f"and on each day ALERT points that no episode explains are at most {MAX_UNEXPLAINED_ALERT_SHARE:.0%} "
                 "of the scored points (else WARN: isolated alarms mean a miscalibrated head or unrecognised "
                 "operating states)."
@@ -122,15 +131,41 @@ def anomaly_scoring(
     failures: list[DayFailure] = []
     limits = tag_limits.by_equipment()
     for code in sorted(days_by_equipment):
-        failures += yield from _score_equipment(
-            acm_database, code, days_by_equipment[code], models, context.run.run_id, None if pinned else registry,
-            limits.get(code, {}),
-        )
+        failures += yield from _targeting(context.instance, _score_equipment(
+            acm_database, code, days_by_equipment[code], models, context.run.run_id, limits.get(code, {}),
+            None if pinned else registry,
+        ))
     if failures:
         raise _run_failure(failures, len(days_by_equipment))
     for output_name, spec in context.assets_def.check_specs_by_output_name.items():
         if spec.key in context.selected_asset_check_keys:  # evaluations were reported per month above
             yield dg.Output(None, output_name=output_name)
+
+
+def _targeting(instance: dg.DagsterInstance, events):
+    """Passes `events` on, each month's check evaluation naming the materialization it judged (reported just
+    before it, as Dagster does for an AssetCheckResult): the check's Partitions tab counts a partition only
+    when its evaluation targets the partition's latest materialization. Returns what `events` returns."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(event, dg.AssetCheckEvaluation):
+            event = _targeted(instance, event)
+        yield event
+
+
+def _targeted(instance: dg.DagsterInstance, evaluation: dg.AssetCheckEvaluation) -> dg.AssetCheckEvaluation:
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=evaluation.asset_key, asset_partitions=[evaluation.partition]), limit=1
+    ).records
+    if not latest:
+        return evaluation
+    target = AssetCheckEvaluationTargetMaterializationData(
+        run_id=latest[0].event_log_entry.run_id, storage_id=latest[0].storage_id, timestamp=latest[0].timestamp
+    )
+    return copy(evaluation, target_materialization_data=target)
 
 
 @dataclass(frozen=True)
@@ -161,8 +196,8 @@ def _run_failure(failures: list[DayFailure], equipment: int) -> dg.Failure:
     return dg.Failure(description=head + "; ".join(lines), metadata={"failed_days": dg.MetadataValue.json(grouped)})
 
 
-def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str, registry,
-                     limits: dict):
+def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str,
+                     limits: dict, registry):
     """One equipment's days, month by month, reporting each month's written days; returns the days that
     failed. A failed day is skipped and the next one warms up from history, as a daily run after it would.
     Given the registry (no version pinned by the run's tag), a rerun keeps the version that scored its first
@@ -323,28 +358,34 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     episodes = pd.concat(listed_by_day).drop_duplicates("episode_id", keep="last")
     health = _health_summary(scores, len(episodes))
     scored_points = scores["fused_z"].notna()
+    code = key.keys_by_dimension["equipment"]
     listed = [
-        {"EpisodeID": int(e.episode_id), "kind": e.kind, "start": str(e.start), "end": str(e.end),
-         "open": bool(e.open), "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3),
-         "culprits": e.culprits, "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
+        {"episode": episode_key(code, e.episode_id), "EpisodeID": int(e.episode_id), "kind": e.kind,
+         "start": str(e.start), "end": str(e.end), "open": bool(e.open), "peak_z": round(e.peak_z, 2),
+         "alert_share": round(e.alert_share, 3), "culprits": e.culprits,
+         "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
         for e in episodes.itertuples()
     ]
     days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
     figures = {
+        # Each figure is defined, with its unit, in docs/operations.md (Figures in the UI).
         "anomaly_scores": {
-            "scored_rows": len(scores),
+            "points": len(scores),
+            "scored_points": int(scored_points.sum()),
             "running_points": int((scores["operating_state"].astype(str) == "running").sum()),
             "alert_share": _float(health["AlertShare"]),
-            # Share of the scored points inside an open episode (ALERT share: points at the alert level).
-            "alarm_share": _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0,
-            # How the models' out-of-fold points set the alert level.
-            "alert_threshold": threshold_method,
+            "episode_share": (
+                _float(scores.loc[scored_points, "alarm"].astype(bool).mean()) if scored_points.any() else 0.0
+            ),
+            "alert_z": ENSEMBLE_CONFIG.alert_z,
+            "caution_z": ENSEMBLE_CONFIG.caution_z,
+            "alert_z_method": threshold_method,
             # Tags the equipment reports that the models were not trained on: read, not scored, until a retrain.
             "untrained_tags": dg.MetadataValue.json(
                 sorted({tag for d in scored for tag in d.scores.attrs.get("ignored_tags", [])})
             ),
         },
-        # The ids an engineer passes to the baseline's keep_episodes.
+        # `episode`: the ID an engineer triages (`acm episodes triage FD_FAN:1714736400 --as ...`).
         "anomaly_episodes": {"episodes_listed": len(episodes), "episodes": dg.MetadataValue.json(listed)},
         "health_timeline": {
             "points": int(health["Points"]),
@@ -418,10 +459,10 @@ class DayScorer:
         return scores, episodes, state
 
     def _with_time_to_limit(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        """The episodes with the LIMIT_COLUMNS: an open one's estimate from its culprit's readings since onset."""
-        def readings(tag, start, end):
-            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1), tags=[tag],
-                                              drop_constant=False).frame[tag]
+        """The episodes with the LIMIT_COLUMNS: an open one's estimate from the equipment's readings around it."""
+        def readings(start, end):
+            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1),
+                                              drop_constant=False).frame
         rows = [episode_time_to_limit(e, self.limits, readings) for e in episodes.itertuples()]
         return episodes.assign(**pd.DataFrame(rows, index=episodes.index, columns=LIMIT_COLUMNS))
 

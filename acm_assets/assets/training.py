@@ -52,8 +52,9 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                     description=f"{model_type.value} of equipment {code} failed its quality check",
                     metadata=check.metadata,
                 )
-        # the facts an engineer reads first; `params` (stored as the registry row's ParamsJSON, calibration knots
-        # included) last
+        # the facts an engineer reads first; `params` (the registry row's ParamsJSON) without the calibration knots
+        # last but one, the knots last
+        params, knots = split_knots(artifact.params)
         yield dg.Output(
             artifact,
             metadata={
@@ -64,13 +65,32 @@ def build_model_asset(model_type: ModelType) -> dg.AssetsDefinition:
                 "config_signature": ENSEMBLE_CONFIG.signature(),
                 "trained_on": dg.MetadataValue.json(dict(baseline.fingerprint)),
                 **{f"upstream_{k}_version": v.version for k, v in upstream.items()},
-                "params": artifact.params,
+                "params": params,
+                **({"calibration_knots": dg.MetadataValue.json(knots)} if knots else {}),
             },
         )
         if is_head:
             yield check
 
     return _model
+
+
+def split_knots(params: dict, path: str = "") -> tuple[dict, dict]:
+    """`params` without the calibration knots (raw score -> z, 17 pairs per calibration), and the knots by the
+    path they came from: dozens of lines a person need not scroll past."""
+    kept, knots = {}, {}
+    for key, value in params.items():
+        if isinstance(value, dict) and {"knots_raw", "knots_z"} <= set(value):
+            knots[f"{path}{key}"] = {k: value[k] for k in ("knots_raw", "knots_z")}
+            rest = {k: v for k, v in value.items() if k not in ("knots_raw", "knots_z")}
+            if rest:
+                kept[key] = rest
+        elif isinstance(value, dict):
+            kept[key], inner = split_knots(value, f"{path}{key}/")
+            knots |= inner
+        else:
+            kept[key] = value
+    return kept, knots
 
 
 def _model_quality_spec(asset: str) -> dg.AssetCheckSpec:

@@ -41,7 +41,8 @@ from acm_assets.registry.training_data import TrainingData, TrainingDataStore
 MODEL_VERSION_TAG = "acm/model_version"
 # Output metadata keys an asset may set (dg.Output(metadata=...) or context.add_output_metadata).
 TRAINING_METADATA_KEYS = ("params", "train_rows", "train_sensors", "config_signature", "trained_on")
-# Output metadata of a training data asset that bounds its window (part of the fingerprint).
+# Output metadata of a training data asset that says what it holds: its window and the spans vouched for as
+# normal (part of the fingerprint, so the models fitted on it get them too).
 WINDOW_METADATA_KEYS = ("window_start", "window_end", "normal_spans")
 UNSIGNED_WARNING = (
     "ModelRegistry rows are unsigned: anyone who can write ModelRegistry can run code in this process "
@@ -395,6 +396,12 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
             return "committed, nothing carried"
         return f"committed onto v{bases[0]}, the latest complete version at commit"
 
+    def status(result: SaveResult) -> str:
+        # Pending is the normal state between a run's steps: the last one to write commits the version.
+        if result.complete:
+            return "complete"
+        return f"pending: still to be written {', '.join(result.missing)} (the last one written commits the version)"
+
     facts = {
         "train_rows": info.train_rows,
         "config_signature": info.config_signature,
@@ -405,9 +412,8 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
             "model_version": result.version,
             "model_bytes": result.bytes,
             "model_sha256": result.sha256,
-            "version_complete": result.complete,
+            "version_status": status(result),
             "carried_forward": dg.MetadataValue.json(carried(result)),
-            "missing_types": dg.MetadataValue.json(list(result.missing)),
             "commit": commit(result),
         }
     else:
@@ -417,9 +423,8 @@ def output_metadata(results: list[SaveResult], info: TrainingInfo) -> dict[str, 
                 "model_version": lambda r: r.version,
                 "model_bytes": lambda r: r.bytes,
                 "model_sha256": lambda r: r.sha256,
-                "version_complete": lambda r: r.complete,
+                "version_status": status,
                 "carried_forward": carried,
-                "missing_types": lambda r: list(r.missing),
                 "commit": commit,
             }.items()
         }

@@ -9,7 +9,13 @@ from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.database import create_engine
 from acm_assets.definitions import build_resources
 from acm_assets.ingest.historian import HistorianStore, equipment_table
-from acm_assets.schedules import EQUIPMENT_PER_DAILY_RUN, _runs_of, daily_scoring_schedule, weekly_training_schedule
+from acm_assets.schedules import (
+    EQUIPMENT_PER_DAILY_RUN,
+    _runs_of,
+    daily_scoring_schedule,
+    equipment_tag,
+    weekly_training_schedule,
+)
 from acm_assets.sensors import equipment_sensor
 from acm_assets.simulation.simulator import simulate
 from acm_assets_tests.assets.conftest import CODE
@@ -31,6 +37,19 @@ def test_the_sensor_adds_new_equipment_and_cold_starts_untrained_ones(sqlite_pla
         assert plant.train().success
         result = equipment_sensor(context)
         assert sorted(r.partition_key for r in result.run_requests) == ["NEW_PUMP"]
+        assert result.run_requests[0].tags == {"acm/equipment": "NEW_PUMP"}
+    assert equipment_sensor.description.startswith("Each minute: adds a partition per new Equipment row")
+
+
+def test_a_sensor_tick_that_requests_nothing_says_why(sqlite_plant):
+    plant = sqlite_plant
+    assert plant.train().success
+    resources = {"acm_database": build_resources(plant.url)["acm_database"]}
+    with dg.build_sensor_context(instance=plant.instance, resources=resources) as context:
+        result = equipment_sensor(context)
+    assert (result.run_requests, result.skip_reason.skip_message) == (
+        [], "nothing to do: no equipment lacks a complete model version (1 registered)"
+    )
 
 
 def _schedule_context(plant, scheduled: dt.datetime):
@@ -47,8 +66,10 @@ def test_daily_scoring_requests_yesterday_for_every_trained_equipment(sqlite_pla
         [request] = list(daily_scoring_schedule(context))
     assert request.run_key == f"score:2024-02-05:{CODE}..{CODE}"
     assert request.tags == {
-        "dagster/asset_partition_range_start": f"{CODE}|2024-02", "dagster/asset_partition_range_end": f"{CODE}|2024-02"
+        "dagster/asset_partition_range_start": f"{CODE}|2024-02", "dagster/asset_partition_range_end": f"{CODE}|2024-02",
+        "acm/equipment": CODE, "acm/days": "2024-02-05",
     }
+    assert daily_scoring_schedule.description.startswith("At 01:30 UTC, score yesterday")
     assert daily_scoring_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     # The request's run scores that day alone, on the month partition.
     ran = plant.materialize(dg.AssetSelection.groups("scoring"), tags=request.tags, run_config=request.run_config)
@@ -76,8 +97,14 @@ def test_weekly_training_requests_one_run_per_equipment(sqlite_plant):
         instance=sqlite_plant.instance, scheduled_execution_time=dt.datetime(2024, 2, 4, 3, 0, tzinfo=dt.UTC)
     )
     requests = list(weekly_training_schedule(context))
-    assert [r.partition_key for r in requests] == [CODE]
+    assert [(r.partition_key, r.tags) for r in requests] == [(CODE, {"acm/equipment": CODE})]
     assert weekly_training_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert weekly_training_schedule.description.startswith("Sundays at 03:00 UTC")
+
+
+def test_a_range_run_names_its_equipment_in_one_tag():
+    assert equipment_tag(["EQ000"]) == "EQ000"
+    assert equipment_tag([f"EQ{i:03d}" for i in range(50)]) == "EQ000 .. EQ049 (50 equipment)"
 
 
 def test_the_sensor_works_on_a_database_without_a_registry_table(sqlite_url, instance):

@@ -76,7 +76,7 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert crossing["AlertShare"].iloc[0] == pytest.approx((points["fused_z"] >= 3.0).mean())
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
-    # Each day's metadata lists the episodes touching it by the ids the table holds (what keep_episodes takes).
+    # Each day's metadata lists the episodes touching it by the ids the table holds, and the fleet-wide ID.
     listed = {
         e["EpisodeID"]
         for m in long_run.asset_materializations_for_node("anomaly_scoring")
@@ -84,6 +84,8 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
         for e in m.metadata["episodes"].value
     }
     assert sorted(listed) == long_episodes["EpisodeID"].tolist()
+    assert all(e["episode"] == f"FD_FAN:{e['EpisodeID']}" for m in long_run.asset_materializations_for_node(
+        "anomaly_scoring") if m.asset_key == dg.AssetKey("anomaly_episodes") for e in m.metadata["episodes"].value)
     # Re-running the earlier day neither shrinks nor duplicates it.
     assert plant.score("2024-02-03").success
     pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
@@ -259,7 +261,10 @@ def test_a_month_is_materialized_with_the_figures_of_the_days_the_run_scored(sql
     [scored] = _materializations(result, "anomaly_scores")
     assert scored.metadata["dagster/row_count"].value == len(scores) == 3 * 144
     assert re.fullmatch(r"fused z at alert_z 3 where the 0.995 quantile of \d+ out-of-fold points lies",
-                        scored.metadata["alert_threshold"].value)
+                        scored.metadata["alert_z_method"].value)
+    figures = {k: scored.metadata[k].value for k in ("points", "scored_points", "alert_z", "caution_z")}
+    assert figures == {"points": 3 * 144, "scored_points": running, "alert_z": 3.0, "caution_z": 1.5}
+    assert scored.metadata["episode_share"].value == _rounded(scores.loc[scores["fused_z"].notna(), "alarm"].mean())
     [episodes] = _materializations(result, "anomaly_episodes")
     assert episodes.metadata["dagster/row_count"].value == len(plant.table("ACM_Episodes"))
     assert materialized.metadata["plot"].value.startswith(

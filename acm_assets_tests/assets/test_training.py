@@ -54,6 +54,12 @@ def test_a_training_run_commits_one_complete_version(plant):
     pca = next(m for m in result.asset_materializations_for_node("pca_model"))
     keys = list(pca.metadata)
     assert keys.index("calibration") < keys.index("pca_t2_reliability") < keys.index("params")
+    # the knots are an entry of their own after the params, out of the params a person reads
+    knots = pca.metadata["calibration_knots"].value
+    assert sorted(knots) == ["calibration/pca_spe", "calibration/pca_t2"]
+    assert keys.index("params") < keys.index("calibration_knots")
+    assert "knots_z" not in str(pca.metadata["params"].value)
+    assert len(knots["calibration/pca_t2"]["knots_raw"]) == len(knots["calibration/pca_t2"]["knots_z"]) > 2
     assert pca.metadata["calibration"].value.startswith("time-blocked cross-fitting: 5 folds, gap ")
     assert 0.2 <= pca.metadata["pca_spe_reliability"].value <= 1.0
 

@@ -106,7 +106,7 @@ def test_every_materialization_shows_registry_metadata(instance, registry_url, s
     assert shown["train_rows"] == 1440
     assert shown["config_signature"] == "sig-abc"
     assert shown["carried_forward"] == ["feature_medians@v1", "pca_model@v1"]
-    assert shown["version_complete"] is True
+    assert shown["version_status"] == "complete"
 
 
 def test_partial_run_is_never_visible(instance, registry_url, store, fd_fan, monkeypatch):
