@@ -17,6 +17,10 @@ scoring_job = dg.define_asset_job(
     description="Score equipment days with the latest complete model version (or the one in acm/model_version).",
 )
 
+# Tags on every run the project launches (schedule, sensor, demo), shown in the Runs list: which equipment
+# (a range run names its first and last) and which days a scoring run scores.
+EQUIPMENT_TAG = "acm/equipment"
+DAYS_TAG = "acm/days"
 
 fleet_page_job = dg.define_asset_job(
     "fleet_page",
@@ -52,9 +56,3 @@ def record_triage(context: dg.OpExecutionContext, config: TriageDecision, acm_da
 @dg.job(name="triage", description="Triage an episode from the Launchpad: acknowledged, fault or normal, with who and a note.")
 def triage_job():
     record_triage()
-
-
-# Tags on every run the project launches (schedule, sensor, demo), shown in the Runs list: which equipment
-# (a range run names its first and last) and which days a scoring run scores.
-EQUIPMENT_TAG = "acm/equipment"
-DAYS_TAG = "acm/days"

@@ -7,9 +7,9 @@ import dagster as dg
 
 from acm_assets.assets.ingest import MIN_BASELINE_ROWS
 from acm_assets.jobs import EQUIPMENT_TAG, training_job
-from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.notifications.changes import Told
-from acm_assets.notifications.tick import notify
+from acm_assets.notifications.tick import first_tick, notify
+from acm_assets.partitions import equipment_partitions, partition_key_problem
 from acm_assets.resources import AcmDatabase, NotificationTargets
 from acm_assets.settings import ENSEMBLE_CONFIG
 
@@ -100,9 +100,9 @@ def notification_sensor(context: dg.SensorEvaluationContext, acm_database: AcmDa
     senders = notifications.senders()
     if not senders:
         return dg.SkipReason(NOTIFY_ENV_HINT)
-    told = Told.from_json(json.loads(context.cursor) if context.cursor else None)
-    result = notify(acm_database.outputs.engine, told, senders, notifications.rate_limit_per_hour,
-                    ENSEMBLE_CONFIG.alert_z)
+    engine = acm_database.outputs.engine
+    told = Told.from_json(json.loads(context.cursor)) if context.cursor else first_tick(engine)
+    result = notify(engine, told, senders, notifications.rate_limit_per_hour, ENSEMBLE_CONFIG.alert_z)
     context.update_cursor(json.dumps(result.told.to_json()))
     for failure in result.delivery.failed:
         context.log.warning(f"notification not delivered (retried with backoff): {failure}")

@@ -31,10 +31,12 @@ from acm_assets.cli.launcher import code_location
 from acm_assets.database import create_engine
 from acm_assets.detectors import ModelType
 from acm_assets.ingest.historian import HistorianStore
+from acm_assets.outputs.triage import latest_triage
 from acm_assets.simulation.simulator import simulate
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
+from acm_assets_tests.outputs.episodes import episode_row, write_episodes
 from acm_assets.settings import ENSEMBLE_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +184,7 @@ def test_month_partitions_cover_the_months_of_the_data(server):
     assert found == {"equipment": [EQUIPMENT], "month": ["2024-01", "2024-02", "2024-03"]}
 
 
-def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
+def test_schedules_are_stopped_and_the_sensors_run(server):
     data = server.query(
         "query($repo: RepositorySelector!) {"
         " schedulesOrError(repositorySelector: $repo) { ... on Schedules { results {"
@@ -203,6 +205,8 @@ def test_schedules_are_stopped_and_the_equipment_sensor_runs(server):
     assert sorted(sensors) == ["equipment_sensor", "notification_sensor"]
     assert {s["sensorState"]["status"] for s in sensors.values()} == {"RUNNING"}
     assert [t["pipelineName"] for t in sensors["equipment_sensor"]["targets"]] == ["training"]
+    # Notifications start on their own once a target is set in the environment; they launch no run.
+    assert sensors["notification_sensor"]["targets"] == []
     # Each says in the UI what it does and when.
     assert all(len(s["description"] or "") > 40 for s in [*schedules.values(), *sensors.values()])
 
@@ -428,31 +432,37 @@ def _months_between(first: str, last: str) -> list[str]:
     return months
 
 
-def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
-    before = _run_ids_by_day(server)
-    launched = server.query(
-        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
-        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }"
-        " ... on RunConfigValidationInvalid { errors { message } } } }",
-        params={
-            "selector": {**REPOSITORY, "jobName": "scoring"},
-            "runConfigData": {"ops": {"anomaly_scoring": {"config": {"first_day": RERUN_DAY, "last_day": RERUN_DAY}}}},
-            "executionMetadata": {"tags": [
-                {"key": "dagster/partition", "value": BACKFILL_MONTHS[-1]},
-                {"key": "dagster/partition/equipment", "value": EQUIPMENT},
-                {"key": "dagster/partition/month", "value": BACKFILL_MONTHS[-1].split("|")[1]},
-            ]},
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-
+def _wait_for_run(server: Server, run_id: str, what: str) -> str:
     def finished():
         data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
         status = data["runOrError"]["status"]
         return status if status in FINISHED_RUN else None
 
-    assert _wait_for("the one-day rerun", server, BACKFILL_TIMEOUT_S, finished) == "SUCCESS"
+    return _wait_for(what, server, BACKFILL_TIMEOUT_S, finished)
+
+
+def _launch_and_wait(server: Server, job: str, run_config: dict, tags: dict | None = None) -> tuple[str, str]:
+    """Launches a run as the Launchpad does; its id and final status."""
+    launched = server.query(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
+        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }"
+        " ... on RunConfigValidationInvalid { errors { message } } } }",
+        params={"selector": {**REPOSITORY, "jobName": job}, "runConfigData": run_config,
+                "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}},
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    return run_id, _wait_for_run(server, run_id, f"the {job} run")
+
+
+def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(server):
+    before = _run_ids_by_day(server)
+    run_id, status = _launch_and_wait(
+        server, "scoring", {"ops": {"anomaly_scoring": {"config": {"first_day": RERUN_DAY, "last_day": RERUN_DAY}}}},
+        tags={"dagster/partition": BACKFILL_MONTHS[-1], "dagster/partition/equipment": EQUIPMENT,
+              "dagster/partition/month": BACKFILL_MONTHS[-1].split("|")[1]},
+    )
+    assert status == "SUCCESS"
     after = _run_ids_by_day(server)
     assert {day for day in after if after[day] != before[day]} == {RERUN_DAY}
     assert after[RERUN_DAY] == run_id and len(after) == len(before)
@@ -464,13 +474,18 @@ def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(
     )
 
 
-def _wait_for_run(server: Server, run_id: str, what: str) -> str:
-    def finished():
-        data = server.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
-        status = data["runOrError"]["status"]
-        return status if status in FINISHED_RUN else None
-
-    return _wait_for(what, server, BACKFILL_TIMEOUT_S, finished)
+def test_an_episode_is_triaged_from_the_launchpad(server):
+    engine = create_engine(server.database_url)
+    onset = 1701417600  # 2023-12-01 08:00 UTC, before the history: no scored day is touched
+    write_episodes(engine, HistorianStore(engine).get_equipment(EQUIPMENT).equip_id, [episode_row(onset, 2)])
+    decision = {"episode": f"{EQUIPMENT}:{onset}", "state": "normal", "decided_by": "ana", "note": "new duty"}
+    assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": decision}}})[1] == "SUCCESS"
+    unknown = {**decision, "episode": f"{EQUIPMENT}:1"}
+    assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": unknown}}})[1] == "FAILURE"
+    latest = latest_triage(engine)
+    engine.dispose()
+    decided = latest[["EpisodeID", "State", "DecidedBy", "Note"]].values.tolist()
+    assert decided == [[onset, "normal", "ana", "new duty"]]
 
 
 def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch):

@@ -21,7 +21,10 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetC
 from dagster._record import copy
 
 from acm_assets.detectors import HEADS, DetectorEnsemble, ModelType
+from acm_assets.ingest.cleaning import clean_frame
 from acm_assets.outputs.limits import LIMIT_COLUMNS, describe_time_to_limit, episode_time_to_limit, equipment_limits
+from acm_assets.outputs.store import with_days
+from acm_assets.outputs.triage import episode_key
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, calendar, month_of, partitioned_check, scoring_partitions
 from acm_assets.plots import health_plot_png, png_markdown
 from acm_assets.registry.io_manager import MODEL_VERSION_TAG, ModelRegistryIOManager, pinned_version
@@ -50,6 +53,8 @@ SCORE_COLUMNS = [f"{h}_z" for h in HEADS] + [
 ]
 # Read this much either side of a day so cleaning (gap filling, cadence) sees what a long run would see.
 READ_MARGIN = pd.Timedelta(hours=6)
+# One query reads this much history ahead (bounded by the run's last day); each day is cleaned from it alone.
+READ_AHEAD = pd.Timedelta(days=31)
 # Without a stored state for the previous day, this much history warms up windows and lags.
 WARM_UP = pd.Timedelta(days=1)
 MAX_UNEXPLAINED_ALERT_SHARE = 0.2
@@ -127,8 +132,8 @@ def anomaly_scoring(
     limits = tag_limits.by_equipment()
     for code in sorted(days_by_equipment):
         failures += yield from _targeting(context.instance, _score_equipment(
-            acm_database, code, days_by_equipment[code], models, context.run.run_id, limits.get(code, {}),
-            None if pinned else registry,
+            acm_database, code, days_by_equipment[code], models, context.run.run_id, None if pinned else registry,
+            limits.get(code, {}),
         ))
     if failures:
         raise _run_failure(failures, len(days_by_equipment))
@@ -191,8 +196,8 @@ def _run_failure(failures: list[DayFailure], equipment: int) -> dg.Failure:
     return dg.Failure(description=head + "; ".join(lines), metadata={"failed_days": dg.MetadataValue.json(grouped)})
 
 
-def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str,
-                     limits: dict, registry):
+def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], models: dict, run_id: str, registry,
+                     limits: dict):
     """One equipment's days, month by month, reporting each month's written days; returns the days that
     failed. A failed day is skipped and the next one warms up from history, as a daily run after it would.
     Given the registry (no version pinned by the run's tag), a rerun keeps the version that scored its first
@@ -206,26 +211,29 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
             version = kept
             loaded = _kept_models(registry, code, kept, list(models), days[0])
         ensemble = DetectorEnsemble.from_models({t: m.value for t, m in loaded.items()}, ENSEMBLE_CONFIG)
-        scorer = DayScorer(database, ensemble, code, version, run_id, limits)
+        scorer = DayScorer(database, ensemble, code, version, run_id, limits, last_day=days[-1])
     except Exception as exc:  # noqa: BLE001 - the equipment's own failure, reported for each of its days
         cause = _cause(exc, version)
         return [DayFailure(code, day, cause) for day in days]
     failures, run_days, run_scores = [], [], []
     for month, month_days in itertools.groupby(days, key=month_of):
         key = dg.MultiPartitionKey({"equipment": code, "month": month})
-        scored = []
+        scored, states, month_failures = [], {}, []
         for day in month_days:
             try:
-                tables, scores, episodes = scorer.score_day(day)
-                parts = {table: [(scorer.equip_id, day, frame)] for table, frame in tables.items()}
-                database.outputs.replace_tables(parts)
+                scores, episodes, states[day] = scorer.score_day(day)
             except Exception as exc:  # noqa: BLE001 - one day's failure never stops the others
-                failures.append(DayFailure(code, day, _cause(exc, version)))
+                month_failures.append(DayFailure(code, day, _cause(exc, version)))
                 continue
             scored.append(ScoredDay(day, scores, episodes))
-            run_days.append(day)
-            run_scores.append(scores)
-            progress_log.debug("scored %s %s", code, day)
+        unwritten = write_days(database, scorer, scored, states)
+        month_failures += [DayFailure(code, day, _cause(exc, version)) for day, exc in unwritten.items()]
+        failures += sorted(month_failures, key=lambda f: f.day)
+        scored = [d for d in scored if d.day not in unwritten]
+        for d in scored:
+            run_days.append(d.day)
+            run_scores.append(d.scores)
+            progress_log.debug("scored %s %s", code, d.day)
         if not scored:
             continue
         try:
@@ -233,6 +241,27 @@ def _score_equipment(database: AcmDatabase, code: str, days: list[dt.date], mode
         except Exception as exc:  # noqa: BLE001 - the days are written; the run still fails naming the report
             failures.append(DayFailure(code, scored[-1].day, f"reporting month {month} failed: {_cause(exc, version)}"))
     return failures
+
+
+def write_days(database: AcmDatabase, scorer: "DayScorer", scored: list[ScoredDay], states: dict) -> dict:
+    """Writes the scored days' rows in one transaction (a transaction per day made a year's backfill several
+    times slower); should that fail, day by day, so that only the days that fail are lost and no day is half
+    written. Returns the days not written, with why."""
+    if not scored:
+        return {}
+    try:
+        database.outputs.replace_days(scorer.equip_id, [d.day for d in scored], scorer.tables(scored, states))
+        return {}
+    except Exception as exc:  # noqa: BLE001 - which day failed is found below
+        if len(scored) == 1:
+            return {scored[0].day: exc}
+    unwritten = {}
+    for day in scored:
+        try:
+            database.outputs.replace_days(scorer.equip_id, [day.day], scorer.tables([day], states))
+        except Exception as exc:  # noqa: BLE001 - one day's failure never stops the others
+            unwritten[day.day] = exc
+    return unwritten
 
 
 def _month_report(database: AcmDatabase, scorer: "DayScorer", key: dg.MultiPartitionKey, scored: list[ScoredDay],
@@ -329,10 +358,12 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
     episodes = pd.concat(listed_by_day).drop_duplicates("episode_id", keep="last")
     health = _health_summary(scores, len(episodes))
     scored_points = scores["fused_z"].notna()
+    code = key.keys_by_dimension["equipment"]
     listed = [
-        {"EpisodeID": int(e.episode_id), "kind": e.kind, "start": str(e.start), "end": str(e.end),
-         "open": bool(e.open), "peak_z": round(e.peak_z, 2), "alert_share": round(e.alert_share, 3),
-         "culprits": e.culprits, "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
+        {"episode": episode_key(code, e.episode_id), "EpisodeID": int(e.episode_id), "kind": e.kind,
+         "start": str(e.start), "end": str(e.end), "open": bool(e.open), "peak_z": round(e.peak_z, 2),
+         "alert_share": round(e.alert_share, 3), "culprits": e.culprits,
+         "time_to_limit": describe_time_to_limit({**e._asdict(), "IsOpen": e.open})}
         for e in episodes.itertuples()
     ]
     days = day_ranges([d.day for d in scored]) + ("" if len(scored) == 1 else f" ({len(scored)} days)")
@@ -354,7 +385,7 @@ def _materializations(key: dg.MultiPartitionKey, scored: list[ScoredDay], covera
                 sorted({tag for d in scored for tag in d.scores.attrs.get("ignored_tags", [])})
             ),
         },
-        # The ids an engineer passes to the baseline's keep_episodes.
+        # `episode`: the ID an engineer triages (`acm episodes triage FD_FAN:1714736400 --as ...`).
         "anomaly_episodes": {"episodes_listed": len(episodes), "episodes": dg.MetadataValue.json(listed)},
         "health_timeline": {
             "points": int(health["Points"]),
@@ -398,7 +429,7 @@ class DayScorer:
     does per day, without Dagster: the pipeline benchmark times it alone)."""
 
     def __init__(self, database: AcmDatabase, ensemble: DetectorEnsemble, code: str, version: int, run_id: str,
-                 limits: dict | None = None):
+                 limits: dict | None = None, last_day: dt.date | None = None):
         self.historian, self.outputs = database.historian, database.outputs
         self.ensemble, self.code, self.version, self.run_id = ensemble, code, version, run_id
         equipment = self.historian.get_equipment(code)
@@ -407,9 +438,14 @@ class DayScorer:
         self.limits = equipment_limits(code, equipment.tags, limits or {})
         self.state = None
         self.state_day: dt.date | None = None
+        # The history is read READ_AHEAD at a time, up to the last day to score (and its margin).
+        self.read_end = None if last_day is None else pd.Timestamp(last_day, tz="UTC") + pd.Timedelta(days=1)
+        self.history = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
+        self.history_span = (pd.Timestamp.max.tz_localize("UTC"), pd.Timestamp.min.tz_localize("UTC"))
 
     def score_day(self, day: dt.date):
-        """The day's output tables, scores and episodes; raises whatever stops the day (the asset names it)."""
+        """The day's scores, episodes and the state after it; raises whatever stops the day (the asset names
+        it)."""
         start = pd.Timestamp(day, tz="UTC")
         end = start + pd.Timedelta(days=1)
         state = self._state_before(day, start)
@@ -420,22 +456,32 @@ class DayScorer:
             scores, state = self.ensemble.score_with_state(frame, state)
         episodes = self._with_time_to_limit(self.ensemble.episodes(scores))
         self.state, self.state_day = state, day
-        return self._tables(scores, episodes, state), scores, episodes
+        return scores, episodes, state
 
     def _with_time_to_limit(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        """The episodes with the LIMIT_COLUMNS: an open one's estimate from its culprit's readings since onset."""
-        def readings(tag, start, end):
-            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1), tags=[tag],
-                                              drop_constant=False).frame[tag]
+        """The episodes with the LIMIT_COLUMNS: an open one's estimate from the equipment's readings around it."""
+        def readings(start, end):
+            return self.historian.read_window(self.code, start, end + pd.Timedelta(microseconds=1),
+                                              drop_constant=False).frame
         rows = [episode_time_to_limit(e, self.limits, readings) for e in episodes.itertuples()]
         return episodes.assign(**pd.DataFrame(rows, index=episodes.index, columns=LIMIT_COLUMNS))
 
     def _read(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        first, _ = self.historian.history_range(self.code, start, end)
-        if first is None:
+        """[start, end) cleaned with READ_MARGIN either side, exactly as `read_window` of that window would
+        (the tags that have a point in it, the same gap filling), from the history read ahead."""
+        window = self._history(start - READ_MARGIN, end + READ_MARGIN)
+        if _between(window, start, end).empty:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="EntryDateTime"))
-        frame = self.historian.read_window(self.code, start - READ_MARGIN, end + READ_MARGIN, drop_constant=False).frame
-        return frame[(frame.index >= start) & (frame.index < end)]
+        window = window.dropna(axis="columns", how="all")
+        return _between(clean_frame(window, source=f"HistorianData[{self.code}]", drop_constant=False).frame, start, end)
+
+    def _history(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        first, last = self.history_span
+        if start < first or end > last:
+            ahead = start + READ_AHEAD if self.read_end is None else min(start + READ_AHEAD, self.read_end)
+            first, last = start, max(end, ahead + READ_MARGIN)
+            self.history, self.history_span = self.historian.read_raw(self.code, first, last), (first, last)
+        return _between(self.history, start, end)
 
     def _state_before(self, day: dt.date, start: pd.Timestamp):
         previous = day - dt.timedelta(days=1)
@@ -449,11 +495,17 @@ class DayScorer:
             return None
         return self.ensemble.score_with_state(warm)[1]
 
-    def _tables(self, scores: pd.DataFrame, episodes: pd.DataFrame, state) -> dict[str, pd.DataFrame]:
+    def tables(self, scored: list[ScoredDay], states: dict) -> dict[str, pd.DataFrame]:
+        """The output rows of scored days, each with its Day: a day's rows are the same whether it is written
+        alone or with others (built for many days at once, as a row-building pass per day cost more than the
+        scoring)."""
         provenance = {"ModelVersion": self.version, "RunID": self.run_id}
-        score_rows = scores[SCORE_COLUMNS].rename_axis("EntryDateTime").reset_index().assign(**provenance)
+        scores = with_days([(d.day, d.scores[SCORE_COLUMNS]) for d in scored])
+        episodes = with_days([(d.day, d.episodes) for d in scored]).reset_index(drop=True)
+        score_rows = scores.rename_axis("EntryDateTime").reset_index()
         episode_rows = pd.DataFrame(
             {
+                "Day": episodes["Day"],
                 "EpisodeID": episodes["episode_id"].astype("int64"),
                 "StartTime": episodes["start"],
                 "EndTime": episodes["end"],
@@ -469,27 +521,28 @@ class DayScorer:
                 **{f"share_{h}": episodes[f"share_{h}"] for h in HEADS},
                 **{c: episodes[c] for c in LIMIT_COLUMNS},
             }
-        ).assign(**provenance)
-        culprit_rows = pd.DataFrame(
-            [
-                {"EpisodeID": int(e.episode_id), "Rank": rank, "Tag": tag}
-                for e in episodes.itertuples()
-                for rank, tag in enumerate(e.culprits, start=1)
-            ],
-            columns=["EpisodeID", "Rank", "Tag"],
-        ).assign(**provenance)
-        health_row = pd.DataFrame([{**_health_summary(scores, len(episodes)), **provenance}])
-        state_row = pd.DataFrame(
-            [{"StateJSON": json.dumps(_state_dict(state)), **provenance}] if state is not None else [],
-            columns=["StateJSON", *provenance],
         )
-        return {
+        culprits = episode_rows[["Day", "EpisodeID"]].assign(Tag=episodes["culprits"]).explode("Tag").dropna()
+        culprit_rows = culprits.assign(Rank=culprits.groupby(level=0).cumcount() + 1)
+        health_rows = pd.DataFrame([{"Day": d.day, **_health_summary(d.scores, len(d.episodes))} for d in scored])
+        state_rows = pd.DataFrame(
+            [{"Day": d.day, "StateJSON": json.dumps(_state_dict(states[d.day]))} for d in scored
+             if states[d.day] is not None],
+            columns=["Day", "StateJSON"],
+        )
+        tables = {
             "ACM_Scores_Wide": score_rows,
-            "ACM_ScoringState": state_row,
+            "ACM_ScoringState": state_rows,
             "ACM_Episodes": episode_rows,
             "ACM_EpisodeCulprits": culprit_rows,
-            "ACM_HealthTimeline": health_row,
+            "ACM_HealthTimeline": health_rows,
         }
+        return {name: rows.assign(**provenance) for name, rows in tables.items()}
+
+
+def _between(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows of a time-sorted frame with start <= time < end."""
+    return frame.iloc[frame.index.searchsorted(start) : frame.index.searchsorted(end)]
 
 
 def _state_dict(state) -> dict:

@@ -10,9 +10,11 @@ temperature, with the middle of the default magnitude range. The tag's limit is 
 median of the running day before) plus 80 % of the fault's full rise (magnitude x the tag's running sigma in
 the fault-free signal). The actual crossing is the first time the readings' one-hour rolling median reaches
 the limit. The detectors score from the end of the baseline on, carrying their state; the episode is the first
-that opens in the fault window. Estimates are made, as the scoring asset makes them, from the readings since
-the episode's onset (its first evidence): at the moment it opens, a quarter of the way and halfway from there
-to the crossing. The error is relative to the true remaining time at that moment.
+that opens in the fault window. Estimates are made as the scoring asset makes them (the tag's departure from
+what the equipment's other tags explain, trended from the episode's onset, its first evidence): at the moment it
+opens, a quarter of the way and halfway from there to the crossing. The error is relative to the true remaining
+time at that moment. Beside each estimate, the trend of the raw readings since the onset (what the library does
+without the other tags), measured in the same run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from acm_assets.detectors import DetectorEnsemble, EnsembleConfig
-from acm_assets.detectors.limits import time_to_limit
+from acm_assets.detectors.limits import time_to_limit, time_to_limit_beyond_conditions
+from acm_assets.outputs.limits import REFERENCE
 from acm_assets.simulation.machines import MACHINES
 from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FaultSpec, simulate
 
@@ -87,18 +90,22 @@ def case(equipment_type: str, fault_type: str, seed: int) -> dict:
             episode["culprits"], "estimates": {}}
     for name, share in CHECKPOINTS.items():
         at = readings.index[readings.index <= opened + share * (crossing - opened)][-1]
-        span = readings[(readings.index >= onset) & (readings.index <= at)]
-        estimate = time_to_limit(tag, span.index.asi8, span.to_numpy(), limit, "above")
-        true = _hours(crossing - at)
+        span = faulty[(faulty.index >= onset - REFERENCE) & (faulty.index <= at)]
+        estimate = time_to_limit_beyond_conditions(tag, span, onset, limit, "above", exclude=episode["culprits"])
+        raw = span.loc[span.index >= onset, tag]
         out["estimates"][name] = {
-            "true_h": round(true, 2),
-            "estimate_h": None if estimate.hours is None else round(estimate.hours, 2),
-            "low_h": None if estimate.low is None else round(estimate.low, 2),
-            "high_h": None if estimate.high is None else round(estimate.high, 2),
-            "trend": estimate.trend,
-            "reason": estimate.reason,
+            "true_h": round(_hours(crossing - at), 2),
+            **_figures(estimate),
+            # The same library's trend of the raw readings since the onset, for comparison.
+            "raw_readings": _figures(time_to_limit(tag, raw.index.asi8, raw.to_numpy(), limit, "above")),
         }
     return out
+
+
+def _figures(estimate) -> dict:
+    rounded = {key: None if value is None else round(value, 2) for key, value in
+               (("estimate_h", estimate.hours), ("low_h", estimate.low), ("high_h", estimate.high))}
+    return {**rounded, "trend": estimate.trend, "reason": estimate.reason}
 
 
 def _window(state: pd.Series, after: pd.Timestamp, hours: float):
@@ -136,16 +143,20 @@ def _hours(delta: pd.Timedelta) -> float:
 
 def summarize(cases: list[dict]) -> dict:
     """Per checkpoint: how many estimates, the median and 80th percentile of |error| / true remaining time, the
-    median signed error (positive: later than the truth), and how often the interval held the truth."""
+    median signed error (positive: later than the truth), and how often the interval held the truth; beside it the
+    same figures of the raw readings' trend."""
     estimated = [c for c in cases if c["outcome"] == "estimated"]
     outcomes = pd.Series([c["outcome"] for c in cases]).value_counts().to_dict()
     summary = {"cases": len(cases), "outcomes": outcomes,
                "culprit_named": sum(bool(c["culprit_named"]) for c in estimated)}
     for name in CHECKPOINTS:
         rows = pd.DataFrame([{**c["estimates"][name], "fault": c["fault"]} for c in estimated])
+        raw = pd.DataFrame([{**c["estimates"][name]["raw_readings"], "true_h": c["estimates"][name]["true_h"]}
+                            for c in estimated])
         summary[name] = _checkpoint(rows)
         if len(rows):
             summary[name]["by_fault"] = {f: _checkpoint(part) for f, part in rows.groupby("fault")}
+            summary[name]["raw_readings"] = _checkpoint(raw)
     return summary
 
 

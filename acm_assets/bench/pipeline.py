@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -39,7 +40,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from acm_assets.assets.scoring import DayScorer, scoring_days
+from acm_assets.assets.scoring import DayScorer, ScoredDay, scoring_days, write_days
 from acm_assets.bench.registry import _scratch_postgres
 from acm_assets.database import DATABASE_URL_ENV, create_engine
 from acm_assets.definitions import defs
@@ -47,7 +48,7 @@ from acm_assets.detectors import DetectorEnsemble
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import simulate
 from acm_assets.jobs import training_job
-from acm_assets.partitions import calendar, equipment_partitions, scoring_partition_key
+from acm_assets.partitions import calendar, equipment_partitions, month_of, scoring_partition_key
 from acm_assets.registry.equipment import Equipment
 from acm_assets.registry.schema import create_registry_table
 from acm_assets.registry.store import ModelStore
@@ -285,16 +286,22 @@ class _Bench:
         }
 
     def _day_by_day(self) -> float:
-        """The scoring asset's per-day loop called directly (it rewrites the run's rows with equal values)."""
+        """The scoring asset's per-day loop called directly, its writes a month at a time as the asset's (it
+        rewrites the run's rows with equal values)."""
         database = AcmDatabase(database_url=self.database_url)
         models = ModelStore(self.historian.engine).load_version(self.equipment)
         started = time.perf_counter()
         ensemble = DetectorEnsemble.from_models({t: m.value for t, m in models.items()}, ENSEMBLE_CONFIG)
-        scorer = DayScorer(database, ensemble, EQUIPMENT, next(iter(models.values())).version, "day-by-day")
-        for day in self.score_days:
-            tables, _, _ = scorer.score_day(day.date())
-            parts = {table: [(scorer.equip_id, day.date(), frame)] for table, frame in tables.items()}
-            database.outputs.replace_tables(parts)
+        days = [day.date() for day in self.score_days]
+        version = next(iter(models.values())).version
+        scorer = DayScorer(database, ensemble, EQUIPMENT, version, "day-by-day", last_day=days[-1])
+        for _, month_days in itertools.groupby(days, key=month_of):
+            scored, states = [], {}
+            for day in month_days:
+                scores, episodes, states[day] = scorer.score_day(day)
+                scored.append(ScoredDay(day, scores, episodes))
+            if unwritten := write_days(database, scorer, scored, states):
+                raise RuntimeError(f"the day-by-day loop failed to write {unwritten}")
         elapsed = time.perf_counter() - started
         database.historian.engine.dispose()
         return elapsed

@@ -24,11 +24,17 @@ from acm_assets.cli import CliError
 from acm_assets.cli.historian import add_database_option, open_store
 from acm_assets.cli.launcher import Launcher, code_location
 from acm_assets.database import ACM_HOME_ENV, DATABASE_URL_ENV, acm_home, create_engine, default_database_url, redact
+from acm_assets.definitions import EMAIL_TO_ENV, SMTP_URL_ENV, WEBHOOK_URL_ENV
 from acm_assets.jobs import DAYS_TAG, EQUIPMENT_TAG
+from acm_assets.notifications.changes import Told
+from acm_assets.notifications.tick import notify
 from acm_assets.outputs.schema import episodes_table, health_table
+from acm_assets.outputs.triage import episode_key, record_decision
 from acm_assets.partitions import FIRST_DAY_ENV, LAST_DAY_ENV, scoring_partition_key
 from acm_assets.schedules import RANGE_END_TAG, RANGE_START_TAG
 from acm_assets.registry.schema import create_registry_table
+from acm_assets.resources import NotificationTargets
+from acm_assets.settings import ENSEMBLE_CONFIG
 from acm_assets.simulation.demo_data import DemoLoad, load_demo_history
 
 BASELINE_DAYS = 60
@@ -83,8 +89,10 @@ def _demo(args) -> int:
     with _logging_to(log_path), dg.DagsterInstance.get() as instance:
         with code_location(instance, log_path) as launcher:
             runs = _train_and_score(launcher, url, loads)
+            _print_summary(instance, url, loads, runs)
+            # triaged before the page is written, so the page shows the decisions
+            _triage_and_notify(url, loads)
             page = _fleet_page(launcher)
-        _print_summary(instance, url, loads, runs)
     print(f"\nFleet health page (open it in a browser): {page}")
     print()
     print(f"Open the Dagster UI on these runs and the demo's month partitions ({first[:7]} .. {last[:7]}):")
@@ -207,9 +215,9 @@ def _days_written(engine, run_id: str) -> int:
 def _fleet_page(launcher: Launcher) -> str:
     """The fleet health page of the scored days, materialized as its daily schedule does; its path."""
     run_id = launcher.launch("fleet_page")
-    _follow(launcher, {"fleet": run_id}, "fleet page", {"fleet": 1}, "page",
-            lambda run_id: launcher.instance.get_run_stats(run_id).steps_succeeded)
-    (record,) = launcher.instance.fetch_materializations(dg.AssetKey("fleet_health_page"), limit=1).records
+    _follow(launcher, {"fleet page": run_id}, "fleet page", {"fleet page": 1}, "page",
+            lambda run: launcher.instance.get_run_stats(run).steps_succeeded)
+    record = launcher.instance.fetch_materializations(dg.AssetKey("fleet_health_page"), limit=1).records[0]
     return record.asset_materialization.metadata["path"].value
 
 
@@ -308,3 +316,32 @@ def _print_load(load: DemoLoad) -> None:
         f"{index[0]:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC, running {running:.0%} of the time;"
     )
     print(f"  points {result.inserted} inserted, {result.unchanged} unchanged, {result.updated} updated")
+
+
+def _triage_and_notify(url: str, loads: list[DemoLoad]) -> None:
+    """The demo plays the engineer on the first episode that caught an injected fault, then tells the
+    episodes to the notification targets set in the environment (or says how to set one)."""
+    engine = create_engine(url)
+    print()
+    for load in loads:
+        code = load.equipment.code
+        episodes = pd.read_sql(episodes_table.select().where(episodes_table.c.EquipID == load.equipment.equip_id)
+                               .order_by(episodes_table.c.StartTime), engine)
+        for fault in load.simulation.faults.sort_values("start").itertuples():
+            hits = episodes[(pd.to_datetime(episodes["StartTime"]).dt.tz_localize("UTC") <= fault.end)
+                            & (pd.to_datetime(episodes["EndTime"]).dt.tz_localize("UTC") >= fault.start)]
+            if not hits.empty:
+                key = episode_key(code, hits["EpisodeID"].iloc[0])
+                record_decision(engine, key, "fault", "acm demo", f"injected {fault.type} fault")
+                print(f"triaged {key} as fault (injected {fault.type})")
+                break
+    print("the others: `acm episodes list`, then `acm episodes triage EPISODE_ID --as acknowledged|fault|normal`")
+    senders = NotificationTargets(webhook_url=os.environ.get(WEBHOOK_URL_ENV), smtp_url=os.environ.get(SMTP_URL_ENV),
+                                  email_to=os.environ.get(EMAIL_TO_ENV)).senders()
+    if not senders:
+        print("notifications are off; to turn them on, set ACM_NOTIFY_WEBHOOK_URL (a Slack or Teams incoming webhook)\n"
+              "  and/or ACM_SMTP_URL with ACM_NOTIFY_EMAIL_TO: notification_sensor then tells each new episode")
+    else:
+        result = notify(engine, Told(), senders, NotificationTargets().rate_limit_per_hour, ENSEMBLE_CONFIG.alert_z)
+        print(f"notifications to {', '.join(sorted(senders))}: {result.summary()}")
+    engine.dispose()

@@ -10,6 +10,7 @@ import pandas as pd
 from acm_assets.cli import CliError
 from acm_assets.cli.historian import add_database_option
 from acm_assets.database import create_engine, default_database_url
+from acm_assets.outputs.limits import describe_time_to_limit
 from acm_assets.outputs.triage import STATES, TriageError, create_triage_table, list_episodes, record_decision
 
 
@@ -56,8 +57,10 @@ def _list(args) -> int:
 
 
 def format_episodes(episodes: pd.DataFrame) -> str:
-    """One line per episode: ID, equipment, start, end (or open), peak z, alert share, culprits, triage."""
-    rows = [("EPISODE_ID", "EQUIPMENT", "START (UTC)", "END", "PEAK Z", "ALERT", "TRIAGE", "TOP CULPRITS")]
+    """One line per episode: ID, equipment, start, end (or open), peak z, alert share, triage, culprits and,
+    for an open one, its time to a limit."""
+    rows = [("EPISODE_ID", "EQUIPMENT", "START (UTC)", "END", "PEAK Z", "ALERT", "TRIAGE", "TOP CULPRITS",
+             "TIME TO A LIMIT")]
     for e in episodes.itertuples():
         end = "open" if e.IsOpen else f"{pd.Timestamp(e.EndTime):%Y-%m-%d %H:%M}"
         triage = e.State or "-"
@@ -66,6 +69,7 @@ def format_episodes(episodes: pd.DataFrame) -> str:
         rows.append((
             e.Key, e.Code, f"{pd.Timestamp(e.StartTime):%Y-%m-%d %H:%M}", end, _number(e.PeakZ, "{:.1f}"),
             _number(e.AlertShare, "{:.0%}"), triage, e.Culprits or "-",
+            describe_time_to_limit(e) if e.IsOpen else "-",
         ))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from acm_assets.cli import CliError, demo, episodes, historian, partitions, registry
+from acm_assets.cli import CliError, demo, episodes, historian, notifications, partitions, registry
 from acm_assets.database import DatabaseConnectionError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acm", description="Asset Condition Monitoring operator commands")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, episodes, historian, partitions, registry):
+    for module in (demo, episodes, historian, notifications, partitions, registry):
         module.register(commands)
     return parser
 

@@ -269,8 +269,9 @@ class DetectorEnsemble:
         for episode_id, fields in meta.items():
             kinds[ids == episode_id] = fields[3]
         data["episode_kind"] = kinds
-        data["episode_start"] = pd.to_datetime(start, utc=True)
-        data["episode_onset"] = pd.to_datetime(onset, utc=True)
+        # As datetime64 views (NaT outside episodes): pd.to_datetime of the integers costs a millisecond a call.
+        data["episode_start"] = pd.DatetimeIndex(start.view("M8[ns]")).tz_localize("UTC")
+        data["episode_onset"] = pd.DatetimeIndex(onset.view("M8[ns]")).tz_localize("UTC")
         data["episode_regime"] = _nullable(regime, ~in_episode)
         data["episode_points"] = sums[:, 0]
         data["episode_sum_z"] = sums[:, 1]

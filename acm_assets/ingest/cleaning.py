@@ -168,8 +168,11 @@ def _fill_gaps(
         grid = index.append(pd.DatetimeIndex(inserted, tz="UTC", name=INDEX_NAME)).sort_values()
         frame = frame.reindex(grid)
 
-    seconds = (frame.index.asi8 - frame.index.asi8[0]) / 1e9
     valid = frame.notna()
+    if valid.to_numpy().all():  # nothing to interpolate (the common case of a scored day)
+        report.interpolated_points = 0
+        return frame, after[is_break]
+    seconds = (frame.index.asi8 - frame.index.asi8[0]) / 1e9
     times = pd.DataFrame(np.repeat(seconds[:, None], frame.shape[1], axis=1), index=frame.index, columns=frame.columns)
     span = times.where(valid).bfill() - times.where(valid).ffill()
     short = ~valid & (np.rint(span / (cadence / 1e9)) <= max_gap_cadences)

@@ -251,6 +251,23 @@ class HistorianStore:
     ) -> CleanedFrame:
         """Points of `code` with start <= EntryDateTime < end (None: unbounded), wide and cleaned."""
         source = f"HistorianData[{code}]"
+        wide = self.read_raw(code, start, end, tags=tags)
+        if wide.empty:
+            raise IngestError(f"{source}: no historian data in {_describe_window(start, end)}")
+        return clean_frame(
+            wide,
+            source=source,
+            now=now,
+            previous_end=previous_end,
+            drop_constant=drop_constant,
+            max_gap_cadences=max_gap_cadences,
+        )
+
+    def read_raw(self, code: str, start=None, end=None, *, tags: list[str] | None = None) -> pd.DataFrame:
+        """Points of `code` with start <= EntryDateTime < end, wide (a column per tag that has a point there,
+        in the equipment's tag order) and not cleaned: a long window read once and cleaned in slices gives
+        each slice what `read_window` of that slice gives."""
+        source = f"HistorianData[{code}]"
         equipment = self.get_equipment(code)
         h = historian_table
         query = sa.select(h.c.EntryDateTime, h.c.Tag, h.c.Value).where(
@@ -260,21 +277,12 @@ class HistorianStore:
             query = query.where(h.c.Tag.in_(list(tags)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        if not rows:
-            raise IngestError(f"{source}: no historian data in {_describe_window(start, end)}")
         long = pd.DataFrame(rows, columns=["EntryDateTime", "Tag", "Value"])
-        wide = long.pivot(index="EntryDateTime", columns="Tag", values="Value")
+        wide = long.pivot(index="EntryDateTime", columns="Tag", values="Value").astype("float64")
         order = [t for t in equipment.tags if t in wide.columns]
         wide = wide[order + sorted(set(wide.columns) - set(order))].rename_axis(columns=None)
         wide.index = pd.DatetimeIndex(wide.index).tz_localize("UTC").rename("EntryDateTime")
-        return clean_frame(
-            wide,
-            source=source,
-            now=now,
-            previous_end=previous_end,
-            drop_constant=drop_constant,
-            max_gap_cadences=max_gap_cadences,
-        )
+        return wide
 
     def read_wide_table(
         self,

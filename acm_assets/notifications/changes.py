@@ -4,12 +4,12 @@ remembered (the sensor keeps it in its cursor), so each change makes exactly one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from acm_assets.notifications.outbox import Message
+from acm_assets.outputs.limits import describe_time_to_limit
 from acm_assets.outputs.triage import episode_key
 
 SEVERITIES = ("alert", "high", "critical")
@@ -70,22 +70,20 @@ def remember(told: Told, episodes: pd.DataFrame, alert_z: float, read_from: dt.d
     return Told(kept, day.isoformat() if day else None)
 
 
-def messages(found: list[tuple[str, pd.Series, int]], channels: list[str],
-             describe_limit: Callable[[pd.Series], str] | None = None) -> list[Message]:
+def messages(found: list[tuple[str, pd.Series, int]], channels: list[str]) -> list[Message]:
     """One message per change and channel; its text is what a Slack/Teams channel and an e-mail show."""
     out = []
     for kind, row, level in found:
         key = episode_key(row["Code"], row["EpisodeID"])
-        subject, text = _text(kind, row, level, key, describe_limit)
+        subject, text = _text(kind, row, level, key)
         for channel in channels:
             change = f"{kind}|{level}" if kind == ROSE else kind
             out.append(Message(f"{key}|{change}|{channel}", channel, int(row["EquipID"]), row["Code"],
-                               int(row["EpisodeID"]),
-                               kind, subject, text))
+                               int(row["EpisodeID"]), kind, subject, text))
     return out
 
 
-def _text(kind: str, row: pd.Series, level: int, key: str, describe_limit) -> tuple[str, str]:
+def _text(kind: str, row: pd.Series, level: int, key: str) -> tuple[str, str]:
     band = SEVERITIES[level - 1] if level else "below alert"
     start = f"{pd.Timestamp(row['StartTime']):%Y-%m-%d %H:%M}"
     what = {OPENED: f"new episode ({band})", ROSE: f"severity rose to {band}", CLOSED: "episode closed"}[kind]
@@ -96,7 +94,7 @@ def _text(kind: str, row: pd.Series, level: int, key: str, describe_limit) -> tu
                  and pd.notna(row["AlertShare"]) else "peak z unknown")
     if row.get("Culprits"):
         lines.append(f"top culprits: {row['Culprits']}")
-    if describe_limit is not None and kind != CLOSED:
-        lines.append(describe_limit(row))
+    if bool(row["IsOpen"]):  # a closed episode heads for no limit any more
+        lines.append(describe_time_to_limit(row))
     lines.append(f"triage: acm episodes triage {key} --as acknowledged|fault|normal")
     return subject, "\n".join(lines)

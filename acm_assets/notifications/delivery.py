@@ -56,7 +56,8 @@ class EmailSender:
     def __init__(self, smtp_url: str, to: str, sender: str, timeout_s: float = 10.0):
         parts = urlsplit(smtp_url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError(f"notification SMTP URL must be smtp://host[:port] or smtps://...; got scheme {parts.scheme!r}")
+            raise ValueError(
+                f"notification SMTP URL must be smtp://host[:port] or smtps://...; got scheme {parts.scheme!r}")
         recipients = [a.strip() for a in to.split(",") if a.strip()]
         if not recipients:
             raise ValueError("no e-mail recipient: set ACM_NOTIFY_EMAIL_TO (comma-separated addresses)")
@@ -75,8 +76,10 @@ class EmailSender:
             else:
                 client = smtplib.SMTP(p.hostname, p.port or 25, timeout=self.timeout_s)
             with client:
+                client.ehlo_or_helo_if_needed()  # has_extn knows the server's extensions only after EHLO
                 if p.scheme == "smtp" and client.has_extn("starttls"):
                     client.starttls()
+                    client.ehlo()
                 if p.username:
                     client.login(p.username, p.password or "")
                 client.send_message(message)

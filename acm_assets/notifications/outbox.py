@@ -94,9 +94,8 @@ class Outbox:
             if new:
                 conn.execute(sa.insert(t), [
                     {"DedupKey": m.dedup_key, "Channel": m.channel, "EquipID": m.equip_id, "EquipCode": m.code,
-                     "EpisodeID": m.episode_id,
-                     "Kind": m.kind, "Subject": m.subject, "Text": m.text, "CreatedAt": now, "NextAttemptAt": now,
-                     "Attempts": 0}
+                     "EpisodeID": m.episode_id, "Kind": m.kind, "Subject": m.subject, "Text": m.text,
+                     "CreatedAt": now, "NextAttemptAt": now, "Attempts": 0}
                     for m in new
                 ])
         return len(new)

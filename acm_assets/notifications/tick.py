@@ -5,7 +5,6 @@ that dies anywhere is redone by the next one without losing or repeating a messa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +15,8 @@ from acm_assets.notifications.changes import Told, changes, messages, remember
 from acm_assets.notifications.delivery import DeliveryReport, deliver
 from acm_assets.notifications.outbox import Outbox
 from acm_assets.outputs.schema import episodes_table
+
+FIRST_TICK_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class TickResult:
 
 
 def notify(engine: sa.Engine, told: Told, senders: dict, rate_limit: int, alert_z: float,
-           describe_limit: Callable[[pd.Series], str] | None = None, now: dt.datetime | None = None) -> TickResult:
+           now: dt.datetime | None = None) -> TickResult:
     # An episode's row moves to the last day that extended it: from the day before the last one seen on,
     # every change is read again (a day still being scored) and nothing older is.
     read_from = dt.date.fromisoformat(told.day) - dt.timedelta(days=1) if told.day else None
@@ -38,9 +39,17 @@ def notify(engine: sa.Engine, told: Told, senders: dict, rate_limit: int, alert_
     found = changes(episodes, told, alert_z)
     outbox = Outbox(engine)
     outbox.create_table()
-    enqueued = outbox.enqueue(messages(found, sorted(senders), describe_limit), now)
+    enqueued = outbox.enqueue(messages(found, sorted(senders)), now)
     told = remember(told, episodes, alert_z, read_from)
     return TickResult(told, len(found), enqueued, deliver(outbox, senders, rate_limit, now))
+
+
+def first_tick(engine: sa.Engine, days: int = FIRST_TICK_DAYS) -> Told:
+    """Where a sensor without a cursor starts: the last `days` scored days, not the whole history (a sensor
+    switched on over years of episodes would otherwise tell them all)."""
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(episodes_table.c.Day))).scalar()
+    return Told(day=(pd.Timestamp(last).date() - dt.timedelta(days=days)).isoformat() if last is not None else None)
 
 
 def read_episodes(engine: sa.Engine, from_day: dt.date | None) -> pd.DataFrame:

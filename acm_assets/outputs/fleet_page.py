@@ -3,7 +3,7 @@ engineer reads in the morning: every equipment, worst first, with its latest hea
 episodes (culprits, triage state, time to a limit) and its health over the last weeks.
 
 Worst first means: an open episode, then an untriaged episode of the last days, then equipment whose scoring
-has fallen behind the fleet's, then the rest; within each, the lowest health first.
+has fallen behind the fleet's, then the rest; within each, the lowest health (the latest day's mean) first.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class EquipmentHealth:
         return None if self.health.empty else self.health.iloc[-1]
 
     def sort_key(self) -> tuple:
-        health = self.latest["MinHealth"] if self.latest is not None else None
-        return STATUSES[self.status][0], 101.0 if health is None or pd.isna(health) else float(health), self.equipment.code
+        health = self.latest["MeanHealth"] if self.latest is not None else None
+        unknown = health is None or pd.isna(health)
+        return STATUSES[self.status][0], 101.0 if unknown else float(health), self.equipment.code
 
 
 def fleet_health(engine: sa.Engine) -> list[EquipmentHealth]:
@@ -65,7 +66,8 @@ def fleet_health(engine: sa.Engine) -> list[EquipmentHealth]:
     health["Day"] = pd.to_datetime(health["Day"]).dt.date
     for column in ("StartTime", "EndTime"):
         episodes[column] = pd.to_datetime(episodes[column])
-    states = latest_triage(engine)[["EquipID", "EpisodeID", "State", "DecidedBy", "Note"]].astype({"EquipID": "int64", "EpisodeID": "int64"})
+    states = latest_triage(engine)[["EquipID", "EpisodeID", "State", "DecidedBy", "Note"]]
+    states = states.astype({"EquipID": "int64", "EpisodeID": "int64"})
     episodes = episodes.astype({"EquipID": "int64", "EpisodeID": "int64"}).merge(
         states, how="left", on=["EquipID", "EpisodeID"]
     )
@@ -117,8 +119,8 @@ scoring is behind.</p>
 <main>
 {cards or '<p class="none">No equipment registered.</p>'}
 </main>
-<footer>Health: 100 normal, {HEALTH_AT_CAUTION:g} and below CAUTION, {HEALTH_AT_ALERT:g} and below ALERT (daily mean and
-minimum over running time). Episode IDs are what <code>acm episodes triage ID --as acknowledged|fault|normal</code>
+<footer>Health: 100 normal, {HEALTH_AT_CAUTION:g} and below CAUTION, {HEALTH_AT_ALERT:g} and below ALERT
+(daily mean over running time). Episode IDs are what <code>acm episodes triage ID --as acknowledged|fault|normal</code>
 takes.</footer>
 </body></html>
 """
@@ -136,8 +138,8 @@ def _card(item: EquipmentHealth, fleet_day: dt.date | None) -> str:
         figures = (
             f'<div class="figure"><span class="big" style="color:{_health_colour(latest["MeanHealth"])}">'
             f'{_number(latest["MeanHealth"])}</span><span>mean health on {item.latest_day}{behind}</span></div>'
-            f'<div class="figure"><span class="mid" style="color:{_health_colour(latest["MinHealth"])}">'
-            f'{_number(latest["MinHealth"])}</span><span>lowest</span></div>'
+            f'<div class="figure"><span class="mid">{len(item.episodes)}</span><span>episodes, last {RECENT_DAYS} '
+            f"days</span></div>"
             f'<div class="figure"><span class="mid">{_percent(latest["AlertShare"])}</span><span>time in ALERT'
             f"</span></div>"
         )
@@ -160,7 +162,8 @@ def _attention(item: EquipmentHealth) -> str:
                 f"<b>{html.escape(culprit)}</b>: {html.escape(describe_time_to_limit(e))}.</p>")
     untriaged = item.episodes[item.episodes["State"].isna()]
     if len(untriaged):
-        return f'<p class="review">{len(untriaged)} episode(s) of the last {RECENT_DAYS} days not triaged yet.</p>'
+        many = "episodes" if len(untriaged) > 1 else "episode"
+        return f'<p class="review">{len(untriaged)} {many} of the last {RECENT_DAYS} days not triaged yet.</p>'
     return ""
 
 
@@ -170,30 +173,35 @@ def _episodes_table(item: EquipmentHealth) -> str:
     rows = []
     for e in item.episodes.itertuples():
         is_open = bool(e.IsOpen)
-        span = f"since {e.StartTime:%b %d %H:%M}" if is_open else f"{e.StartTime:%b %d %H:%M} .. {e.EndTime:%b %d %H:%M}"
+        when = f"<b>open</b> since {e.StartTime:%b %d %H:%M}" if is_open else (
+            f"{e.StartTime:%b %d %H:%M} .. {e.EndTime:%b %d %H:%M}")
         state = e.State if isinstance(e.State, str) else "untriaged"
-        decided = "" if not isinstance(e.State, str) else f"<br><small>by {html.escape(str(e.DecidedBy))}" + (
-            f": {html.escape(e.Note)}" if isinstance(e.Note, str) else "") + "</small>"
+        decided = ""
+        if isinstance(e.State, str):
+            note = f": {html.escape(e.Note)}" if isinstance(e.Note, str) else ""
+            decided = f"<br><small>by {html.escape(str(e.DecidedBy))}{note}</small>"
         limit = describe_time_to_limit(e._asdict()) if is_open else "closed"
+        key = html.escape(episode_key(item.equipment.code, e.EpisodeID))
         rows.append(
-            f'<tr class="{"open" if is_open else "closed"}"><td class="id">{html.escape(episode_key(item.equipment.code, e.EpisodeID))}'
-            f'</td><td>{"<b>open</b> " if is_open else ""}{span}<br><small>{_hours(e.DurationMinutes)}</small></td>'
+            f'<tr class="{"open" if is_open else "closed"}"><td class="id">{key}</td>'
+            f"<td>{when}<br><small>{_hours(e.DurationMinutes)}</small></td>"
             f"<td>{e.PeakZ:.1f}</td><td>{html.escape(e.Culprits or '-')}</td>"
-            f'<td><span class="triage {state}">{html.escape(state)}</span>{decided}</td><td>{html.escape(limit)}</td></tr>'
+            f'<td><span class="triage {state}">{html.escape(state)}</span>{decided}</td>'
+            f"<td>{html.escape(limit)}</td></tr>"
         )
-    return ('<table><colgroup><col style="width:17%"><col style="width:15%"><col style="width:6%">'
-            '<col style="width:28%"><col style="width:14%"><col style="width:20%"></colgroup><thead><tr><th>episode</th>'
-            "<th>when</th><th>peak z</th><th>culprits (top first)</th><th>triage</th><th>time to a limit</th></tr>"
-            "</thead><tbody>" + "".join(rows) + "</tbody></table>")
+    widths = "".join(f'<col style="width:{w}%">' for w in (17, 15, 6, 28, 14, 20))
+    return (f"<table><colgroup>{widths}</colgroup><thead><tr><th>episode</th><th>when</th><th>peak z</th>"
+            "<th>culprits (top first)</th><th>triage</th><th>time to a limit</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
-def _sparkline(health: pd.DataFrame, width: int = 330, height: int = 84) -> str:
-    """Daily mean (line) and lowest (shaded down to it) health of the last PLOT_DAYS scored days, with the
-    CAUTION and ALERT levels."""
+def _sparkline(health: pd.DataFrame, width: int = 420, height: int = 96) -> str:
+    """Daily mean health of the last PLOT_DAYS scored days over the GOOD / CAUTION / ALERT bands, a red mark
+    under each day with an episode."""
     if health.empty:
         return ""
     pad_left, pad_bottom = 26, 14
-    inner_w, inner_h = width - pad_left - 4, height - pad_bottom - 4
+    inner_w, inner_h = width - pad_left - 4, height - pad_bottom - 10
     n = len(health)
 
     def x(i: int) -> float:
@@ -202,29 +210,29 @@ def _sparkline(health: pd.DataFrame, width: int = 330, height: int = 84) -> str:
     def y(value: float) -> float:
         return 4 + inner_h * (1 - max(0.0, min(100.0, value)) / 100)
 
-    mean = health["MeanHealth"].fillna(100.0).tolist()
-    low = health["MinHealth"].fillna(100.0).tolist()
-    band = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(mean))
-    band += " " + " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low))))
-    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(mean))
-    dots = "".join(
-        f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="#b3261e"/>' for i, v in enumerate(low) if v <= HEALTH_AT_ALERT
+    bands = "".join(
+        f'<rect x="{pad_left}" y="{y(top):.1f}" width="{inner_w}" height="{y(bottom) - y(top):.1f}" fill="{colour}"/>'
+        for top, bottom, colour in (
+            (100, HEALTH_AT_CAUTION, "#e6f2e6"), (HEALTH_AT_CAUTION, HEALTH_AT_ALERT, "#fbefd9"),
+            (HEALTH_AT_ALERT, 0, "#f8dedc"),
+        )
     )
+    mean = health["MeanHealth"].tolist()
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(mean) if not pd.isna(v))
+    marks = "".join(
+        f'<rect x="{x(i) - 1.5:.1f}" y="{y(0) + 2:.1f}" width="3" height="4" fill="#b3261e"/>'
+        for i, count in enumerate(health["Episodes"]) if count
+    )
+    labels = "".join(f'<text x="{pad_left - 3}" y="{y(v) + 3:.1f}" text-anchor="end">{v:g}</text>'
+                     for v in (100, HEALTH_AT_CAUTION, HEALTH_AT_ALERT))
     first, last = health["Day"].iloc[0], health["Day"].iloc[-1]
-    levels = "".join(
-        f'<line x1="{pad_left}" x2="{width - 4}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{c}" stroke-dasharray="3,3"/>'
-        f'<text x="{pad_left - 3}" y="{y(v) + 3:.1f}" text-anchor="end">{v:g}</text>'
-        for v, c in ((HEALTH_AT_CAUTION, "#c77700"), (HEALTH_AT_ALERT, "#b3261e"))
-    )
     return (
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="daily health {first} to {last}">{levels}'
-        f'<text x="{pad_left - 3}" y="{y(100) + 3:.1f}" text-anchor="end">100</text>'
-        f'<polygon points="{band}" fill="#9fb8e0" opacity="0.55"/>'
-        f'<polyline points="{line}" fill="none" stroke="#1f3b73" stroke-width="1.6"/>{dots}'
+        f'aria-label="daily health {first} to {last}">{bands}{labels}'
+        f'<polyline points="{line}" fill="none" stroke="#1f3b73" stroke-width="1.8"/>{marks}'
         f'<text x="{pad_left}" y="{height - 2}">{first:%b %d}</text>'
         f'<text x="{width - 4}" y="{height - 2}" text-anchor="end">{last:%b %d}</text></svg>'
-        f'<div class="caption">health, last {len(health)} scored days (line: daily mean; shade: down to the lowest)</div>'
+        f'<div class="caption">daily mean health, last {n} scored days; red marks: days with an episode</div>'
     )
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from acm_assets.detectors.limits import LimitEstimate, time_to_limit
+from acm_assets.detectors.limits import LimitEstimate, time_to_limit_beyond_conditions
 from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.tags import TagLimit, checked_limit, tag_limits
 
 TAG_LIMITS_ENV = "ACM_TAG_LIMITS"
+# Readings before an episode's onset that teach what a tag's conditions (its equipment's other tags) explain of it.
+REFERENCE = pd.Timedelta(days=7)
 LIMIT_COLUMNS = ["LimitTag", "HoursToLimit", "HoursToLimitLow", "HoursToLimitHigh", "LimitStatus"]
 # LimitStatus of an open episode (a closed episode has none: nothing is heading anywhere any more).
 ESTIMATED = "estimated"  # hours to the crossing, with an interval (HoursToLimitHigh NULL: not bounded)
@@ -66,13 +68,14 @@ def equipment_limits(code: str, tags: Mapping[str, dict], configured: Mapping[st
     return {**tag_limits(dict(tags), f"Equipment.TagsJSON of {code}"), **configured}
 
 
-Readings = Callable[[str, pd.Timestamp, pd.Timestamp], pd.Series]
+Readings = Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame]
 
 
 def episode_time_to_limit(episode, limits: Mapping[str, TagLimit], readings: Readings) -> dict:
     """The LIMIT_COLUMNS of one episode (a row of `DetectorEnsemble.episodes`): for an open episode, the
     estimate of its culprit with a limit whose crossing comes first (a culprit without a trend only where none
-    has one), fitted on that tag's readings from the episode's onset to its last point."""
+    has one). `readings(start, end)` gives the equipment's readings (all tags) in [start, end]: from REFERENCE
+    before the onset (what the other tags explain of the culprit) to the episode's last point."""
     columns = dict.fromkeys(LIMIT_COLUMNS)
     if not episode.open:
         return columns
@@ -81,7 +84,8 @@ def episode_time_to_limit(episode, limits: Mapping[str, TagLimit], readings: Rea
     if not with_limit:
         return {**columns, "LimitTag": culprits[0] if culprits else None, "LimitStatus": NO_LIMIT}
     start = episode.onset if pd.notna(episode.onset) else episode.start
-    estimates = [_estimate(tag, limits[tag], readings(tag, start, episode.end)) for tag in with_limit]
+    frame = readings(start - REFERENCE, episode.end)
+    estimates = [_estimate(tag, limits[tag], frame, start, culprits) for tag in with_limit]
     timed = [e for e in estimates if e.hours is not None]
     if not timed:
         return {**columns, "LimitTag": estimates[0].tag, "LimitStatus": NOT_TRENDING}
@@ -95,11 +99,10 @@ def episode_time_to_limit(episode, limits: Mapping[str, TagLimit], readings: Rea
     }
 
 
-def _estimate(tag: str, limit: TagLimit, values: pd.Series) -> LimitEstimate:
+def _estimate(tag: str, limit: TagLimit, frame: pd.DataFrame, onset: pd.Timestamp, culprits) -> LimitEstimate:
     """The sooner of the high and low limit's estimates (a tag heads for at most one of them)."""
-    times = values.index.asi8 if len(values) else np.array([], dtype=np.int64)
     found = [
-        time_to_limit(tag, times, values.to_numpy(dtype=float), value, direction)
+        time_to_limit_beyond_conditions(tag, frame, onset, value, direction, exclude=culprits)
         for value, direction in ((limit.high, "above"), (limit.low, "below"))
         if value is not None
     ]
@@ -112,7 +115,8 @@ def describe_time_to_limit(row: Mapping) -> str:
     status, tag = _value(row, "LimitStatus"), _value(row, "LimitTag")
     if status is None:
         is_open = _value(row, "IsOpen")
-        return "no time to a limit (episode closed)" if is_open is not None and not is_open else "time to a limit not estimated"
+        closed = is_open is not None and not is_open
+        return "no time to a limit (episode closed)" if closed else "time to a limit not estimated"
     if status == NO_LIMIT:
         return f"no limit known for {tag}" if tag else "no limit known (the episode names no culprit)"
     if status == NOT_TRENDING:

@@ -8,8 +8,10 @@ re-run of an earlier day. That is what keeps reruns and backfills free of duplic
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import astuple, dataclass
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -50,25 +52,37 @@ class OutputStore:
 
     def replace_partition(self, name: str, equip_id: int, day: dt.date, frame: pd.DataFrame) -> ReplaceResult:
         """Make the table hold exactly `frame` for (equip_id, day), in one transaction."""
-        return self.replace_partitions(name, [(equip_id, day, frame)])[0]
+        return self.replace_partitions(name, [(equip_id, day, frame)])
 
-    def replace_partitions(self, name: str, parts: list[tuple[int, dt.date, pd.DataFrame]]) -> list[ReplaceResult]:
-        """Replace several (equip_id, day) partitions, in day order, in one transaction."""
+    def replace_partitions(self, name: str, parts: list[tuple[int, dt.date, pd.DataFrame]]) -> ReplaceResult:
+        """Replace several (equip_id, day) partitions in one transaction."""
         return self.replace_tables({name: parts})[name]
 
     def replace_tables(
         self, parts_by_table: dict[str, list[tuple[int, dt.date, pd.DataFrame]]]
-    ) -> dict[str, list[ReplaceResult]]:
+    ) -> dict[str, ReplaceResult]:
         """Replace partitions of several related tables (episodes and their culprits) in one transaction."""
-        outputs = {name: self.table(name) for name in parts_by_table}
+        results = {}
         with self.engine.begin() as conn:
-            return {
-                name: [
-                    _replace(conn, outputs[name], equip_id, day, frame)
-                    for equip_id, day, frame in sorted(parts, key=lambda part: (part[0], part[1]))
+            for name, parts in parts_by_table.items():
+                by_equipment = defaultdict(list)
+                for equip_id, day, frame in parts:
+                    _check_columns(self.table(name).table, frame)
+                    by_equipment[equip_id].append((day, frame))
+                counts = [
+                    _replace(conn, self.table(name), equip_id, [d for d, _ in days], with_days(days))
+                    for equip_id, days in by_equipment.items()
                 ]
-                for name, parts in parts_by_table.items()
-            }
+                results[name] = ReplaceResult(*map(sum, zip((0, 0, 0, 0), *map(astuple, counts))))
+        return results
+
+    def replace_days(self, equip_id: int, days: list[dt.date], frames: dict[str, pd.DataFrame]) -> None:
+        """Make each table hold exactly the rows of its frame (a Day column says whose) for the equipment's
+        `days`, all tables in one transaction. Per table, one delete of the days, one query of the entities
+        held by other days and one multi-row insert, whatever the number of days."""
+        with self.engine.begin() as conn:
+            for name, frame in frames.items():
+                _replace(conn, self.table(name), equip_id, days, frame)
 
     def rows_per_day(self, name: str, equip_id: int, start_day: dt.date, end_day: dt.date) -> dict[dt.date, int]:
         """How many rows each day in [start_day, end_day] holds (days without rows are absent)."""
@@ -109,37 +123,53 @@ def _add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
             conn.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD {definition}")
 
 
-def _replace(conn, output: OutputTable, equip_id: int, day: dt.date, frame: pd.DataFrame) -> ReplaceResult:
-    table = output.table
-    rows = _records(frame.assign(EquipID=equip_id, Day=day), [c.name for c in table.columns])
-    entity = output.entity_columns
-    deleted = conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, table.c.Day == day)).rowcount
-    superseded, kept = 0, 0
-    if rows:
-        elsewhere = _entities_in_other_days(conn, table, entity, equip_id, day, rows)
-        incoming = []
-        for row in rows:
-            other_day = elsewhere.get(tuple(row[c] for c in entity))
-            if other_day is not None and other_day > day:
-                kept += 1
-                continue
-            if other_day is not None:
-                conn.execute(
-                    sa.delete(table).where(table.c.EquipID == equip_id, *[table.c[c] == row[c] for c in entity])
-                )
-                superseded += 1
-            incoming.append(row)
-        if incoming:
-            conn.execute(sa.insert(table), incoming)
-    return ReplaceResult(deleted, len(rows) - kept, superseded, kept)
+def _replace(conn, output: OutputTable, equip_id: int, days: list[dt.date], frame: pd.DataFrame) -> ReplaceResult:
+    """The frame's rows replace what the table holds for `days`. An entity (a timestamp, an episode) is held
+    by one day: the latest of the days that wrote it, so an earlier day's rerun never shrinks an episode that
+    a later day extended, and a later day's row supersedes an earlier one."""
+    table, entity = output.table, output.entity_columns
+    days = sorted(days)
+    _check_columns(table, frame)
+    rows = _records(frame.assign(EquipID=equip_id).sort_values("Day", kind="stable"), [c.name for c in table.columns])
+    deleted = sum(
+        conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, table.c.Day.in_(chunk))).rowcount
+        for chunk in _chunks(days)
+    )
+    keys = [tuple(row[c] for c in entity) for row in rows]
+    latest = dict(zip(keys, (row["Day"] for row in rows)))  # rows are in day order: the last day wins
+    incoming = [(key, row) for key, row in zip(keys, rows) if latest[key] == row["Day"]]
+    elsewhere = _entities_in_other_days(conn, table, entity, equip_id, latest) if rows else {}
+    later = {key for key, day in elsewhere.items() if day > latest[key]}
+    superseded = set(elsewhere) - later
+    for key in superseded:
+        conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, *[table.c[c] == v for c, v in zip(entity, key)]))
+    inserted = [row for key, row in incoming if key not in later]
+    if inserted:
+        conn.execute(sa.insert(table), inserted)
+    return ReplaceResult(deleted, len(inserted), len(superseded), len(incoming) - len(inserted))
+
+
+def with_days(frames: list[tuple[dt.date, pd.DataFrame]]) -> pd.DataFrame:
+    """Several days' frames in one, with a Day column saying whose each row is (a day without rows adds none)."""
+    filled = [(day, frame) for day, frame in frames if len(frame)] or frames[:1]
+    joined = pd.concat([frame for _, frame in filled])
+    return joined.assign(Day=np.repeat(np.array([day for day, _ in filled], dtype=object), [len(f) for _, f in filled]))
+
+
+def _chunks(values: list, size: int = 1000) -> list[list]:
+    """SQL Server takes at most 2,100 parameters a statement."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _check_columns(table: sa.Table, frame: pd.DataFrame) -> None:
+    missing = [c.name for c in table.columns if c.name not in frame.columns and c.name not in ("EquipID", "Day")]
+    if missing:
+        raise ValueError(f"output frame for {table.name} lacks columns {missing}")
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     """Row dicts for an executemany: Python values, None for missing ones, naive UTC datetimes (built a
     column at a time: a year's backfill writes millions of values)."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"output frame lacks columns {missing}")
     values_by_column = []
     for name in columns:
         values = frame[name]
@@ -157,18 +187,16 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return [dict(zip(columns, row)) for row in zip(*values_by_column)]
 
 
-def _entities_in_other_days(conn, table, entity, equip_id, day, rows) -> dict[tuple, dt.date]:
-    """Entity key -> day of the rows of this equipment, outside `day`, that share an entity with `rows`."""
-    query = sa.select(*[table.c[c] for c in entity], table.c.Day).where(
-        table.c.EquipID == equip_id, table.c.Day != day
-    )
+def _entities_in_other_days(conn, table, entity, equip_id, wanted) -> dict[tuple, dt.date]:
+    """Entity key -> day of this equipment's rows that hold an entity in `wanted` (the days being written
+    are deleted already, so these are other days')."""
+    query = sa.select(*[table.c[c] for c in entity], table.c.Day).where(table.c.EquipID == equip_id)
     if len(entity) == 1:
-        values = sorted({row[entity[0]] for row in rows})
+        values = sorted(key for key, in wanted)
         query = query.where(table.c[entity[0]].between(values[0], values[-1]))
     found: dict[tuple, dt.date] = {}
     for *key, other_day in conn.execute(query):
         found[tuple(_normalise(k) for k in key)] = other_day
-    wanted = {tuple(row[c] for c in entity) for row in rows}
     return {k: v for k, v in found.items() if k in wanted}
 
 

@@ -41,7 +41,8 @@ from acm_assets.registry.training_data import TrainingData, TrainingDataStore
 MODEL_VERSION_TAG = "acm/model_version"
 # Output metadata keys an asset may set (dg.Output(metadata=...) or context.add_output_metadata).
 TRAINING_METADATA_KEYS = ("params", "train_rows", "train_sensors", "config_signature", "trained_on")
-# Output metadata of a training data asset that bounds its window (part of the fingerprint).
+# Output metadata of a training data asset that says what it holds: its window and the spans vouched for as
+# normal (part of the fingerprint, so the models fitted on it get them too).
 WINDOW_METADATA_KEYS = ("window_start", "window_end", "normal_spans")
 UNSIGNED_WARNING = (
     "ModelRegistry rows are unsigned: anyone who can write ModelRegistry can run code in this process "
@@ -209,7 +210,9 @@ class ModelRegistryIOManager(_RegistryIOManager):
             self._warned.add(run.run_id)
             context.log.warning(UNSIGNED_WARNING)
         if context.has_partition_key and len(codes) == 1:
-            model, skipped = self._load(context, store, codes[0], model_type, pinned)
+            model, skipped, from_run = self._load(context, store, codes[0], model_type, pinned)
+            if from_run:  # an upstream model of this training run: its own output and the fit's metadata say so
+                return model
             context.add_input_metadata(
                 {
                     "model_version": model.version,
@@ -241,12 +244,13 @@ class ModelRegistryIOManager(_RegistryIOManager):
 
     def _load(
         self, context: dg.InputContext, store: ModelStore, code: str, model_type: str, pinned: int | None
-    ) -> tuple[LoadedModel, tuple[tuple[int, str], ...]]:
-        """One equipment's model, and the newer versions passed over for it."""
+    ) -> tuple[LoadedModel, tuple[tuple[int, str], ...], bool]:
+        """One equipment's model, the newer versions passed over for it, and whether this run group wrote it."""
         run = context.step_context.dagster_run
         equipment = self._equipment(code)
         model = store.load_from_run(equipment, model_type, run.root_run_id or run.run_id)
         skipped: tuple[tuple[int, str], ...] = ()
+        from_run = model is not None
         if model is None:
             key = (run.run_id, equipment.equip_id)
             if key not in self._resolved:
@@ -262,7 +266,7 @@ class ModelRegistryIOManager(_RegistryIOManager):
             model = store.load(equipment, model_type, self._resolved[key].version)
         step = self._loaded.setdefault((run.run_id, context.step_context.step.key, code), {})
         step[model_type] = {"version": model.version, "sha256": model.sha256}
-        return model, skipped
+        return model, skipped, from_run
 
 
 class TrainingDataIOManager(_RegistryIOManager):
@@ -299,13 +303,14 @@ class TrainingDataIOManager(_RegistryIOManager):
         run = context.step_context.dagster_run
         root = run.root_run_id or run.run_id
         data = store.load_from_run(equipment, root)
-        if data is None:
-            data = store.load_for_version(equipment, model_store.base_version(equipment, root).version)
+        if data is not None:  # stored by this run group's baseline step; each fit's `trained_on` names it
+            return data
+        data = store.load_for_version(equipment, model_store.base_version(equipment, root).version)
         context.add_input_metadata(
             {
                 "training_data": data.fingerprint["id"][:12],
                 "rows": len(data.frame),
-                "from": "this run" if data.from_version is None else f"model version {data.from_version}",
+                "from": f"model version {data.from_version}",
             }
         )
         return data

@@ -56,11 +56,12 @@ def make_fleet(url: str) -> None:
     days = [LAST_DAY - dt.timedelta(days=29 - i) for i in range(30)]
     for code, dip in (("FD_FAN", 27), ("COND_PUMP", None), ("GAS_TURBINE", None)):
         health = _health(30, dip)
-        outputs.replace_tables({"ACM_HealthTimeline": [(ids[code], day, health.iloc[[i]]) for i, day in enumerate(days)]})
+        parts = [(ids[code], day, health.iloc[[i]]) for i, day in enumerate(days)]
+        outputs.replace_tables({"ACM_HealthTimeline": parts})
     episodes = {
-        "FD_FAN": _episode("2024-06-28 04:10", "2024-06-30 23:50", True, "FD1.06T32_BEARING_TEMP, FD1.06T33_WINDING_TEMP",
-                           LimitTag="FD1.06T32_BEARING_TEMP", HoursToLimit=31.0, HoursToLimitLow=22.0,
-                           HoursToLimitHigh=47.0, LimitStatus=ESTIMATED),
+        "FD_FAN": _episode("2024-06-28 04:10", "2024-06-30 23:50", True,
+                           "FD1.06T32_BEARING_TEMP, FD1.06T33_WINDING_TEMP", LimitTag="FD1.06T32_BEARING_TEMP",
+                           HoursToLimit=31.0, HoursToLimitLow=22.0, HoursToLimitHigh=47.0, LimitStatus=ESTIMATED),
         "COND_PUMP": _episode("2024-06-27 10:00", "2024-06-27 16:30", False, "CP.PRESS_OUT"),
         "GAS_TURBINE": _episode("2024-06-25 02:00", "2024-06-25 05:00", False, "GT.EGT_SPREAD"),
     }
@@ -96,11 +97,11 @@ def run_chromium(page: Path, *options: str, profile: Path) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
-def test_the_page_holds_every_equipment_worst_first_and_renders_in_chromium(sqlite_url, tmp_path, monkeypatch):
-    make_fleet(sqlite_url)
+def test_the_page_holds_every_equipment_worst_first_and_renders_in_chromium(database_url, tmp_path, monkeypatch):
+    make_fleet(database_url)
     monkeypatch.setenv("ACM_FLEET_PAGE_DIR", str(tmp_path / "pages"))
     with dg.instance_for_test() as instance:
-        result = dg.materialize([fleet_health_page], instance=instance, resources=build_resources(sqlite_url))
+        result = dg.materialize([fleet_health_page], instance=instance, resources=build_resources(database_url))
     metadata = result.asset_materializations_for_node("fleet_health_page")[0].metadata
     page = Path(metadata["path"].value)
     assert page == tmp_path / "pages" / f"fleet-health-{LAST_DAY}.html" and page.is_file()

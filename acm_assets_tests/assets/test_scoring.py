@@ -5,10 +5,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from acm_assets.assets.scoring import ScoredDay, score_sanity, scoring_days
+from acm_assets.assets.scoring import READ_MARGIN, DayScorer, ScoredDay, score_sanity, scoring_days
+from acm_assets.definitions import build_resources
 from acm_assets.detectors import HEADS
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import simulate
+from acm_assets_tests.assets.conftest import CODE
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04", "2024-02-05"]
 
@@ -21,16 +23,44 @@ def _episodes(plant) -> pd.DataFrame:
     return plant.table("ACM_Episodes").drop(columns=["RunID"]).sort_values("EpisodeID").reset_index(drop=True)
 
 
+# Gaps the day-by-day cleaning fills (two points before midnight: three cadences) or keeps as a segment break
+# (an hour), and a tag's lone missing value: each day of a range run is cleaned from the range read once.
+GAPS = [
+    ("2024-02-02 23:45", "2024-02-03 00:05", ""),
+    ("2024-02-04 15:00", "2024-02-04 16:00", ""),
+    ("2024-02-05 10:00", "2024-02-05 10:05", """ AND "Tag" = 'FD1.06V35_BEARING_VIB'"""),
+]
+OUTPUT_TABLES = {
+    "ACM_Scores_Wide": "EntryDateTime", "ACM_Episodes": "EpisodeID", "ACM_EpisodeCulprits": ["EpisodeID", "Rank"],
+    "ACM_HealthTimeline": "Day", "ACM_ScoringState": "Day",
+}
+
+
+def _rows(plant) -> dict[str, pd.DataFrame]:
+    return {
+        table: plant.table(table).drop(columns=["RunID"]).sort_values(key).reset_index(drop=True)
+        for table, key in OUTPUT_TABLES.items()
+    }
+
+
 def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert plant.train().success
+    with plant.engine.begin() as conn:
+        for start, end, tag in GAPS:
+            removed = conn.exec_driver_sql(
+                f"""DELETE FROM "HistorianData" WHERE "EntryDateTime" >= '{start}' AND "EntryDateTime" < '{end}'{tag}"""
+            )
+            assert removed.rowcount > 0, start
     long_run = plant.score(DAYS[0], DAYS[-1])
     assert long_run.success
+    long_rows = _rows(plant)
     long_scores, long_episodes = _scores(plant), _episodes(plant)
     for day in DAYS:
         assert plant.score(day).success
-    pd.testing.assert_frame_equal(_scores(plant), long_scores)
-    pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
-    assert len(long_scores) == 5 * 144
+    for table, rows in _rows(plant).items():
+        pd.testing.assert_frame_equal(rows, long_rows[table], obj=table)
+    assert len(long_rows["ACM_ScoringState"]) == len(long_rows["ACM_HealthTimeline"]) == len(DAYS)
+    assert len(long_scores) == 5 * 144 - 6  # the hour's gap is a segment break, the short one is filled
     assert set(pd.to_datetime(long_scores["Day"]).dt.strftime("%Y-%m-%d")) == set(DAYS)
     assert {f"{head}_z" for head in HEADS} <= set(long_scores.columns)
 
@@ -46,7 +76,7 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
     assert crossing["AlertShare"].iloc[0] == pytest.approx((points["fused_z"] >= 3.0).mean())
     culprits = plant.table("ACM_EpisodeCulprits")
     assert (culprits["EpisodeID"] == crossing["EpisodeID"].iloc[0]).sum() >= 1
-    # Each day's metadata lists the episodes touching it by the ids the table holds (what keep_episodes takes).
+    # Each day's metadata lists the episodes touching it by the ids the table holds, and the fleet-wide ID.
     listed = {
         e["EpisodeID"]
         for m in long_run.asset_materializations_for_node("anomaly_scoring")
@@ -54,9 +84,35 @@ def test_daily_runs_give_the_scores_and_episodes_of_one_long_run(plant):
         for e in m.metadata["episodes"].value
     }
     assert sorted(listed) == long_episodes["EpisodeID"].tolist()
+    assert all(e["episode"] == f"FD_FAN:{e['EpisodeID']}" for m in long_run.asset_materializations_for_node(
+        "anomaly_scoring") if m.asset_key == dg.AssetKey("anomaly_episodes") for e in m.metadata["episodes"].value)
     # Re-running the earlier day neither shrinks nor duplicates it.
     assert plant.score("2024-02-03").success
     pd.testing.assert_frame_equal(_episodes(plant), long_episodes)
+
+
+def test_each_day_of_a_range_read_once_is_cleaned_as_a_read_of_that_day_with_its_margins(sqlite_plant):
+    """A coarser export cadence from 02-03 changes the median step of the days around it: a day is cleaned on
+    its own window, never on the range's."""
+    plant = sqlite_plant
+    with plant.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DELETE FROM HistorianData WHERE EntryDateTime >= '2024-02-03' AND strftime('%M', EntryDateTime) "
+            "NOT IN ('00', '30')"
+        )
+        for start, end, tag in GAPS:
+            conn.exec_driver_sql(
+                f"""DELETE FROM "HistorianData" WHERE "EntryDateTime" >= '{start}' AND "EntryDateTime" < '{end}'{tag}"""
+            )
+    database = build_resources(plant.url)["acm_database"]
+    scorer = DayScorer(database, None, CODE, 1, "test", last_day=dt.date(2024, 2, 5))
+    historian = HistorianStore(plant.engine)
+    for day in pd.date_range("2024-02-01", "2024-02-05", tz="UTC"):
+        window = historian.read_window(CODE, day - READ_MARGIN, day + pd.Timedelta(days=1) + READ_MARGIN,
+                                       drop_constant=False).frame
+        expected = window[(window.index >= day) & (window.index < day + pd.Timedelta(days=1))]
+        pd.testing.assert_frame_equal(scorer._read(day, day + pd.Timedelta(days=1)), expected)
+    assert scorer.history_span[0] == pd.Timestamp("2024-02-01", tz="UTC") - READ_MARGIN  # one read
 
 
 def test_rerunning_a_day_replaces_its_rows_and_reports_the_model_version(sqlite_plant):

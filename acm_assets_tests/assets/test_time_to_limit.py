@@ -7,6 +7,7 @@ import json
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from acm_assets.outputs.limits import ESTIMATED, NO_LIMIT, TAG_LIMITS_ENV
 from acm_assets_tests.assets.conftest import BEARING, CODE, make_plant
@@ -32,9 +33,9 @@ def _listed(result) -> list[dict]:
     ]
 
 
-def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(sqlite_url, instance, tmp_path,
+def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(database_url, instance, tmp_path,
                                                                               monkeypatch):
-    plant = make_plant(sqlite_url, instance, faults=(DRIFT,))
+    plant = make_plant(database_url, instance, faults=(DRIFT,))
     assert plant.train().success
 
     unknown = plant.score(SCORED_DAY)
@@ -43,7 +44,7 @@ def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(sqli
     assert pd.isna(row["HoursToLimit"])
     assert [e["time_to_limit"] for e in _listed(unknown) if e["open"]] == [f"no limit known for {BEARING}"]
 
-    # The limit: the level the drift reaches in its last two hours; the readings cross it about then.
+    # The limit: the level the drift reaches in its last two hours (the daily swing crosses it earlier).
     readings = plant.table("HistorianData").query("Tag == @BEARING")
     readings = readings.set_index(pd.to_datetime(readings["EntryDateTime"]))["Value"]
     limit = float(readings["2024-02-05 22:00":"2024-02-05 23:50"].mean())
@@ -56,10 +57,9 @@ def test_an_open_drift_toward_a_configured_limit_gets_hours_to_the_crossing(sqli
     estimated = plant.score(SCORED_DAY)
     row = _open_episode(plant)
     assert (row["LimitStatus"], row["LimitTag"]) == (ESTIMATED, BEARING)
-    # The right order of magnitude (docs/benchmarks.md measures the error): 8.4 h where the 1-hour median of the
-    # readings first crosses after 14.7 h (the tag also wanders with the load).
-    assert true_hours / 4 < row["HoursToLimit"] < 2 * true_hours
-    assert row["HoursToLimitLow"] <= row["HoursToLimit"]
-    assert pd.isna(row["HoursToLimitHigh"]) or row["HoursToLimit"] <= row["HoursToLimitHigh"]
+    # 16.1 h (8.4-19.4 h) where the readings' one-hour median first crosses after 14.7 h; docs/benchmarks.md
+    # measures the error over many faults.
+    assert row["HoursToLimit"] == pytest.approx(true_hours, rel=0.25)
+    assert row["HoursToLimitLow"] <= true_hours <= row["HoursToLimitHigh"]
     [described] = [e["time_to_limit"] for e in _listed(estimated) if e["open"]]
     assert described.startswith(f"{BEARING} reaches its limit in ")

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from acm_assets.outputs.triage import episode_key, record_decision
+from acm_assets.registry.io_manager import MODEL_VERSION_TAG
 from acm_assets.simulation.simulator import FaultSpec
 from acm_assets_tests.assets.conftest import BEARING, CODE, make_plant
 
@@ -35,7 +36,12 @@ def test_after_marking_the_behaviour_normal_a_replay_of_the_same_days_raises_no_
     assert sorted(e["episode"] for e in baseline["normal_episodes"].value) == keys
     assert baseline["earlier_episodes_left_out"].value == 0
     for head in ("ar1_params", "pca_model", "iforest_model", "gmm_model", "mhal_params", "omr_model"):
-        assert len(result.asset_materializations_for_node(head)[0].metadata["params"].value["normal_spans"]) == len(keys)
+        params = result.asset_materializations_for_node(head)[0].metadata["params"].value
+        assert len(params["normal_spans"]) == len(keys)
 
-    assert plant.score("2024-01-22", "2024-01-28").success
-    assert _episodes_between(plant, "2024-01-22", "2024-01-28").empty
+    # A rerun keeps the version that scored its days unless told otherwise: the replay names the retrained one.
+    version = plant.registry().latest_version(plant.equipment())
+    assert plant.score("2024-01-22", "2024-01-28", tags={MODEL_VERSION_TAG: str(version)}).success
+    replayed = _episodes_between(plant, "2024-01-22", "2024-01-28")
+    assert replayed.empty, replayed[["EpisodeID", "ModelVersion", "PeakZ", "Culprits"]]
+    assert set(plant.table("ACM_HealthTimeline").query("Day >= '2024-01-22'")["ModelVersion"]) == {version}

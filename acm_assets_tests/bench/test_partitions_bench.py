@@ -43,6 +43,9 @@ def test_tiny_partitions_benchmark(postgres_server_url):
     assert (result["schedule_runs_requested"], result["schedule_equipment_covered"]) == (1, EQUIPMENT)
     assert result["schedule_tick_status"] == "SUCCESS"
     assert result["schedule_tick_time"].startswith("2026-01-01T")  # "yesterday" is the last day partition
+    # With the deployment's environment, creating a run stores one planned event per asset, not per partition.
+    assert result["schedule_run_events_by_type"]["ASSET_MATERIALIZATION_PLANNED"] == 3
+    assert result["backfill_run_events_by_type"]["ASSET_MATERIALIZATION_PLANNED"] == 3
     assert (result["sensor_tick_status"], result["sensor_runs_requested"]) == ("SKIPPED", 0)
     assert result["sensor_skip_reason"].count("a baseline needs") == EQUIPMENT
     # 30 days from 2024-03-01 lie in one month: one materialization per asset, one check.
@@ -52,6 +55,12 @@ def test_tiny_partitions_benchmark(postgres_server_url):
     assert sum(result["backfill_events_by_type"].values()) == result["backfill_dagster_events"]
     assert 0 < result["direct_score_365_days_s"] and 0 < result["day_by_day_without_dagster_365_days_s"]
     assert set(result["within_targets"]) == set(result["targets"])
+
+
+def test_the_environment_it_measures_with_is_the_deployment_s():
+    readme = (partitions.REPO_ROOT / "deploy" / "README.md").read_text()
+    for name, value in partitions.DEPLOY_ENVIRONMENT.items():
+        assert f"export {name}={value}" in readme
 
 
 @pytest.mark.parametrize("flag", ["--equipment", "--years", "--score-days"])

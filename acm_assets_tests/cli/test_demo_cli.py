@@ -1,12 +1,14 @@
 import os
+import re
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 import yaml
 
-from acm_assets.cli.demo import human_duration, write_env_file
+from acm_assets.cli.demo import _triage_and_notify, human_duration, write_env_file
 from acm_assets.cli.main import main
 from acm_assets.database import acm_home, create_engine, default_database_url
 from acm_assets.simulation.demo_data import load_demo_history
@@ -14,7 +16,10 @@ from acm_assets.ingest.errors import IngestError
 from acm_assets.ingest.historian import HistorianStore
 from acm_assets.simulation.simulator import EQUIPMENT_TYPES, FAULT_TYPES
 from acm_assets.registry.equipment import Equipment
+from acm_assets.outputs.triage import latest_triage
 from acm_assets.registry.store import ModelStore
+from acm_assets_tests.notifications.receivers import WebhookReceiver
+from acm_assets_tests.outputs.episodes import make_fleet
 
 
 @pytest.fixture
@@ -51,7 +56,12 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch, tm
     project.mkdir()
     (project / ".env").write_text("MY_OWN_SETTING=kept\nACM_FIRST_DAY=1999-01-01\n")
     monkeypatch.chdir(project)
-    assert main(["demo"]) == 0
+    webhook = WebhookReceiver().start()
+    monkeypatch.setenv("ACM_NOTIFY_WEBHOOK_URL", webhook.url)
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        webhook.stop()
     captured = capsys.readouterr()
     out, err = captured.out, captured.err
     env = (project / ".env").read_text().splitlines()
@@ -74,8 +84,15 @@ def test_acm_demo_trains_and_scores_through_dagster_runs(capsys, monkeypatch, tm
     assert max(len(line) for line in out.replace(str(tmp_path), "/home/user").splitlines()) <= 120
     assert "day partitions" not in out and "month partitions (2024-01 .. 2024-06)" in out
     assert "  dagster dev    (or dg dev), in this directory" in out
-    page = acm_home() / "fleet" / "fleet-health-2024-05-30.html"
-    assert f"Fleet health page (open it in a browser): {page}" in out
+    page = Path(re.search(r"^Fleet health page \(open it in a browser\): (.+)$", out, re.M).group(1))
+    assert page.parent == acm_home() / "fleet" and re.fullmatch(r"fleet-health-2024-\d\d-\d\d\.html", page.name)
+    # The demo ends with triaged episodes, and tells every episode to the webhook before it ends.
+    triaged = latest_triage(create_engine(default_database_url()))
+    assert len(triaged) == 3 and set(triaged["State"]) == {"fault"}
+    for code in EQUIPMENT_TYPES:
+        assert f"triaged {code}:" in out
+        assert any(text.startswith(f"ACM {code}: ") for text in webhook.texts)
+    assert "notifications to webhook: " in out and "failed" not in out.split("notifications to webhook: ")[1]
     assert all(f'data-equipment="{code}"' in page.read_text() for code in EQUIPMENT_TYPES)
 
     engine = create_engine(default_database_url())
@@ -151,3 +168,14 @@ def test_the_demo_env_file_opens_its_instance_with_no_variables_typed(capsys, mo
         assert instance.get_dynamic_partitions("equipment") == ["FD_FAN"]
         assert {name: os.environ[name] for name in settings} == settings
         assert os.environ["MY_OWN_SETTING"] == "kept"
+
+
+def test_without_a_notification_target_the_demo_says_how_to_set_one(sqlite_url, capsys, monkeypatch):
+    for name in ("ACM_NOTIFY_WEBHOOK_URL", "ACM_SMTP_URL", "ACM_NOTIFY_EMAIL_TO"):
+        monkeypatch.delenv(name, raising=False)
+    make_fleet(sqlite_url).dispose()
+    _triage_and_notify(sqlite_url, [])
+    out = capsys.readouterr().out
+    assert "notifications are off; to turn them on, set ACM_NOTIFY_WEBHOOK_URL" in out
+    assert "notification_sensor then tells each new episode" in out
+    assert max(len(line) for line in out.splitlines()) <= 120

@@ -29,7 +29,8 @@ def test_list_shows_every_episode_with_its_fleet_wide_id(url, capsys):
     fan = next(line for line in lines if line.startswith(f"FD_FAN:{FAN_EPISODE}"))
     assert "2024-05-03 11:40" in fan and "6.0" in fan and "50%" in fan and "FD1.BEARING_TEMP" in fan
     turbine = next(line for line in lines if line.startswith(f"GAS_TURBINE:{CLASH}"))
-    assert " open " in turbine
+    assert " open " in turbine and turbine.endswith("TAG_A reaches its limit in 14 h (9-23 h)")
+    assert fan.endswith("FD1.BEARING_TEMP  -")  # closed: nothing heads for a limit any more
 
 
 def test_triage_records_a_decision_that_list_then_filters_on(url, capsys):

@@ -1,11 +1,13 @@
-"""Time to a limit: straight and accelerating trends, and no number where none is supported."""
+"""Time to a limit: straight and accelerating trends, the departure from what a tag's conditions explain, and no
+number where none is supported."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from acm_assets.detectors.limits import HOUR_NS, time_to_limit
+from acm_assets.detectors.limits import HOUR_NS, time_to_limit, time_to_limit_beyond_conditions
 
 HOURS = np.arange(0, 48, 0.5)
 TIMES = (HOURS * HOUR_NS).astype(np.int64)
@@ -52,3 +54,36 @@ def test_too_few_readings_and_a_bad_direction_are_named():
     assert "too few readings" in time_to_limit("T", TIMES[:3], np.arange(3.0), 10.0, "above").reason
     with pytest.raises(ValueError, match="direction"):
         time_to_limit("T", TIMES, HOURS, 10.0, "up")
+
+
+def _plant(drift_per_h: float, days: float = 8.0, seed: int = 3):
+    """A temperature that follows a daily load swing by +-5 degC, and from the last day on also drifts."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-03-01", periods=int(days * 144), freq="10min", tz="UTC")
+    hours = (index - index[0]) / pd.Timedelta(hours=1)
+    load = np.sin(2 * np.pi * hours / 24.0) + rng.normal(0.0, 0.05, len(index))
+    onset = index[-144]
+    since = np.clip((index - onset) / pd.Timedelta(hours=1), 0.0, None)
+    temp = 60.0 + 5.0 * load + rng.normal(0.0, 0.3, len(index)) + drift_per_h * since
+    return pd.DataFrame({"TEMP": temp, "LOAD": load}, index=index), onset
+
+
+def test_the_daily_swing_its_conditions_explain_is_not_taken_for_the_trend():
+    frame, onset = _plant(drift_per_h=1.0)
+    # Usual daily high of the swing 65 degC; departure 23.8 degC at the last reading, rising 1 degC/h.
+    estimate = time_to_limit_beyond_conditions("TEMP", frame, onset, 95.0, "above")
+    assert estimate.trend == "linear" and estimate.hours == pytest.approx(95.0 - 65.0 - 23.8, abs=1.0)
+    assert estimate.low <= estimate.hours <= estimate.high
+    raw = frame.loc[frame.index >= onset, "TEMP"]
+    misled = time_to_limit("TEMP", raw.index.asi8, raw.to_numpy(), 95.0, "above")
+    assert misled.hours is None or abs(misled.hours - estimate.hours) > 2.0  # the raw readings trend the day too
+
+
+def test_no_number_without_a_departure_and_the_raw_trend_without_other_tags():
+    flat, onset = _plant(drift_per_h=0.0)
+    assert "not trending toward 95" in time_to_limit_beyond_conditions("TEMP", flat, onset, 95.0, "above").reason
+    assert time_to_limit_beyond_conditions("TEMP", flat, onset, 62.0, "above").hours == 0.0  # beyond at the daily high
+    alone, _ = _plant(drift_per_h=1.0)
+    fallback = time_to_limit_beyond_conditions("TEMP", alone, onset, 200.0, "above", exclude=["LOAD"])
+    raw = alone.loc[alone.index >= onset, "TEMP"]
+    assert fallback == time_to_limit("TEMP", raw.index.asi8, raw.to_numpy(), 200.0, "above")

@@ -85,7 +85,8 @@ class SmtpReceiver:
                 from email import message_from_bytes, policy
 
                 mail = message_from_bytes(envelope.content, policy=policy.default)
-                receiver.mails.append({"subject": mail["Subject"], "body": mail.get_content().strip().replace("\r\n", "\n"),
+                body = mail.get_content().strip().replace("\r\n", "\n")
+                receiver.mails.append({"subject": mail["Subject"], "body": body,
                                        "message_id": mail["Message-ID"], "to": envelope.rcpt_tos})
                 return "250 OK"
 

@@ -6,6 +6,7 @@ import dagster as dg
 
 from acm_assets.definitions import build_resources
 from acm_assets.sensors import NOTIFY_ENV_HINT, notification_sensor
+from acm_assets_tests.outputs.episodes import FAN_EPISODE, episode_row, write_episodes
 
 
 def _tick(url, instance, cursor=None):
@@ -18,6 +19,8 @@ def _tick(url, instance, cursor=None):
 
 def test_the_sensor_tells_each_change_once_and_remembers_in_its_cursor(fleet, database_url, webhook, monkeypatch):
     monkeypatch.setenv("ACM_NOTIFY_WEBHOOK_URL", webhook.url)
+    # Scored long before the latest day: a first tick starts from the last week, not the whole history.
+    write_episodes(fleet, 1, [episode_row(FAN_EPISODE - 60 * 86400, 2)])
     with dg.instance_for_test() as instance:
         result, cursor = _tick(database_url, instance)
         assert result.skip_message.startswith("5 episode changes, 5 new messages; 5 delivered")

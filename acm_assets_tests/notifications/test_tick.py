@@ -8,6 +8,7 @@ from collections import Counter
 
 import pandas as pd
 
+from acm_assets.cli.main import main
 from acm_assets.notifications.changes import Told
 from acm_assets.notifications.delivery import EmailSender, WebhookSender
 from acm_assets.notifications.outbox import CLAIM_LEASE, FIRST_RETRY, Outbox, utcnow
@@ -35,8 +36,10 @@ def test_each_change_is_told_once_per_channel(fleet, webhook, smtp):
     opened = next(t for t in webhook.texts if t.startswith("ACM GAS_TURBINE: new episode (high)"))
     assert f"GAS_TURBINE:{CLASH}" in opened and "peak z 9.0" in opened and "TAG_A, TAG_B" in opened
     assert f"acm episodes triage GAS_TURBINE:{CLASH} --as" in opened
+    assert "TAG_A reaches its limit in 14 h (9-23 h)" in opened
     closed = next(t for t in webhook.texts if t.startswith("ACM FD_FAN: episode closed"))
     assert "2024-05-03 11:40 .. 2024-05-03 16:40 UTC" in closed
+    assert all("limit" not in t for t in webhook.texts if "GAS_TURBINE" not in t)  # closed: no time to a limit
     assert smtp.mails[0]["to"] == ["ops@example.com", "rel@example.com"]
 
     again = notify(fleet, result.told, _senders(webhook, smtp), 100, ALERT_Z)
@@ -100,7 +103,8 @@ def test_a_tick_killed_mid_delivery_loses_nothing_and_repeats_nothing(fleet, dat
 
     # The killed tick never saved what it told: the next one finds the same five changes (enqueued already),
     # and once the dead claim's lease is over it sends the three that were not delivered.
-    result = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z, now=utcnow() + CLAIM_LEASE + dt.timedelta(seconds=1))
+    later = utcnow() + CLAIM_LEASE + dt.timedelta(seconds=1)
+    result = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z, now=later)
     assert (result.changes, result.enqueued, result.delivery.delivered) == (5, 0, 3)
     assert len(webhook.texts) == len(set(webhook.texts)) == FIRST_CHANGES
     assert Outbox(fleet).pending().empty
@@ -124,3 +128,38 @@ def test_a_flapping_machine_is_held_to_the_rate_limit_without_losing_a_change(fl
     told_changes = [line for t in webhook.texts for line in t.splitlines() if line.startswith("ACM FD_FAN:")
                     and "changes (rate limit" not in line]
     assert len(told_changes) == len(set(told_changes)) == 2 + 8 + 2
+
+
+def test_acm_notifications_pending_shows_what_waits_and_why(fleet, database_url, webhook, capsys):
+    webhook.stop()
+    told = notify(fleet, Told(), _senders(webhook), 100, ALERT_Z).told
+    assert main(["notifications", "pending", "--database-url", database_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("5 notifications waiting")
+    assert f"FD_FAN:{FAN_EPISODE}|opened|webhook  " in out
+    assert f"last error: webhook http://127.0.0.1:{webhook.port}: ConnectionRefusedError" in out
+    assert "secret-token" not in out
+    webhook.start()
+    for minutes in (31, 62, 93):
+        told = notify(fleet, told, _senders(webhook), 100, ALERT_Z, now=utcnow() + dt.timedelta(minutes=minutes)).told
+    assert main(["notifications", "pending", "--database-url", database_url]) == 0
+    assert capsys.readouterr().out.strip() == "nothing waiting: every notification was delivered"
+
+
+def test_two_ticks_never_claim_the_same_message(fleet):
+    from acm_assets.notifications.changes import changes, messages
+    from acm_assets.notifications.tick import read_episodes
+
+    outbox = Outbox(fleet)
+    outbox.create_table()
+    found = changes(read_episodes(fleet, None), Told(), ALERT_Z)
+    assert outbox.enqueue(messages(found, ["webhook"])) == 5
+    assert outbox.enqueue(messages(found, ["webhook"])) == 0  # the same changes again: nothing new
+    now = utcnow()
+    first, held = outbox.claim(now)
+    second, none = outbox.claim(now + dt.timedelta(seconds=1))
+    assert len(held) == 5 and none.empty and first != second
+    outbox.delivered(second, [int(i) for i in held["MessageID"]], now)  # a claim it does not hold: no effect
+    assert len(outbox.pending()) == 5
+    _, after_lease = outbox.claim(now + CLAIM_LEASE + dt.timedelta(seconds=1))
+    assert len(after_lease) == 5

@@ -18,13 +18,18 @@ CLASH = 1714551600  # 2024-05-01 08:20 UTC: an episode of COND_PUMP and of GAS_T
 FAN_EPISODE = 1714736400
 
 
+# The open turbine episode's culprit heads for its limit.
+TURBINE_LIMIT = {"LimitTag": "TAG_A", "HoursToLimit": 14.0, "HoursToLimitLow": 9.0, "HoursToLimitHigh": 23.0,
+                 "LimitStatus": "estimated"}
+
+
 def episode_row(episode_id: int, hours: float, *, open_: bool = False, peak: float = 6.0,
-                culprits: str = "TAG_A, TAG_B") -> dict:
+                culprits: str = "TAG_A, TAG_B", **columns) -> dict:
     start = pd.Timestamp(episode_id, unit="s")
     row = {c.name: None for c in episodes_table.columns if c.name not in ("EquipID", "Day")}
     row.update(EpisodeID=episode_id, StartTime=start, EndTime=start + pd.Timedelta(hours=hours), IsOpen=open_,
                PeakZ=peak, MeanZ=peak / 2, DurationMinutes=hours * 60, Points=int(hours * 6), AlertShare=0.5,
-               Culprits=culprits, ModelVersion=1, RunID="run")
+               Culprits=culprits, ModelVersion=1, RunID="run", **columns)
     return row
 
 
@@ -46,5 +51,5 @@ def make_fleet(url: str) -> sa.Engine:
     ids = {code: historian.add_equipment(code).equip_id for code in ("FD_FAN", "COND_PUMP", "GAS_TURBINE")}
     write_episodes(engine, ids["FD_FAN"], [episode_row(FAN_EPISODE, 5, culprits="FD1.BEARING_TEMP")])
     write_episodes(engine, ids["COND_PUMP"], [episode_row(CLASH, 3)])
-    write_episodes(engine, ids["GAS_TURBINE"], [episode_row(CLASH, 30, open_=True, peak=9.0)])
+    write_episodes(engine, ids["GAS_TURBINE"], [episode_row(CLASH, 30, open_=True, peak=9.0, **TURBINE_LIMIT)])
     return engine

@@ -83,8 +83,8 @@ def test_several_partitions_are_replaced_all_or_nothing(store):
     with pytest.raises(ValueError, match="value"):
         store.replace_partitions("points", [(7, d1, _day_frame("2024-01-01", 1.0)), (7, d2, bad)])
     assert store.read("points", 7).empty
-    results = store.replace_partitions("points", [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))])
-    assert [r.inserted for r in results] == [4, 4]
+    result = store.replace_partitions("points", [(7, d2, _day_frame("2024-01-02", 2.0)), (7, d1, _day_frame("2024-01-01", 1.0))])
+    assert result.inserted == 8
     assert len(store.read("points", 7)) == 8
 
 
@@ -110,3 +110,24 @@ def test_a_table_written_by_an_older_version_gains_the_new_nullable_columns(data
     required = sa.Table("spans", sa.MetaData(), *columns(), sa.Column("Must", sa.Integer, nullable=False))
     with pytest.raises(RuntimeError, match=r"table spans lacks the required columns \['Must'\]"):
         OutputStore(engine, {"spans": OutputTable(required, ("SpanID",))}).create_tables()
+
+
+def test_days_written_together_leave_the_rows_days_written_one_by_one_leave(store):
+    """An episode that three days list is held by the last of them, whether the days are written in one batch
+    or one at a time, and a later day outside the batch still keeps what it extended."""
+    days = [dt.date(2024, 1, d) for d in (1, 2, 3, 4)]
+    listed = {days[0]: ["e1"], days[1]: ["e1", "e2"], days[2]: ["e2"], days[3]: ["e2", "e3"]}
+
+    def frame(day):
+        return pd.DataFrame({"SpanID": listed[day], "length": [float(day.day)] * len(listed[day])})
+
+    for day in days:
+        store.replace_partition("spans", 7, day, frame(day))
+    one_by_one = store.read("spans", 7).sort_values("SpanID").reset_index(drop=True)
+    store.replace_partition("spans", 7, days[3], frame(days[3]))
+    batch = store.replace_partitions("spans", [(7, day, frame(day)) for day in days[:3]])
+    assert (batch.deleted, batch.inserted, batch.kept_later) == (1, 1, 1)  # e1 again; e2 stays with the 4th
+    pd.testing.assert_frame_equal(store.read("spans", 7).sort_values("SpanID").reset_index(drop=True), one_by_one)
+    assert one_by_one.set_index("SpanID")["Day"].astype(str).to_dict() == {
+        "e1": "2024-01-02", "e2": "2024-01-04", "e3": "2024-01-04"
+    }
