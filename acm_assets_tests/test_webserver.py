@@ -3,7 +3,7 @@
 One server per module, started with the README's own command beside a demo-style .env naming a fresh instance: its
 start-up, the sensor's cold-start training and the backfill daemon's 30 s loop are what take the time, so the
 tests share them and run in file order (graph, checks, automation, training, backfill, per-month facts, a one-day
-rerun, a re-execution of a run launched as `acm demo` launches). One
+rerun, triage and its re-execution from failure, a re-execution of a run launched as `acm demo` launches). One
 equipment keeps the cold start inside the backfill daemon's first 30 s cycle (two equipment train in parallel
 on two shared cores and miss it, which costs a whole cycle). The process group is killed at the end, whatever
 happened.
@@ -474,18 +474,32 @@ def test_a_one_day_rerun_launched_as_the_launchpad_does_replaces_that_day_alone(
     )
 
 
-def test_an_episode_is_triaged_from_the_launchpad(server):
+def test_an_episode_is_triaged_from_the_launchpad_and_a_failed_decision_re_executed_from_failure(server):
+    """An ID typed before its episode was written fails the run; once the episode exists, "Re-execute from
+    failure" records the same decision."""
     engine = create_engine(server.database_url)
-    onset = 1701417600  # 2023-12-01 08:00 UTC, before the history: no scored day is touched
-    write_episodes(engine, HistorianStore(engine).get_equipment(EQUIPMENT).equip_id, [episode_row(onset, 2)])
+    equip_id = HistorianStore(engine).get_equipment(EQUIPMENT).equip_id
+    onset, later = 1701417600, 1701504000  # 2023-12-01 and -02 08:00 UTC, before the history: no scored day is touched
+    write_episodes(engine, equip_id, [episode_row(onset, 2)])
     decision = {"episode": f"{EQUIPMENT}:{onset}", "state": "normal", "decided_by": "ana", "note": "new duty"}
     assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": decision}}})[1] == "SUCCESS"
-    unknown = {**decision, "episode": f"{EQUIPMENT}:1"}
-    assert _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": unknown}}})[1] == "FAILURE"
-    latest = latest_triage(engine)
+    unknown = {**decision, "episode": f"{EQUIPMENT}:{later}", "state": "fault"}
+    failed, status = _launch_and_wait(server, "triage", {"ops": {"record_triage": {"config": unknown}}})
+    assert status == "FAILURE"
+    assert latest_triage(engine)["EpisodeID"].tolist() == [onset]
+
+    write_episodes(engine, equip_id, [episode_row(later, 2)])
+    launched = server.query(
+        "mutation($id: String!) { launchPipelineReexecution(reexecutionParams: {parentRunId: $id, strategy:"
+        " FROM_FAILURE}) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
+        id=failed,
+    )["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    assert _wait_for_run(server, launched["run"]["runId"], "the re-execution from failure") == "SUCCESS"
+    latest = latest_triage(engine).sort_values("EpisodeID")
     engine.dispose()
     decided = latest[["EpisodeID", "State", "DecidedBy", "Note"]].values.tolist()
-    assert decided == [[onset, "normal", "ana", "new duty"]]
+    assert decided == [[onset, "normal", "ana", "new duty"], [later, "fault", "ana", "new duty"]]
 
 
 def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch):

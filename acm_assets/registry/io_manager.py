@@ -336,13 +336,17 @@ def _per_partition(obj: Any, codes: list[str], model_type: str) -> Mapping[str, 
 
 
 def _model_outputs(context: dg.OutputContext) -> dict[str, str]:
-    """Model type -> step key of every output in this run's plan stored by the same IO manager key."""
+    """Model type -> step key of every output this run executes that is stored by the same IO manager key.
+    A re-execution from failure plans every step of the job but runs only some (the run's
+    `step_keys_to_execute`; a step worker's own plan names just its step): the others' models are already
+    in the group's version, or will be carried, so they are not waited for."""
     step_context = context.step_context
     plan = step_context.execution_plan
     job_def = step_context.job_def
     own_key = plan.get_manager_key(StepOutputHandle(step_context.step.key, context.name), job_def)
+    executed = step_context.dagster_run.step_keys_to_execute
     producers = {}
-    for step in plan.steps:
+    for step in plan.steps if executed is None else map(plan.get_step_by_key, executed):
         for step_output in step.step_outputs:
             asset_key = step_output.properties.asset_key
             if asset_key is None:
@@ -353,7 +357,7 @@ def _model_outputs(context: dg.OutputContext) -> dict[str, str]:
 
 
 def planned_model_types(context: dg.OutputContext) -> set[str]:
-    """Model types of every output in this run's plan that is stored by the same IO manager key."""
+    """Model types of every output this run executes that is stored by the same IO manager key."""
     return set(_model_outputs(context))
 
 

@@ -220,6 +220,9 @@ class ModelStore:
 
         def transaction(conn: sa.Connection) -> SaveResult:
             version = self._open_version(conn, equipment, root_run_id)
+            landed = self._landed(conn, equipment, root_run_id, model_type, stats["sha256"], version)
+            if landed is not None:
+                return landed
             conn.execute(
                 sa.delete(t).where(
                     t.c.EquipID == equipment.equip_id, t.c.Version == version, t.c.ModelType == model_type
@@ -325,6 +328,31 @@ class ModelStore:
             if not any(version == newest and model_type == MANIFEST for version, model_type in own):
                 return newest
         return highest + 1
+
+    def _landed(
+        self, conn: sa.Connection, equipment: Equipment, root_run_id: str, model_type: str, sha256: str, opened: int
+    ) -> SaveResult | None:
+        """The run group's committed version when it already holds these exact bytes: a step whose model was
+        stored but whose run failed after that (the event log lost its connection), re-executed, must not
+        start a version of its own. Fitting is deterministic, so the re-executed step writes the same bytes."""
+        own = t.c.EquipID == equipment.equip_id, t.c.RunID == root_run_id
+        if conn.execute(sa.select(t.c.Version).where(*own, t.c.Version == opened).limit(1)).first():
+            return None  # the group's version is still open: write into it
+        row = conn.execute(
+            sa.select(t.c.Version, t.c.ModelBytes, t.c.StatsJSON)
+            .where(*own, t.c.ModelType == MANIFEST)
+            .order_by(t.c.Version.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            return None
+        committed = row.Version
+        manifest = self._verified_manifest(equipment, committed, row.ModelBytes, row.StatsJSON)
+        entry = manifest["models"].get(model_type)
+        if entry is None or entry.get("sha256") != sha256 or entry.get("carried_from") is not None:
+            return None
+        carried = {carried_type: int(base) for carried_type, base in manifest["carried_forward"].items()}
+        return SaveResult(equipment, model_type, committed, int(entry["bytes"]), sha256, True, (), carried)
 
     def _insert(
         self, conn: sa.Connection, equipment: Equipment, version: int, run_id: str | None, row: dict,
