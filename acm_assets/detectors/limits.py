@@ -138,39 +138,45 @@ def _forecast_estimate(tag: str, limit: float, direction: str, departure: pd.Ser
     sign = 1.0 if direction == "above" else -1.0
     nothing = dict(tag=tag, limit=limit, direction=direction, hours=None, low=None, high=None, trend="")
     beyond = dict(nothing, hours=0.0, low=0.0, high=0.0)
-    fit = _departure_trend(departure, onset, now, seed)
+    rng = np.random.default_rng(seed)
+    fit = _departure_trend(departure, onset, now, rng)
     if fit is None:
         return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (fewer than {MIN_HOURS} "
                                                f"hours)")
-    draws, significant = fit
+    draws, significant, resid, block = fit
     ahead = np.arange(1, int(FORECAST_DAYS * 24 * 60) + 1) / 60.0  # hours, one-minute steps
-    daily = _daily_pattern(level, lambda t: _wear(t, *draws[0]), now, ahead)
+    middle = ahead - 0.5  # the level at each step is the median of the hour that ends there (a rolling hour)
+    daily = _daily_pattern(level, lambda t: _wear(t, *draws[0]), now, middle)
     if level[level.index > now - pd.Timedelta(hours=24)].max() >= sign * limit:
         return LimitEstimate(**beyond, reason="already at or beyond the limit within the last day")
     if not significant:
         return LimitEstimate(**nothing, reason=f"not trending toward {limit:g} beyond what its conditions explain")
 
-    def crossing(k, degree, tau):
-        hits = np.flatnonzero(daily + _wear(ahead, k, degree, tau) >= sign * limit)
+    def crossing(k, degree, tau, scatter=0.0):
+        hits = np.flatnonzero(daily + scatter + _wear(middle, k, degree, tau) >= sign * limit)
         return ahead[hits[0]] if len(hits) else np.inf
 
     hours = crossing(*draws[0])
     if not np.isfinite(hours):
         return LimitEstimate(**nothing, reason=f"the trend does not reach {limit:g} within {FORECAST_DAYS} days")
-    low, high = np.quantile([crossing(*d) if d[0] > 0 else np.inf for d in draws[1:]], INTERVAL,
-                            method="inverted_cdf")
+    # Each refit of the trend meets the level as it will be read: with the fit's hourly residuals, resampled in
+    # blocks, on top (a noisy level first reaches the limit when its scatter carries it there).
+    hours_ahead = np.arange(int(np.ceil(ahead[-1])) + 1, dtype=float)
+    low, high = np.quantile([
+        crossing(*d, np.interp(ahead, hours_ahead, _block_resample(resid, block, rng, len(hours_ahead))))
+        if d[0] > 0 else np.inf for d in draws[1:]], INTERVAL, method="inverted_cdf")
     return LimitEstimate(tag=tag, limit=limit, direction=direction, hours=float(hours), low=float(low),
                          high=None if not np.isfinite(high) else float(high), trend=_name(draws[0][1]))
 
 
-def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestamp, seed: int):
+def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestamp, rng):
     """The departure (hourly, about zero before the degradation began) fitted as a daily pattern (HARMONICS
     sines and cosines of the hour of day, and a constant) plus k * (t - tau)^d after a start tau, d 1 (a steady
     wear) or 2 (an accelerating one), the shape with the least squared error; tau searched hourly from
     HINGE_LOOKBACK_H before the onset up to it (a degradation begins before its first evidence). Hours whose
     residual is an outlier (a stop, a start-up) are left out and the fit repeated. Returns ([(k, d, tau) fitted,
     then RESAMPLES refits on residuals resampled in blocks (they wander for hours)], k clear of its standard
-    error), or None with too few hours since the onset."""
+    error, the residuals of the hours used, the block length), or None with too few hours since the onset."""
     t = np.minimum((departure.index.asi8 - now.value) / HOUR_NS, 0.0)
     z = departure.to_numpy(dtype=float)
     onset_h = (onset.value - now.value) / HOUR_NS
@@ -206,12 +212,11 @@ def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestam
     inflation = _inflation(resid)
     cov = float(resid @ resid) / max(len(resid) - design.shape[1], 1) * inflation * np.linalg.pinv(design.T @ design)
     significant = coef[-1] > SLOPE_T * np.sqrt(max(cov[-1, -1], 0.0))
-    rng = np.random.default_rng(seed)
     block = int(np.ceil(inflation))
     samples = fitted + np.array([_block_resample(z - fitted, block, rng) for _ in range(RESAMPLES)])
     picks, refits = fits(samples, used)
     draws = [(coef[-1], *shapes[best])] + [(c[-1], *shapes[i]) for i, c in zip(picks, refits)]
-    return draws, bool(significant)
+    return draws, bool(significant), resid, block
 
 
 def _wear(t, k: float, degree: int, tau: float):
@@ -266,12 +271,13 @@ def _inflation(resid: np.ndarray) -> float:
     return (1 + rho) / (1 - rho)
 
 
-def _block_resample(resid: np.ndarray, block: int, rng) -> np.ndarray:
-    """Residuals resampled in blocks of `block` consecutive readings (a moving-block bootstrap), so a resample
-    keeps their wander."""
+def _block_resample(resid: np.ndarray, block: int, rng, size: int | None = None) -> np.ndarray:
+    """`size` (default: as many as there are) residuals resampled in blocks of `block` consecutive readings (a
+    moving-block bootstrap), so a resample keeps their wander."""
+    size = len(resid) if size is None else size
     block = max(1, min(block, len(resid)))
-    starts = rng.integers(0, len(resid) - block + 1, size=-(-len(resid) // block))
-    return np.concatenate([resid[s : s + block] for s in starts])[: len(resid)]
+    starts = rng.integers(0, len(resid) - block + 1, size=-(-size // block))
+    return np.concatenate([resid[s : s + block] for s in starts])[:size]
 
 
 def _crossing(coef, limit) -> float | None:
