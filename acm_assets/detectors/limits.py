@@ -108,8 +108,10 @@ def time_to_limit_beyond_conditions(tag: str, frame: pd.DataFrame, onset: pd.Tim
     episode's culprits, which depart too) do not explain of the tag, regressed over the readings before `onset`;
     that departure keeps a daily pattern of its own (the temperature lags its load), fitted beside the trend
     (`_departure_trend`). The daily pattern is the median hourly level by hour of day, less the trend, over the
-    whole frame; its level is the last day's, as load and ambient wander over days. The interval refits the trend
-    on resampled residuals. Without enough reference readings or other tags, the raw readings since the onset are
+    whole frame; its level is the last day's, as load and ambient wander over days. The crossing is the first time
+    the forecast level of the hour then ending meets the limit. The interval refits the trend on resampled
+    residuals and adds resampled residuals to the forecast, so it holds both the trend's uncertainty and the
+    level's hourly scatter. Without enough reference readings or other tags, the raw readings since the onset are
     trended."""
     if tag not in frame:
         return time_to_limit(tag, np.array([], dtype=np.int64), np.array([]), limit, direction, seed)
@@ -143,7 +145,7 @@ def _forecast_estimate(tag: str, limit: float, direction: str, departure: pd.Ser
     if fit is None:
         return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (fewer than {MIN_HOURS} "
                                                f"hours)")
-    draws, significant, resid, block = fit
+    draws, significant, scatter, block = fit
     ahead = np.arange(1, int(FORECAST_DAYS * 24 * 60) + 1) / 60.0  # hours, one-minute steps
     middle = ahead - 0.5  # the level at each step is the median of the hour that ends there (a rolling hour)
     daily = _daily_pattern(level, lambda t: _wear(t, *draws[0]), now, middle)
@@ -163,7 +165,7 @@ def _forecast_estimate(tag: str, limit: float, direction: str, departure: pd.Ser
     # blocks, on top (a noisy level first reaches the limit when its scatter carries it there).
     hours_ahead = np.arange(int(np.ceil(ahead[-1])) + 1, dtype=float)
     low, high = np.quantile([
-        crossing(*d, np.interp(ahead, hours_ahead, _block_resample(resid, block, rng, len(hours_ahead))))
+        crossing(*d, np.interp(ahead, hours_ahead, _block_resample(scatter, block, rng, len(hours_ahead))))
         if d[0] > 0 else np.inf for d in draws[1:]], INTERVAL, method="inverted_cdf")
     return LimitEstimate(tag=tag, limit=limit, direction=direction, hours=float(hours), low=float(low),
                          high=None if not np.isfinite(high) else float(high), trend=_name(draws[0][1]))
@@ -176,7 +178,7 @@ def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestam
     HINGE_LOOKBACK_H before the onset up to it (a degradation begins before its first evidence). Hours whose
     residual is an outlier (a stop, a start-up) are left out and the fit repeated. Returns ([(k, d, tau) fitted,
     then RESAMPLES refits on residuals resampled in blocks (they wander for hours)], k clear of its standard
-    error, the residuals of the hours used, the block length), or None with too few hours since the onset."""
+    error, the residuals, the block length), or None with too few hours since the onset."""
     t = np.minimum((departure.index.asi8 - now.value) / HOUR_NS, 0.0)
     z = departure.to_numpy(dtype=float)
     onset_h = (onset.value - now.value) / HOUR_NS
@@ -213,10 +215,11 @@ def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestam
     cov = float(resid @ resid) / max(len(resid) - design.shape[1], 1) * inflation * np.linalg.pinv(design.T @ design)
     significant = coef[-1] > SLOPE_T * np.sqrt(max(cov[-1, -1], 0.0))
     block = int(np.ceil(inflation))
-    samples = fitted + np.array([_block_resample(z - fitted, block, rng) for _ in range(RESAMPLES)])
+    scatter = z - fitted  # every hour's, the left-out ones too: the readings to come will have starts and stops
+    samples = fitted + np.array([_block_resample(scatter, block, rng) for _ in range(RESAMPLES)])
     picks, refits = fits(samples, used)
     draws = [(coef[-1], *shapes[best])] + [(c[-1], *shapes[i]) for i, c in zip(picks, refits)]
-    return draws, bool(significant), resid, block
+    return draws, bool(significant), scatter, block
 
 
 def _wear(t, k: float, degree: int, tau: float):
