@@ -8,8 +8,10 @@ distance of the extrapolation. No number is given where the trend is flat, point
 few readings support it: the estimate says why. Standard errors and the resampling allow for residuals that wander
 for hours (autocorrelated), as a tag following its load does.
 
-`time_to_limit_beyond_conditions` trends what the equipment's other tags do not explain of a tag (its departure
-from its conditions) instead of its raw readings, which over hours mostly follow the load and the ambient.
+`time_to_limit_beyond_conditions` forecasts a tag's hourly level as its own daily pattern plus the trend of what
+the equipment's other tags do not explain of it (its departure from its conditions), and gives the first time
+that forecast meets the limit: over hours the raw readings mostly follow the load and the ambient, and a tag
+crosses a limit at a daily high.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ RESAMPLES = 200
 INTERVAL = (0.1, 0.9)
 MIN_REFERENCE_PER_TAG = 10  # reference readings per regression coefficient, at least
 HINGE_LOOKBACK_H = 72.0  # how long before the onset a degradation may have begun
-MAX_FIT_POINTS = 2000  # departures averaged into at most this many bins (a 1 s tag over a week is 600,000)
+MIN_HOURS = 3  # hourly levels since the onset needed to trend
+HARMONICS = 2  # the departure's daily pattern: the day's sine and cosine and their first overtone
+OUTLIER_Z = 4.0  # hours this many robust standard deviations off the fit (a stop, a start-up) are left out
+FORECAST_DAYS = 30  # beyond this the crossing is not bounded
 MAX_RHO = 0.99  # caps the autocorrelation so the inflation stays finite (100 readings count as one at most)
 
 
@@ -95,15 +100,19 @@ def time_to_limit(tag: str, times_ns: np.ndarray, values: np.ndarray, limit: flo
 def time_to_limit_beyond_conditions(tag: str, frame: pd.DataFrame, onset: pd.Timestamp, limit: float,
                                     direction: str, exclude=(), seed: int = 0) -> LimitEstimate:
     """The estimate for `tag` in `frame` (the equipment's readings, UTC index, from well before `onset` to the
-    last reading), trending what the other tags do not explain of it.
+    last reading): the first time a forecast of the tag's hourly level meets the limit.
 
     A bearing temperature follows its load and the ambient by several degrees a day, more than a wear adds in
-    hours, so its raw readings over an episode mostly trend the day. Here the tag is regressed on the others
-    (less those in `exclude`, the episode's culprits, which depart too) over the readings before `onset`; from the
-    onset on, the departure from that expectation is trended, and the crossing comes where the departure, on top
-    of the usual daily high the conditions give the tag (the median over the days in `frame` of each day's highest
-    hourly expectation; the lowest for a low limit), meets the limit. Without enough reference readings or other
-    tags, the raw readings since the onset are trended."""
+    hours, and it crosses a limit at a daily high. So the forecast is the tag's own daily pattern carried forward
+    plus a degradation trend. The trend is fitted to what the equipment's other tags (less those in `exclude`, the
+    episode's culprits, which depart too) do not explain of the tag, regressed over the readings before `onset`;
+    that departure keeps a daily pattern of its own (the temperature lags its load), fitted beside the trend
+    (`_departure_trend`). The daily pattern is the median hourly level by hour of day, less the trend, over the
+    whole frame; its level is the last day's, as load and ambient wander over days. The crossing is the first time
+    the forecast level of the hour then ending meets the limit. The interval refits the trend on resampled
+    residuals and adds resampled residuals to the forecast, so it holds both the trend's uncertainty and the
+    level's hourly scatter. Without enough reference readings or other tags, the raw readings since the onset are
+    trended."""
     if tag not in frame:
         return time_to_limit(tag, np.array([], dtype=np.int64), np.array([]), limit, direction, seed)
     raw = frame.loc[frame.index >= onset, tag].dropna()
@@ -117,67 +126,120 @@ def time_to_limit_beyond_conditions(tag: str, frame: pd.DataFrame, onset: pd.Tim
     centre, scale = x[before].mean(axis=0), x[before].std(axis=0)
     design = np.column_stack([np.ones(len(x)), (x - centre) / scale])
     coef = np.linalg.lstsq(design[before], rows[tag].to_numpy(dtype=float)[before], rcond=None)[0]
-    expected = pd.Series(design @ coef, index=rows.index)
-    hourly = expected.resample("1h").median()
-    daily = hourly.resample("1D").max() if direction == "above" else hourly.resample("1D").min()
-    level = float(daily.median())
-    return _hinge_estimate(tag, float(limit), direction, rows[tag] - expected, onset, float(limit) - level, seed)
+    sign = 1.0 if direction == "above" else -1.0
+    half = pd.Timedelta(minutes=30)  # an hour's median stands at its middle
+    departure = sign * (rows[tag] - design @ coef).resample("1h").median().dropna().shift(freq=half)
+    level = sign * rows[tag].resample("1h").median().dropna().shift(freq=half)
+    return _forecast_estimate(tag, float(limit), direction, departure, level, onset, rows.index[-1], seed)
 
 
-def _hinge_estimate(tag: str, limit: float, direction: str, departure: pd.Series, onset: pd.Timestamp, margin: float,
-                    seed: int) -> LimitEstimate:
-    """The departure (about zero before the degradation began) fitted as k * (t - tau)^d after a start tau, d 1
-    (a steady wear) or 2 (an accelerating one), tau searched hourly from HINGE_LOOKBACK_H before the onset up to
-    it (a degradation begins before its first evidence; the detectors see a slow one late); the crossing is where it reaches `margin`. The interval refits on residuals
-    resampled in blocks (they wander for hours)."""
+def _forecast_estimate(tag: str, limit: float, direction: str, departure: pd.Series, level: pd.Series,
+                       onset: pd.Timestamp, now: pd.Timestamp, seed: int) -> LimitEstimate:
+    """The crossing after `now` (the last reading) of the forecast level (`level` and `departure`: hourly
+    medians at the hours' middles, signed so that the limit lies above) and its interval."""
     sign = 1.0 if direction == "above" else -1.0
     nothing = dict(tag=tag, limit=limit, direction=direction, hours=None, low=None, high=None, trend="")
-    if sign * margin <= 0:
-        return LimitEstimate(**{**nothing, "hours": 0.0, "low": 0.0, "high": 0.0},
-                             reason="already beyond the limit at the usual daily high")
-    if len(departure) > MAX_FIT_POINTS:
-        width = (departure.index[-1] - departure.index[0]) / MAX_FIT_POINTS
-        departure = departure.resample(width).mean().dropna()
-    t = (departure.index.asi8 - departure.index.asi8[-1]) / HOUR_NS
-    z = sign * departure.to_numpy(dtype=float)
-    onset_h = (onset.value - departure.index.asi8[-1]) / HOUR_NS
-    taus = np.arange(max(t[0], onset_h - HINGE_LOOKBACK_H), min(onset_h, -1.0) + 1e-9, 1.0)
-    if len(taus) == 0 or (t >= onset_h).sum() < MIN_READINGS:
-        return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (fewer than {MIN_READINGS}, or under an hour)")
-    shapes = [(d, tau) for d in (1, 2) for tau in taus]
-    basis = np.array([np.clip(t - tau, 0.0, None) ** d for d, tau in shapes])
-    norms = np.maximum((basis * basis).sum(axis=1), 1e-12)
-
-    def fits(ys: np.ndarray):
-        """Per row of `ys`: the best shape's index and slope."""
-        projected = basis @ ys.T
-        slopes = projected / norms[:, None]
-        best = np.argmax(projected * slopes, axis=0)  # least squares: the largest explained sum of squares
-        return best, slopes[best, np.arange(ys.shape[0])]
-
-    (best,), (k,) = fits(z[None, :])
-    degree, tau = shapes[best]
-    fitted = k * basis[best]
-    resid = z - fitted
-    inflation = _inflation(resid)
-    k_se = np.sqrt(float(resid @ resid) / max(len(z) - 2, 1) * inflation / norms[best])
-    if k <= SLOPE_T * k_se:
-        return LimitEstimate(**nothing, reason=f"not trending toward {limit:g} beyond what its conditions explain")
-    if fitted[-1] >= sign * margin:
-        return LimitEstimate(**{**nothing, "hours": 0.0, "low": 0.0, "high": 0.0, "trend": _name(degree)},
-                             reason="already beyond the limit at the usual daily high")
+    beyond = dict(nothing, hours=0.0, low=0.0, high=0.0)
     rng = np.random.default_rng(seed)
-    block = int(np.ceil(inflation))
-    samples = fitted + np.array([_block_resample(resid, block, rng) for _ in range(RESAMPLES)])
-    picks, slopes = fits(samples)
-    draws = [
-        tau_j + (sign * margin / k_j) ** (1.0 / d_j) if k_j > 0 else np.inf
-        for (d_j, tau_j), k_j in zip((shapes[i] for i in picks), slopes)
-    ]
-    low, high = np.quantile(np.maximum(draws, 0.0), INTERVAL, method="inverted_cdf")
-    hours = tau + (sign * margin / k) ** (1.0 / degree)
+    fit = _departure_trend(departure, onset, now, rng)
+    if fit is None:
+        return LimitEstimate(**nothing, reason=f"too few readings since the onset to trend (fewer than {MIN_HOURS} "
+                                               f"hours)")
+    draws, significant, scatter, block = fit
+    ahead = np.arange(1, int(FORECAST_DAYS * 24 * 60) + 1) / 60.0  # hours, one-minute steps
+    middle = ahead - 0.5  # the level at each step is the median of the hour that ends there (a rolling hour)
+    daily = _daily_pattern(level, lambda t: _wear(t, *draws[0]), now, middle)
+    if level[level.index > now - pd.Timedelta(hours=24)].max() >= sign * limit:
+        return LimitEstimate(**beyond, reason="already at or beyond the limit within the last day")
+    if not significant:
+        return LimitEstimate(**nothing, reason=f"not trending toward {limit:g} beyond what its conditions explain")
+
+    def crossing(k, degree, tau, scatter=0.0):
+        hits = np.flatnonzero(daily + scatter + _wear(middle, k, degree, tau) >= sign * limit)
+        return ahead[hits[0]] if len(hits) else np.inf
+
+    hours = crossing(*draws[0])
+    if not np.isfinite(hours):
+        return LimitEstimate(**nothing, reason=f"the trend does not reach {limit:g} within {FORECAST_DAYS} days")
+    # Each refit of the trend meets the level as it will be read: with the fit's hourly residuals, resampled in
+    # blocks, on top (a noisy level first reaches the limit when its scatter carries it there).
+    hours_ahead = np.arange(int(np.ceil(ahead[-1])) + 1, dtype=float)
+    low, high = np.quantile([
+        crossing(*d, np.interp(ahead, hours_ahead, _block_resample(scatter, block, rng, len(hours_ahead))))
+        if d[0] > 0 else np.inf for d in draws[1:]], INTERVAL, method="inverted_cdf")
     return LimitEstimate(tag=tag, limit=limit, direction=direction, hours=float(hours), low=float(low),
-                         high=None if not np.isfinite(high) else float(high), trend=_name(degree))
+                         high=None if not np.isfinite(high) else float(high), trend=_name(draws[0][1]))
+
+
+def _departure_trend(departure: pd.Series, onset: pd.Timestamp, now: pd.Timestamp, rng):
+    """The departure (hourly, about zero before the degradation began) fitted as a daily pattern (HARMONICS
+    sines and cosines of the hour of day, and a constant) plus k * (t - tau)^d after a start tau, d 1 (a steady
+    wear) or 2 (an accelerating one), the shape with the least squared error; tau searched hourly from
+    HINGE_LOOKBACK_H before the onset up to it (a degradation begins before its first evidence). Hours whose
+    residual is an outlier (a stop, a start-up) are left out and the fit repeated. Returns ([(k, d, tau) fitted,
+    then RESAMPLES refits on residuals resampled in blocks (they wander for hours)], k clear of its standard
+    error, the residuals, the block length), or None with too few hours since the onset."""
+    t = np.minimum((departure.index.asi8 - now.value) / HOUR_NS, 0.0)
+    z = departure.to_numpy(dtype=float)
+    onset_h = (onset.value - now.value) / HOUR_NS
+    taus = np.arange(max(t[0], onset_h - HINGE_LOOKBACK_H), min(onset_h, -1.0) + 1e-9, 1.0)
+    if len(taus) == 0 or (t >= onset_h).sum() < MIN_HOURS:
+        return None
+    hour = (departure.index.asi8 / HOUR_NS) % 24.0
+    daily = [np.ones(len(t))]
+    for harmonic in range(1, HARMONICS + 1):
+        daily += [np.sin(2 * np.pi * harmonic * hour / 24.0), np.cos(2 * np.pi * harmonic * hour / 24.0)]
+    shapes = [(d, tau) for d in (1, 2) for tau in taus]
+    designs = [np.column_stack([*daily, _wear(t, 1.0, d, tau)]) for d, tau in shapes]
+
+    def fits(ys: np.ndarray, used: np.ndarray):
+        """Per row of `ys`: the best shape's index and coefficients, on the hours `used`."""
+        best_rss = np.full(len(ys), np.inf)
+        best, coefs = np.zeros(len(ys), dtype=int), np.zeros((len(ys), len(daily) + 1))
+        for i, design in enumerate(designs):
+            c = ys[:, used] @ np.linalg.pinv(design[used]).T
+            rss = ((ys[:, used] - c @ design[used].T) ** 2).sum(axis=1)
+            better = rss < best_rss
+            best_rss[better], best[better], coefs[better] = rss[better], i, c[better]
+        return best, coefs
+
+    used = np.ones(len(z), dtype=bool)
+    (best,), (coef,) = fits(z[None, :], used)
+    resid = z - designs[best] @ coef
+    spread = 1.4826 * np.median(np.abs(resid - np.median(resid)))
+    used = np.abs(resid - np.median(resid)) <= OUTLIER_Z * max(spread, 1e-12)
+    (best,), (coef,) = fits(z[None, :], used)
+    design, fitted = designs[best][used], designs[best] @ coef
+    resid = (z - fitted)[used]
+    inflation = _inflation(resid)
+    cov = float(resid @ resid) / max(len(resid) - design.shape[1], 1) * inflation * np.linalg.pinv(design.T @ design)
+    significant = coef[-1] > SLOPE_T * np.sqrt(max(cov[-1, -1], 0.0))
+    block = int(np.ceil(inflation))
+    scatter = z - fitted  # every hour's, the left-out ones too: the readings to come will have starts and stops
+    samples = fitted + np.array([_block_resample(scatter, block, rng) for _ in range(RESAMPLES)])
+    picks, refits = fits(samples, used)
+    draws = [(coef[-1], *shapes[best])] + [(c[-1], *shapes[i]) for i, c in zip(picks, refits)]
+    return draws, bool(significant), scatter, block
+
+
+def _wear(t, k: float, degree: int, tau: float):
+    """The degradation's part of the departure at hours `t`: k * (t - tau)^degree after its start tau."""
+    return k * np.clip(t - tau, 0.0, None) ** degree
+
+
+def _daily_pattern(level: pd.Series, trend, now: pd.Timestamp, ahead: np.ndarray) -> np.ndarray:
+    """The tag's level less its trend at the hours `ahead` of `now`: the median by hour of day over `level`,
+    raised or lowered to the median over its last day (load and ambient wander over days)."""
+    t = np.minimum((level.index.asi8 - now.value) / HOUR_NS, 0.0)
+    base = level.to_numpy(dtype=float) - trend(t)
+    hour = ((level.index.asi8 / HOUR_NS) % 24.0).astype(int)
+    profile = pd.Series(base).groupby(hour).median().reindex(range(24)).interpolate(limit_direction="both")
+    profile = profile.to_numpy()
+    centres = np.arange(-1, 25) + 0.5  # wrapped around midnight
+    values = np.concatenate([[profile[-1]], profile, [profile[0]]])
+    recent = t > -24.0
+    shift = np.median(base[recent] - np.interp(hour[recent] + 0.5, centres, values))
+    return np.interp((now.value / HOUR_NS + ahead) % 24.0, centres, values) + shift
 
 
 def _trend(t, y):
@@ -212,12 +274,13 @@ def _inflation(resid: np.ndarray) -> float:
     return (1 + rho) / (1 - rho)
 
 
-def _block_resample(resid: np.ndarray, block: int, rng) -> np.ndarray:
-    """Residuals resampled in blocks of `block` consecutive readings (a moving-block bootstrap), so a resample
-    keeps their wander."""
+def _block_resample(resid: np.ndarray, block: int, rng, size: int | None = None) -> np.ndarray:
+    """`size` (default: as many as there are) residuals resampled in blocks of `block` consecutive readings (a
+    moving-block bootstrap), so a resample keeps their wander."""
+    size = len(resid) if size is None else size
     block = max(1, min(block, len(resid)))
-    starts = rng.integers(0, len(resid) - block + 1, size=-(-len(resid) // block))
-    return np.concatenate([resid[s : s + block] for s in starts])[: len(resid)]
+    starts = rng.integers(0, len(resid) - block + 1, size=-(-size // block))
+    return np.concatenate([resid[s : s + block] for s in starts])[:size]
 
 
 def _crossing(coef, limit) -> float | None:

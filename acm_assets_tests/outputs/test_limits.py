@@ -66,8 +66,14 @@ def test_the_culprit_whose_crossing_comes_first_is_estimated_from_a_week_before_
 def test_a_low_limit_and_a_limit_already_crossed():
     read, _ = _readings(PRESS=lambda load, h: 5.0 + 0.5 * load - 0.1 * h, TEMP=lambda load, h: 60.0 + 5.0 * load)
     falling = episode_time_to_limit(_episode(["PRESS"]), {"PRESS": TagLimit(high=9.0, low=1.0, source="t")}, read)
-    # The usual daily low 4.5, the departure -2.38 falling 0.1 an hour: (4.5 - 1.0 - 2.38) / 0.1 h.
-    assert falling["LimitStatus"] == ESTIMATED and falling["HoursToLimit"] == pytest.approx(11.2, abs=1.5)
+    # The pressure without its noise, carried on past the last reading: it first reaches 1.0 about 14 h on, after
+    # the afternoon's load has fallen (not at the usual daily low, which comes later in the day).
+    ahead = np.arange(1, 48 * 60) / 60.0
+    hours = (INDEX[-1] - INDEX[0]) / pd.Timedelta(hours=1) + ahead
+    pressure = 5.0 + 0.5 * np.sin(2 * np.pi * hours / 24.0) - 0.1 * (SINCE[-1] + ahead)
+    true = ahead[np.flatnonzero(pressure <= 1.0)[0]]
+    assert falling["LimitStatus"] == ESTIMATED and falling["HoursToLimit"] == pytest.approx(true, abs=1.0)
+    assert falling["HoursToLimitLow"] <= true <= falling["HoursToLimitHigh"]
     beyond = episode_time_to_limit(_episode(["TEMP"]), {"TEMP": TagLimit(high=62.0, low=None, source="t")}, read)
     assert beyond["LimitStatus"] == BEYOND and beyond["HoursToLimit"] == 0.0
     assert describe_time_to_limit(beyond) == "TEMP is at or beyond its limit"
