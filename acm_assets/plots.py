@@ -13,7 +13,8 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, PathPatch  # noqa: E402
+from matplotlib.path import Path  # noqa: E402
 
 # Operating states that are not judged: their z says nothing about the plant's condition, so it is not drawn.
 STATE_SHADES = {"off": ("#d0d0d0", "OFF"), "transition": ("#f6dd9a", "start-up / stop")}
@@ -82,9 +83,9 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     if not scores.empty:
         state = scores["operating_state"].astype(str)
         for name, (colour, _) in STATE_SHADES.items():
-            for start, end in _spans(scores.index, state == name):
-                ax.axvspan(start, end, color=colour, lw=0)
-                panel.axvspan(start, end, color=colour, lw=0)
+            spans = _spans(scores.index, state == name)
+            for axis in (ax, panel):
+                _shade(axis, spans, colour)
         running_z = scores["fused_z"].where(state == "running")
         running_health = scores["health"].where(state == "running") if "health" in scores else None
         codes = regimes["codes"]
@@ -133,6 +134,18 @@ def health_figure(scores: pd.DataFrame, episodes: pd.DataFrame, title: str, caut
     side.legend(handles=[*handles, heading, *legend_episodes], loc="upper left", fontsize=FONT_SIZE, frameon=False)
     fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.07)
     return fig
+
+
+def _shade(axis, spans: list[tuple[pd.Timestamp, pd.Timestamp]], colour) -> None:
+    """The spans shaded over the axis' full height as one patch: an `axvspan` each cost ~3 ms, and a year
+    has hundreds of stops and start-ups."""
+    if not spans:
+        return
+    x = mdates.date2num(np.array([[start.to_datetime64(), end.to_datetime64()] for start, end in spans]))
+    corners = np.stack([np.stack([x[:, 0], x[:, 0], x[:, 1], x[:, 1]], axis=1),
+                        np.tile([0.0, 1.0, 1.0, 0.0], (len(x), 1))], axis=2)
+    axis.add_patch(PathPatch(Path.make_compound_path_from_polys(corners), color=colour, lw=0,
+                             transform=axis.get_xaxis_transform()))
 
 
 def _alerts_outside_episodes(scores: pd.DataFrame, episodes: pd.DataFrame, alert_z: float) -> pd.Series:

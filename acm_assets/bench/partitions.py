@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import sqlalchemy as sa
@@ -562,8 +563,9 @@ def _exhaust(iterator, what: str) -> None:
 
 def _one_equipment(score_days: int) -> dict:
     """Dagster vs direct for one equipment on the embedded profile (pipeline's benchmark, one repeat), in this
-    process: its day partitions are the invocation's own, not the fleet's."""
-    with _embedded() as storage:
+    process: its day partitions are the invocation's own, not the fleet's. In the deployment's environment, as
+    the fleet part: the backfill run's creation stores one planned event per asset, not 36."""
+    with mock.patch.dict(os.environ, DEPLOY_ENVIRONMENT), _embedded() as storage:
         bench = _Bench(*storage, train_days=60, score_days=score_days)
         with bench.scratch_instance():
             bench.fill_history()

@@ -30,6 +30,9 @@ HEAD_OWNER = {
     "mhal": ModelType.mhal_params,
     "omr": ModelType.omr_model,
 }
+EPISODE_COLUMNS = ["episode_id", "kind", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
+                   "regime", "novel_share", "alert_share", "culprits"] + [f"share_{h}" for h in HEADS]
+_NO_EPISODES = pd.DataFrame({c: pd.Series(dtype=object) for c in EPISODE_COLUMNS})
 _EXPECTED = {ModelType.regime_model: RegimeModel, ModelType.feature_medians: FeatureMedians, **HEAD_CLASSES}
 
 
@@ -290,14 +293,16 @@ class DetectorEnsemble:
     # ------------------------------------------------------------------ episodes
     def episodes(self, scores: pd.DataFrame) -> pd.DataFrame:
         """One row per episode in `scores` (several batches' scores may be concatenated)."""
-        columns = ["episode_id", "kind", "start", "end", "onset", "open", "peak_z", "mean_z", "duration", "points",
-                   "regime", "novel_share", "alert_share", "culprits"] + [f"share_{h}" for h in HEADS]
         if "episode_id" not in scores.columns:
             raise DetectorInputError("episodes(): expected the frame returned by score()")
-        inside = scores[scores["episode_id"].notna()]
-        if inside.empty:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        last_rows = inside.groupby("episode_id", sort=True).tail(1)
+        # Called once per scored day: most days have no episode, and the rest only a few rows to read, so no
+        # frame is filtered or grouped (those cost milliseconds a call).
+        inside = np.flatnonzero(scores["episode_id"].notna().to_numpy())
+        if not len(inside):
+            return _NO_EPISODES.copy()
+        ids = scores["episode_id"].iloc[inside].to_numpy(dtype=np.int64)
+        _, last_of_reversed = np.unique(ids[::-1], return_index=True)
+        last_rows = scores.iloc[np.sort(inside[len(inside) - 1 - last_of_reversed])]  # each episode's last row
         tags = [c[len("contrib__"):] for c in scores.columns if c.startswith("contrib__")]
         records = []
         for when, row in last_rows.iterrows():
@@ -322,7 +327,7 @@ class DetectorEnsemble:
                 "culprits": [tags[k] for k in order if contrib[k] > 0],
                 **{f"share_{h}": float(s) for h, s in zip(HEADS, shares)},
             })
-        return pd.DataFrame.from_records(records, columns=columns)
+        return pd.DataFrame.from_records(records, columns=EPISODE_COLUMNS)
 
 
 def _episode_field(ids: np.ndarray, meta: dict, k: int) -> np.ndarray:

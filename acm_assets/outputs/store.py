@@ -130,14 +130,17 @@ def _replace(conn, output: OutputTable, equip_id: int, days: list[dt.date], fram
     table, entity = output.table, output.entity_columns
     days = sorted(days)
     _check_columns(table, frame)
-    rows = _records(frame.assign(EquipID=equip_id).sort_values("Day", kind="stable"), [c.name for c in table.columns])
+    names = [c.name for c in table.columns]
+    columns = dict(zip(names, _column_values(frame.assign(EquipID=equip_id).sort_values("Day", kind="stable"), names)))
+    rows = [dict(zip(names, row)) for row in zip(*columns.values())]
     deleted = sum(
         conn.execute(sa.delete(table).where(table.c.EquipID == equip_id, table.c.Day.in_(chunk))).rowcount
         for chunk in _chunks(days)
     )
-    keys = [tuple(row[c] for c in entity) for row in rows]
-    latest = dict(zip(keys, (row["Day"] for row in rows)))  # rows are in day order: the last day wins
-    incoming = [(key, row) for key, row in zip(keys, rows) if latest[key] == row["Day"]]
+    # From the columns, not the row dicts: a month of scores is thousands of rows.
+    keys = list(zip(*(columns[c] for c in entity)))
+    latest = dict(zip(keys, columns["Day"]))  # rows are in day order: the last day wins
+    incoming = [(key, row) for key, row, day in zip(keys, rows, columns["Day"]) if latest[key] == day]
     elsewhere = _entities_in_other_days(conn, table, entity, equip_id, latest) if rows else {}
     later = {key for key, day in elsewhere.items() if day > latest[key]}
     superseded = set(elsewhere) - later
@@ -168,9 +171,9 @@ def _check_columns(table: sa.Table, frame: pd.DataFrame) -> None:
         raise ValueError(f"output frame for {table.name} lacks columns {missing}")
 
 
-def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    """Row dicts for an executemany: Python values, None for missing ones, naive UTC datetimes (built a
-    column at a time: a year's backfill writes millions of values)."""
+def _column_values(frame: pd.DataFrame, columns: list[str]) -> list[list]:
+    """Each column's values for an executemany's row dicts: Python values, None for missing ones, naive UTC
+    datetimes (built a column at a time: a year's backfill writes millions of values)."""
     values_by_column = []
     for name in columns:
         values = frame[name]
@@ -185,7 +188,7 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
             converted = converted.copy()
             converted[absent] = None
         values_by_column.append(converted.tolist())
-    return [dict(zip(columns, row)) for row in zip(*values_by_column)]
+    return values_by_column
 
 
 def _entities_in_other_days(conn, table, entity, equip_id, wanted) -> dict[tuple, dt.date]:
