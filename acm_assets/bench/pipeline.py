@@ -286,8 +286,8 @@ class _Bench:
         }
 
     def _day_by_day(self) -> float:
-        """The scoring asset's per-day loop called directly, its writes a month at a time as the asset's (it
-        rewrites the run's rows with equal values)."""
+        """The scoring asset's loop called directly: each month's days read and cleaned one by one and scored
+        in one call, its writes a month at a time as the asset's (it rewrites the run's rows with equal values)."""
         database = AcmDatabase(database_url=self.database_url)
         models = ModelStore(self.historian.engine).load_version(self.equipment)
         started = time.perf_counter()
@@ -297,8 +297,10 @@ class _Bench:
         scorer = DayScorer(database, ensemble, EQUIPMENT, version, "day-by-day", last_day=days[-1])
         for _, month_days in itertools.groupby(days, key=month_of):
             scored, states = [], {}
-            for day in month_days:
-                scores, episodes, states[day] = scorer.score_day(day)
+            for day, outcome in scorer.score_days(list(month_days)):
+                if isinstance(outcome, Exception):
+                    raise RuntimeError(f"the day-by-day loop failed to score {day}") from outcome
+                scores, episodes, states[day] = outcome
                 scored.append(ScoredDay(day, scores, episodes))
             if unwritten := write_days(database, scorer, scored, states):
                 raise RuntimeError(f"the day-by-day loop failed to write {unwritten}")

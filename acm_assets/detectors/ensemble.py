@@ -18,7 +18,7 @@ from acm_assets.detectors.heads import HEAD_CLASSES
 from acm_assets.detectors.health import health, severity
 from acm_assets.detectors.inputs import Carry, build_inputs
 from acm_assets.detectors.medians import FeatureMedians
-from acm_assets.detectors.operating import RUNNING, TRANSITION, RegimeModel, durations_setting
+from acm_assets.detectors.operating import NEVER, RUNNING, TRANSITION, RegimeModel, durations_setting
 from acm_assets.detectors.state import ScoringState
 
 HEAD_OWNER = {
@@ -155,6 +155,14 @@ class DetectorEnsemble:
 
     def score_with_state(self, frame: pd.DataFrame, state: ScoringState | dict | None = None):
         """Scores for `frame` and the state to pass with the next frame (which must start after this one)."""
+        scores, states = self.score_with_states(frame, state, [])
+        return scores, states[-1]
+
+    def score_with_states(self, frame: pd.DataFrame, state: ScoringState | dict | None, ends) -> tuple:
+        """Scores for `frame`, and the state after the points before each of `ends` (increasing times; the
+        given state where there are none) followed by the state after the whole frame: what chained
+        `score_with_state` calls on the frame cut at `ends` would return, for the cost of one call (a backfill
+        scores a month at once and stores each day's state)."""
         self._check_fitted()
         cfg, regime = self.config, self.models_[ModelType.regime_model]
         frame = checked_index(frame, "scoring frame")
@@ -193,10 +201,11 @@ class DetectorEnsemble:
         novel = eligible & (np.nan_to_num(novelty, nan=-np.inf) >= cfg.alert_z)
         holds = {name: Hold(regime.durations.ns(name), regime.durations.steps(name))
                  for name in ("on_hold", "off_hold", "strong_hold")}
-        ids, meta = track(
+        cuts = np.searchsorted(times, [pd.Timestamp(end).value for end in ends], side="left")
+        ids, meta, snapshots = track(
             tracker, times, np.nan_to_num(fused, nan=-np.inf), np.nan_to_num(novelty, nan=-np.inf), eligible,
             inputs.regime, alert_z=cfg.alert_z, caution_z=cfg.caution_z, strong_z=cfg.strong_z,
-            holds={**holds, "novelty_hold": self.novelty_hold_},
+            holds={**holds, "novelty_hold": self.novelty_hold_}, snapshots=set(cuts.tolist()),
         )
         head_pos = np.column_stack([np.clip(np.nan_to_num(z[h]), 0.0, None) for h in HEADS])
         accumulate = np.column_stack([np.ones(len(times)), np.nan_to_num(fused), novel.astype(float),
@@ -217,7 +226,27 @@ class DetectorEnsemble:
             carry=carry.extend(times, values, pooled, resting, lookback),
             tracker=tracker,
         )
-        return scores, new_state
+
+        def state_before(cut: int) -> ScoringState | None:
+            """The state chained calls would hold after the first `cut` points (as `new_state` is built)."""
+            if cut == 0:
+                return state
+            if cut == len(times):
+                return new_state
+            snapshot = snapshots[cut]
+            if snapshot.episode_id is not None and ids[cut - 1] == snapshot.episode_id:
+                snapshot.sums = sums[cut - 1].tolist() + [float(peaks[cut - 1])]
+            low = int(inputs.last_low[cut - 1])
+            return ScoringState(
+                models_fingerprint=self.fingerprint_,
+                config_signature=cfg.signature(),
+                last_time_ns=int(times[cut - 1]),
+                last_low_ns=low if low != NEVER else (state.last_low_ns if state is not None else None),
+                carry=carry.extend(times[:cut], values[:cut], pooled[:cut], resting[:cut], lookback),
+                tracker=snapshot,
+            )
+
+        return scores, [state_before(int(cut)) for cut in cuts] + [new_state]
 
     def _checked_state(self, state, times) -> ScoringState | None:
         if state is None:

@@ -18,6 +18,7 @@ reruns.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,9 +74,10 @@ class EpisodeTracker:
 
 
 def track(tracker: EpisodeTracker, times, fused, novelty, eligible, regime, *, alert_z, caution_z, strong_z,
-          holds: dict):
-    """Episode id per point (NONE outside episodes) and {id: (start, onset, regime, kind)} of every episode seen,
-    including one carried in open; updates `tracker` in place. `holds` maps HOLDS to `Hold`s."""
+          holds: dict, snapshots: set[int] = frozenset()):
+    """Episode id per point (NONE outside episodes), {id: (start, onset, regime, kind)} of every episode seen,
+    including one carried in open, and {i: a copy of the tracker before point i} for each i in `snapshots`;
+    updates `tracker` in place. `holds` maps HOLDS to `Hold`s."""
     on_hold, off_hold, strong_hold, novelty_hold = (holds[name] for name in HOLDS)
     long_hold = Hold(SUSTAINED_HOLDS * on_hold.ns, SUSTAINED_HOLDS * on_hold.steps)
     ids = np.full(len(times), NONE, dtype=np.int64)
@@ -83,7 +85,10 @@ def track(tracker: EpisodeTracker, times, fused, novelty, eligible, regime, *, a
     t_list, z_list, n_list = times.tolist(), fused.tolist(), novelty.tolist()
     ok_list, r_list = eligible.tolist(), regime.tolist()
     tr = tracker
+    copies = {}
     for i, (t, z, nz, ok) in enumerate(zip(t_list, z_list, n_list, ok_list)):
+        if i in snapshots:
+            copies[i] = copy.deepcopy(tr)
         if tr.episode_id is not None:
             if not ok:
                 _close(tr)
@@ -138,7 +143,7 @@ def track(tracker: EpisodeTracker, times, fused, novelty, eligible, regime, *, a
             tr.quiet_since, tr.quiet_steps, tr.sums = None, 0, []
             meta[tr.episode_id] = _meta(tr)
             ids[i] = tr.episode_id
-    return ids, meta
+    return ids, meta, copies
 
 
 def _fault_evidence(tr: EpisodeTracker, t, z, alert_z, strong_z, on_hold: Hold, strong_hold: Hold) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from acm_assets.detectors.features import feature_names, lag_rows, spread_deviation, window_logstd
-from acm_assets.detectors.operating import OFF, RUNNING
+from acm_assets.detectors.operating import NEVER, OFF, RUNNING
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Inputs:
     pooled: np.ndarray
     pooled_prev: np.ndarray
     spread: np.ndarray
+    last_low: np.ndarray  # per row, the time of the last OFF or low-load row up to it (NEVER before any)
     last_low_ns: int | None
 
     def matrix(self, columns) -> np.ndarray:
@@ -69,8 +70,9 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     k = len(carry.times)
     raw_all = np.concatenate([carry.raw, values])
     times_all = np.concatenate([carry.times, times])
-    state, regime, new_last_low = regime_model.states(raw_all, times_all, last_low_ns)
-    state, regime = state[k:], regime[k:]
+    state, regime, last_low = regime_model.states(raw_all, times_all, last_low_ns)
+    new_last_low = int(last_low[-1]) if len(last_low) and last_low[-1] > NEVER else last_low_ns
+    state, regime, last_low = state[k:], regime[k:], last_low[k:]
     off = state == OFF
     rows = regime_model.scaler_rows(regime)
     if medians is None:
@@ -101,7 +103,7 @@ def build_inputs(values, times, regime_model, medians, *, last_low_ns, carry: Ca
     spread = spread_deviation(logstd, readings, regime_model.diff_log_scale, regime_model.diff_kurtosis)
     inputs = Inputs(
         times=times, tags=regime_model.tags, state=state, regime=regime,
-        n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], spread=spread[k:],
+        n_imputed=n_imputed, z=z, pooled=pooled, pooled_prev=z_prev[k:], spread=spread[k:], last_low=last_low,
         last_low_ns=new_last_low,
     )
     return inputs, off, resting, pooled

@@ -31,6 +31,7 @@ from acm_assets.detectors.stops import StopSignature, fit_stop_signature
 
 OFF, TRANSITION, RUNNING = "off", "transition", "running"
 NO_REGIME = -1
+NEVER = np.iinfo(np.int64).min  # no OFF or low-load row yet
 # Most load-like first: the load tag is the first operating tag matching the earliest pattern.
 _LOAD_PATTERNS = (
     r"dwatt|power|load|(?<![a-z])[mk]w(?![a-z])",
@@ -130,17 +131,17 @@ class RegimeModel(Artifact):
 
     def states(self, values: np.ndarray, times: np.ndarray, last_low_ns: int | None, settle_ns: int | None = None):
         """Per row: state (OFF/TRANSITION/RUNNING), regime id (the nearest centre of the operating tags), and the
-        time of the last OFF or low-load row (carried into the next batch for the settling window).
-        `settle_ns` replaces the model's settling time (training reads the rows past the configured minimum)."""
+        time of the last OFF or low-load row up to it (NEVER before any; carried into the next batch for the
+        settling window). `settle_ns` replaces the model's settling time (training reads the rows past the
+        configured minimum)."""
         settle_ns = self.settle_ns if settle_ns is None else settle_ns
         n = len(times)
         op_idx = [self.tags.index(t) for t in self.operating_tags]
-        never = np.iinfo(np.int64).min
         off, low, ramp = self.load_flags(values, times)
-        low_times = np.concatenate([[never if last_low_ns is None else last_low_ns],
-                                    np.where(off | low, times, never)])
+        low_times = np.concatenate([[NEVER if last_low_ns is None else last_low_ns],
+                                    np.where(off | low, times, NEVER)])
         last_low = np.maximum.accumulate(low_times)[1:]
-        settling = ~off & (low | ramp | ((last_low > never) & (times - last_low <= settle_ns)))
+        settling = ~off & (low | ramp | ((last_low > NEVER) & (times - last_low <= settle_ns)))
         state = np.where(off, OFF, np.where(settling, TRANSITION, RUNNING))
         if op_idx:
             ops = ffill_within(values[:, op_idx], times, self.ffill_ns)
@@ -150,8 +151,7 @@ class RegimeModel(Artifact):
         else:
             regime = np.zeros(n, dtype=np.int64)
         regime = np.where(off, NO_REGIME, regime)
-        new_last_low = int(last_low[-1]) if n and last_low[-1] > never else last_low_ns
-        return state, regime, new_last_low
+        return state, regime, last_low
 
     def load_flags(self, values: np.ndarray, times: np.ndarray):
         """Per row: OFF, low load (start-up / shut-down) and ramping, each when most of the stop signature says
@@ -352,9 +352,8 @@ def learned_settle_ns(raw, times, running, low, durations: Durations, config) ->
     `max_startup_settle`. Kept at `startup_settle` when the baseline shows fewer than SETTLE_MIN_STARTS
     start-ups or too few steady rows to learn from."""
     configured_ns, cap_ns = durations.ns("startup_settle"), durations.ns("max_startup_settle")
-    never = np.iinfo(np.int64).min
-    last_low = np.maximum.accumulate(np.where(low, times, never))
-    since = np.where(last_low > never, times - last_low, np.iinfo(np.int64).max)
+    last_low = np.maximum.accumulate(np.where(low, times, NEVER))
+    since = np.where(last_low > NEVER, times - last_low, np.iinfo(np.int64).max)
     steady = running & (since > cap_ns)
     after = running & (since <= cap_ns)
     starts = len(np.unique(last_low[after]))

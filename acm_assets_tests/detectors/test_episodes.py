@@ -15,7 +15,7 @@ def _track(times_min, z, novelty=None, tracker=None):
     times = np.asarray(times_min, dtype=np.int64) * MINUTE
     z = np.asarray(z, dtype=float)
     novelty = np.full(len(z), -np.inf) if novelty is None else np.asarray(novelty, dtype=float)
-    ids, meta = track(tracker or EpisodeTracker(), times, z, novelty, np.ones(len(z), bool),
+    ids, meta, _ = track(tracker or EpisodeTracker(), times, z, novelty, np.ones(len(z), bool),
                       np.zeros(len(z), np.int64), alert_z=3.0, caution_z=1.5, strong_z=6.0, holds=HOLDS_10MIN)
     return ids if tracker is None else (ids, meta)
 

@@ -27,6 +27,22 @@ def test_daily_scoring_equals_one_call(fan_ensemble, fan_batch, fan_scores, thro
     pd.testing.assert_frame_equal(fan_ensemble.episodes(daily), fan_ensemble.episodes(fan_scores), check_exact=True)
 
 
+def test_one_call_gives_the_state_chained_calls_hold_after_each_day(fan_ensemble, fan_batch, fan_scores):
+    """A backfill scores a month in one call and stores each day's state: each must be the one a daily run
+    would store (an episode open across midnight included), so that a rerun from any day scores alike."""
+    days = sorted(set(fan_batch.index.floor("D")))
+    chained, state = [], None
+    for day in days:
+        of_day = fan_batch[(fan_batch.index >= day) & (fan_batch.index < day + pd.Timedelta(days=1))]
+        state = fan_ensemble.score_with_state(of_day, state)[1]
+        chained.append(state.to_dict())
+    ends = [day + pd.Timedelta(days=1) for day in days]
+    scores, states = fan_ensemble.score_with_states(fan_batch, None, ends[:-1])
+    pd.testing.assert_frame_equal(scores, fan_scores, check_exact=True)
+    assert [s.to_dict() for s in states] == chained
+    assert any(s.tracker.episode_id is not None and s.tracker.sums for s in states[:-1])
+
+
 def test_uneven_splits_equal_one_call(fan_ensemble, fan_batch, fan_scores):
     cuts = [0, 1, 2, 37, 400, 401, 777, len(fan_batch)]
     parts, state = [], None
