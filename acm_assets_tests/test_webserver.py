@@ -489,17 +489,25 @@ def test_an_episode_is_triaged_from_the_launchpad_and_a_failed_decision_re_execu
     assert latest_triage(engine)["EpisodeID"].tolist() == [onset]
 
     write_episodes(engine, equip_id, [episode_row(later, 2)])
-    launched = server.query(
-        "mutation($id: String!) { launchPipelineReexecution(reexecutionParams: {parentRunId: $id, strategy:"
-        " FROM_FAILURE}) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        id=failed,
-    )["launchPipelineReexecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    assert _wait_for_run(server, launched["run"]["runId"], "the re-execution from failure") == "SUCCESS"
+    retried = _reexecute(server, failed, "FROM_FAILURE")
+    assert _wait_for_run(server, retried, "the re-execution from failure") == "SUCCESS"
     latest = latest_triage(engine).sort_values("EpisodeID")
     engine.dispose()
     decided = latest[["EpisodeID", "State", "DecidedBy", "Note"]].values.tolist()
     assert decided == [[onset, "normal", "ana", "new duty"], [later, "fault", "ana", "new duty"]]
+
+
+def _reexecute(server: Server, parent: str, strategy: str) -> str:
+    """Launches a re-execution of `parent` as the UI's Re-execute buttons do (strategy ALL_STEPS or
+    FROM_FAILURE); returns its run id."""
+    launched = server.query(
+        "mutation($id: String!, $strategy: ReexecutionStrategy!) { launchPipelineReexecution(reexecutionParams:"
+        " {parentRunId: $id, strategy: $strategy}) { __typename ... on LaunchRunSuccess { run { runId } }"
+        " ... on PythonError { message } } }",
+        id=parent, strategy=strategy,
+    )["launchPipelineReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
 
 
 def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch):
@@ -511,13 +519,7 @@ def test_a_run_the_demo_launched_is_re_executed_from_the_ui(server, monkeypatch)
             (run,) = launcher.wait([parent]).values()
     assert run.status == dg.DagsterRunStatus.SUCCESS
 
-    launched = server.query(
-        "mutation($id: String!) { launchPipelineReexecution(reexecutionParams: {parentRunId: $id, strategy:"
-        " ALL_STEPS}) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }",
-        id=parent,
-    )["launchPipelineReexecution"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    child = launched["run"]["runId"]
+    child = _reexecute(server, parent, "ALL_STEPS")
     assert _wait_for_run(server, child, "the re-execution") == "SUCCESS"
     assert _run_ids_by_day(server)["2024-03-06"] == child
     (rerun,) = [r for r in _runs(server, [{"key": "acm/equipment", "value": EQUIPMENT}]) if r["runId"] == child]

@@ -63,21 +63,31 @@ def _window(window: dict) -> dict:
     return {"ops": {"baseline": {"config": window}}}
 
 
+def _committed_training(sqlite_url, instance, monkeypatch):
+    """The plant and the run id of a training run whose version committed."""
+    monkeypatch.setenv("ACM_DATABASE_URL", sqlite_url)
+    plant = make_plant(sqlite_url, instance)
+    with dg.execute_job(dg.reconstructable(reexecution_jobs.training_job), instance, run_config=RUN_CONFIG,
+                        tags={"dagster/partition": CODE}) as first:
+        assert first.success
+        return plant, first.run_id
+
+
+def _reexecute_omr_model(instance, run_id: str) -> list[dg.AssetMaterialization]:
+    """Re-executes the run's omr_model step alone (in its run group); returns what it materialized."""
+    options = dg.ReexecutionOptions(parent_run_id=run_id, step_selection=["omr_model"])
+    with dg.execute_job(dg.reconstructable(reexecution_jobs.training_job), instance, reexecution_options=options,
+                        tags={"dagster/partition": CODE}) as again:
+        assert again.success
+        return [event.materialization for event in again.get_asset_materialization_events()]
+
+
 def test_reexecuting_a_step_whose_model_already_landed_leaves_one_complete_version(sqlite_url, instance, monkeypatch):
     """A step can fail after its model was stored (the event log lost its connection while recording the
     materialization). Re-executing it refits the same bytes: the group's committed version stands, and no
     second, never-completing version is opened for the one step."""
-    monkeypatch.setenv("ACM_DATABASE_URL", sqlite_url)
-    plant = make_plant(sqlite_url, instance)
-    job = dg.reconstructable(reexecution_jobs.training_job)
-    tags = {"dagster/partition": CODE}
-    with dg.execute_job(job, instance, run_config=RUN_CONFIG, tags=tags) as first:
-        assert first.success
-        first_run_id = first.run_id
-    options = dg.ReexecutionOptions(parent_run_id=first_run_id, step_selection=["omr_model"])
-    with dg.execute_job(job, instance, reexecution_options=options, tags=tags) as again:
-        assert again.success
-        (stored,) = [event.materialization for event in again.get_asset_materialization_events()]
+    plant, run_id = _committed_training(sqlite_url, instance, monkeypatch)
+    (stored,) = _reexecute_omr_model(instance, run_id)
     registry = plant.registry()
     assert {(v.version, v.complete) for v in registry.versions(plant.equipment().equip_id)} == {(1, True)}
     assert stored.metadata["model_version"].value == 1
@@ -88,13 +98,7 @@ def test_reexecuting_a_step_of_a_committed_run_that_fits_new_bytes_commits_a_ver
 ):
     """Only the re-executed steps are waited for: the new version takes the refitted model and carries the
     rest from the group's committed one, instead of waiting forever for steps that do not run again."""
-    monkeypatch.setenv("ACM_DATABASE_URL", sqlite_url)
-    plant = make_plant(sqlite_url, instance)
-    job = dg.reconstructable(reexecution_jobs.training_job)
-    tags = {"dagster/partition": CODE}
-    with dg.execute_job(job, instance, run_config=RUN_CONFIG, tags=tags) as first:
-        assert first.success
-        first_run_id = first.run_id
+    plant, run_id = _committed_training(sqlite_url, instance, monkeypatch)
     real = training.fit_model
 
     def refit(model_type, *args, **kwargs):
@@ -103,11 +107,10 @@ def test_reexecuting_a_step_of_a_committed_run_that_fits_new_bytes_commits_a_ver
         return artifact
 
     monkeypatch.setattr(training, "fit_model", refit)
-    options = dg.ReexecutionOptions(parent_run_id=first_run_id, step_selection=["omr_model"])
-    with dg.execute_job(job, instance, reexecution_options=options, tags=tags) as again:
-        assert again.success
+    (stored,) = _reexecute_omr_model(instance, run_id)
     registry, equipment = plant.registry(), plant.equipment()
     assert {(v.version, v.complete) for v in registry.versions(equipment.equip_id)} == {(1, True), (2, True)}
+    assert stored.metadata["model_version"].value == 2
     manifest = registry.manifest(equipment, 2)
     assert manifest["trained_models"] == ["omr_model"]
     assert set(manifest["carried_forward"]) == set(registry.manifest(equipment, 1)["saved_models"]) - {"omr_model"}
